@@ -1,0 +1,11 @@
+// hotstate: durable plugin hot-reload state. Include this one header.
+#pragma once
+
+#include "hotstate/error.hpp"
+#include "hotstate/json.hpp"
+#include "hotstate/options.hpp"
+#include "hotstate/plugin_state.hpp"
+#include "hotstate/snapshot.hpp"
+#include "hotstate/state_manager.hpp"
+#include "hotstate/stateful_plugin.hpp"
+#include "hotstate/version.hpp"

@@ -1,0 +1,36 @@
+// hotstate: Options, how a StateManager opens its database.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace hotstate {
+
+// When a commit is flushed to stable storage (SQLite's `PRAGMA synchronous`,
+// always in WAL mode).
+enum class Synchronous {
+  Full,    // every commit is fsynced before save_snapshot returns: survives power loss
+  Normal,  // commits survive a crash of the process; the last ones may be lost on power loss
+};
+
+struct Options {
+  // The database file, created when missing; ":memory:" for a private store
+  // that vanishes with its StateManager.
+  std::string path;
+
+  // History entries kept per plugin besides its current snapshot (0 keeps no
+  // history). The bound lives in the database (table `settings`) and holds for
+  // every writer; opening a StateManager writes this value there, so the last
+  // one opened wins, and lowering it trims every plugin's history at once.
+  // At most 2147483647.
+  std::size_t max_history = 10;
+
+  Synchronous synchronous = Synchronous::Full;
+
+  // How long a write waits for another connection's lock before it fails
+  // with Error(Busy).
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+}  // namespace hotstate

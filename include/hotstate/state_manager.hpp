@@ -1,0 +1,91 @@
+// hotstate: StateManager, durable current snapshots and history of every plugin.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hotstate/options.hpp"
+#include "hotstate/snapshot.hpp"
+
+namespace hotstate {
+
+// Keeps each plugin's current snapshot and its history as rows of one SQLite
+// database file (table `snapshots`), with the seed's semantics:
+//  - save_snapshot makes the new snapshot current; the previous current one
+//    becomes the newest history entry; history beyond max_history is dropped
+//    (by a trigger in the database, so every writer obeys the same bound);
+//  - rollback discards the current snapshot and makes the newest history entry
+//    current;
+//  - order is the order of saves (the row's seq), never the timestamp.
+//
+// Every public write is one SQLite transaction, fsynced before it returns at
+// Synchronous::Full: on any failure it throws Error and the database is as it
+// was. Another process (or the sqlite3 shell) may use the same file at the same
+// time; what it commits is seen by the next call here.
+//
+// Thread safety: one StateManager may be shared by any number of threads; each
+// call is atomic with respect to the others. Not copyable or movable (share it
+// by reference or through a smart pointer).
+class StateManager {
+ public:
+  // Opens (or creates) the database at options.path, brings its schema up to
+  // date (each migration in its own transaction) and records
+  // options.max_history in it. Throws Error: NotADatabase for a file that is
+  // not a SQLite database, NewerSchema for a database written by a newer
+  // hotstate (both left untouched), CannotOpen, ReadOnly, Busy, Corrupt,
+  // InvalidArgument for an empty path or max_history above 2147483647.
+  explicit StateManager(Options options);
+  ~StateManager();
+
+  StateManager(const StateManager&) = delete;
+  StateManager& operator=(const StateManager&) = delete;
+
+  // Makes `snapshot` the current snapshot of snapshot.plugin_id, moving the
+  // previous current one into history and trimming history to max_history.
+  // snapshot.seq is ignored; the store assigns the next one. Throws Error:
+  // InvalidArgument for a timestamp above 2^63-1, InvalidUtf8 for an id,
+  // version or metadata that is not UTF-8, Busy, DiskFull, Io, ReadOnly; then
+  // nothing was written.
+  void save_snapshot(StateSnapshot snapshot);
+
+  // The current snapshot of `plugin_id`, or null when it has none. Reads the
+  // database, so it sees what other processes committed.
+  SnapshotPtr load_snapshot(std::string_view plugin_id) const;
+
+  // The same as load_snapshot: the seed's fallback to a persisted file is
+  // unnecessary when every save is durable.
+  SnapshotPtr get_latest(std::string_view plugin_id) const;
+
+  // Discards the current snapshot of `plugin_id` and makes the newest history
+  // entry current; returns that entry. With no history returns null and
+  // changes nothing.
+  SnapshotPtr rollback(std::string_view plugin_id);
+
+  // Removes the plugin's current snapshot and its history; it is gone from
+  // plugin_ids(). No effect for an unknown plugin.
+  void clear(std::string_view plugin_id);
+
+  // Removes every plugin's snapshots.
+  void clear_all();
+
+  // The plugin's history, oldest first, without the current snapshot.
+  std::vector<StateSnapshot> get_history(std::string_view plugin_id) const;
+
+  // Every plugin with a current snapshot, sorted by the bytes of the id.
+  std::vector<std::string> plugin_ids() const;
+
+  // The history bound the database holds now (see Options::max_history).
+  std::size_t max_history() const;
+
+  // The options this manager was opened with.
+  const Options& options() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hotstate

@@ -1,0 +1,66 @@
+// Internal: JSON helpers shared by the JSON, snapshot and store code. Not installed.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hotstate/json.hpp"
+
+namespace hotstate {
+
+// Builds Json from text already known to be canonical.
+struct JsonAccess {
+  static Json make(std::string canonical_text) noexcept { return Json(Json::canonical_tag{}, std::move(canonical_text)); }
+};
+
+namespace internal {
+
+bool is_valid_utf8(std::string_view text) noexcept;
+// Throws Error(InvalidUtf8) naming `what` unless `text` is valid UTF-8.
+void require_utf8(std::string_view text, std::string_view what);
+
+// Appends `utf8` as a JSON string with serde_json's escapes.
+void append_json_string(std::string& out, std::string_view utf8);
+// Appends a finite double as serde_json (ryu) prints it: 1.0, 1e16, -0.0, 1.8446744073709552e19.
+void append_json_double(std::string& out, double value);
+
+// One member of an object being written into `out`: its unescaped key and
+// where its text ("key":value) starts.
+struct MemberRef {
+  std::string_view key;
+  std::size_t offset;
+};
+// `out` ends with the members of an object whose body starts at body_start
+// (just after '{'), separated by commas. Rewrites them sorted by key, keeping
+// the last of duplicate keys.
+void sort_object_members(std::string& out, std::size_t body_start, const std::vector<MemberRef>& members);
+
+// A JSON object's members as canonical values. Throws Error(InvalidJson) for
+// bad JSON, Error(TypeMismatch) when the text is not an object.
+std::map<std::string, Json> decode_json_object(std::string_view text);
+// A JSON object of strings. Throws Error(InvalidJson) for bad JSON,
+// Error(TypeMismatch) when the text is not an object of strings.
+std::map<std::string, std::string> decode_string_object(std::string_view text);
+
+// A snapshot's data as one canonical JSON object (std::map keeps keys sorted),
+// and its metadata likewise. Throw Error(InvalidUtf8) for a key or value that
+// is not UTF-8 (fields are public, so they are checked here, before writing).
+std::string encode_data_object(const std::map<std::string, Json>& data);
+std::string encode_string_object(const std::map<std::string, std::string>& object);
+
+// The fields of a snapshot in the seed's layout.
+struct DecodedSnapshot {
+  std::string plugin_id;
+  std::uint64_t timestamp = 0;
+  std::map<std::string, Json> data;
+  std::string plugin_version;
+  std::map<std::string, std::string> metadata;
+};
+// Throws Error(InvalidJson) or Error(InvalidSnapshot).
+DecodedSnapshot decode_snapshot(std::string_view bytes);
+
+}  // namespace internal
+}  // namespace hotstate

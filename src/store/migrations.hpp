@@ -1,0 +1,18 @@
+// Internal: the schema migrations embedded from migrations/NNNN_what.sql at build time.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace hotstate::internal {
+
+struct Migration {
+  int version;            // NNNN: the user_version the database has after it
+  std::string_view name;  // the file name without .sql
+  std::string_view sql;   // the file's text
+};
+
+// Every migration, in version order 1, 2, … (checked at build time).
+const std::vector<Migration>& embedded_migrations();
+
+}  // namespace hotstate::internal
