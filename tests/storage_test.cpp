@@ -1,1 +1,382 @@
+// The database file: restarts, other writers (raw SQL, other processes),
+// migrations, refused files and failed writes.
 #include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+using hotstate::ErrorCode;
+using hotstate::StateManager;
+using hotstate::StateSnapshot;
+using hotstate_test::error_code_of;
+using hotstate_test::file_options;
+using hotstate_test::RawDb;
+using hotstate_test::TempDir;
+
+namespace {
+
+StateSnapshot versioned(const std::string& plugin_id, int version) {
+  return StateSnapshot(plugin_id, "1.0.0").with_data("version", version);
+}
+
+std::vector<int> versions_of(const std::vector<StateSnapshot>& snapshots) {
+  std::vector<int> versions;
+  for (const auto& snapshot : snapshots) versions.push_back(snapshot.get<int>("version").value_or(-1));
+  return versions;
+}
+
+int current_version(const StateManager& manager, const std::string& plugin_id) {
+  auto current = manager.load_snapshot(plugin_id);
+  return current ? current->get<int>("version").value_or(-1) : -1;
+}
+
+std::string raw_insert(const std::string& plugin_id, int version) {
+  return "INSERT INTO snapshots (plugin_id, timestamp, plugin_version, data, metadata) VALUES ('" + plugin_id +
+         "', 1700000000, '1.0.0', '{\"version\": " + std::to_string(version) + "}', '{\"by\": \"shell\"}')";
+}
+
+}  // namespace
+
+// --- Restarts -------------------------------------------------------------------
+
+TEST_CASE("a reopened database has the same current snapshots and history", "[storage][restart]") {
+  TempDir dir;
+  const auto path = dir.file("state.db");
+  {
+    StateManager manager(file_options(path));
+    for (int version = 1; version <= 4; ++version) manager.save_snapshot(versioned("a", version));
+    manager.save_snapshot(versioned("b", 1));
+  }
+  StateManager reopened(file_options(path));
+  CHECK(reopened.plugin_ids() == std::vector<std::string>{"a", "b"});
+  CHECK(current_version(reopened, "a") == 4);
+  CHECK(versions_of(reopened.get_history("a")) == std::vector<int>{1, 2, 3});
+  CHECK(reopened.rollback("a")->get<int>("version") == 3);
+}
+
+TEST_CASE("rollback works after a restart and its effect survives another", "[storage][restart][rollback]") {
+  TempDir dir;
+  const auto path = dir.file("state.db");
+  {
+    StateManager manager(file_options(path));
+    for (int version = 1; version <= 3; ++version) manager.save_snapshot(versioned("p", version));
+  }
+  {
+    StateManager manager(file_options(path));
+    REQUIRE(manager.rollback("p"));
+  }
+  StateManager manager(file_options(path));
+  CHECK(current_version(manager, "p") == 2);
+  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{1});
+}
+
+TEST_CASE("what another process commits is seen by the next call", "[storage][process]") {
+  TempDir dir;
+  const auto path = dir.file("shared.db");
+  StateManager manager(file_options(path));
+  manager.save_snapshot(versioned("p", 1));
+  REQUIRE(current_version(manager, "p") == 1);
+
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int status = 0;
+    try {
+      StateManager other(file_options(path));
+      other.save_snapshot(versioned("p", 2));
+      other.save_snapshot(versioned("q", 1));
+    } catch (...) {
+      status = 1;
+    }
+    _exit(status);
+  }
+  int status = -1;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+
+  CHECK(current_version(manager, "p") == 2);
+  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{1});
+  CHECK(manager.plugin_ids() == std::vector<std::string>{"p", "q"});
+}
+
+TEST_CASE("the database file is in WAL mode", "[storage]") {
+  TempDir dir;
+  const auto path = dir.file("wal.db");
+  StateManager manager(file_options(path));
+  manager.save_snapshot(versioned("p", 1));
+  RawDb raw(path);
+  CHECK(raw.query("PRAGMA journal_mode") == "wal");
+}
+
+TEST_CASE("Synchronous::Normal opens and saves like Full", "[storage]") {
+  TempDir dir;
+  auto options = file_options(dir.file("normal.db"));
+  options.synchronous = hotstate::Synchronous::Normal;
+  StateManager manager(options);
+  manager.save_snapshot(versioned("p", 1));
+  CHECK(current_version(manager, "p") == 1);
+}
+
+TEST_CASE("two :memory: stores are private to their StateManager", "[storage]") {
+  StateManager first(hotstate_test::memory_options());
+  StateManager second(hotstate_test::memory_options());
+  first.save_snapshot(versioned("p", 1));
+  CHECK(second.load_snapshot("p") == nullptr);
+}
+
+// --- Rows from other clients (the sqlite3 shell) ---------------------------------
+
+TEST_CASE("a row inserted with raw SQL becomes the plugin's current snapshot", "[storage][sql]") {
+  TempDir dir;
+  const auto path = dir.file("shell.db");
+  StateManager manager(file_options(path));
+  manager.save_snapshot(versioned("p", 1));
+
+  RawDb shell(path);
+  shell.exec(raw_insert("p", 2));
+
+  auto current = manager.load_snapshot("p");
+  REQUIRE(current);
+  CHECK(current->get<int>("version") == 2);
+  CHECK(current->timestamp == 1700000000);
+  CHECK(current->get_metadata("by") == std::optional<std::string_view>("shell"));
+  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{1});
+  CHECK(manager.rollback("p")->get<int>("version") == 1);
+}
+
+TEST_CASE("rows inserted with raw SQL are trimmed to max_history by the trigger", "[storage][sql][history]") {
+  TempDir dir;
+  const auto path = dir.file("trim.db");
+  StateManager manager(file_options(path, 3));
+  RawDb shell(path);
+  for (int version = 1; version <= 10; ++version) shell.exec(raw_insert("p", version));
+  CHECK(shell.query_int("SELECT count(*) FROM snapshots WHERE plugin_id = 'p'") == 4);
+  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{7, 8, 9});
+  CHECK(current_version(manager, "p") == 10);
+}
+
+TEST_CASE("a raw insert may leave out every column but plugin_id", "[storage][sql]") {
+  TempDir dir;
+  const auto path = dir.file("defaults.db");
+  StateManager manager(file_options(path));
+  RawDb shell(path);
+  shell.exec("INSERT INTO snapshots (plugin_id) VALUES ('bare')");
+  auto current = manager.load_snapshot("bare");
+  REQUIRE(current);
+  CHECK(current->data.empty());
+  CHECK(current->metadata.empty());
+  CHECK(current->plugin_version.empty());
+  CHECK(current->timestamp > 1600000000);
+}
+
+TEST_CASE("the schema refuses rows the engine could not read", "[storage][sql]") {
+  TempDir dir;
+  const auto path = dir.file("checks.db");
+  StateManager manager(file_options(path));
+  RawDb shell(path);
+  CHECK(shell.try_exec("INSERT INTO snapshots (plugin_id, data) VALUES ('p', 'not json')") == SQLITE_CONSTRAINT);
+  CHECK(shell.try_exec("INSERT INTO snapshots (plugin_id, data) VALUES ('p', '[1,2]')") == SQLITE_CONSTRAINT);
+  CHECK(shell.try_exec("INSERT INTO snapshots (plugin_id, metadata) VALUES ('p', '{\"n\": 1}')") ==
+        SQLITE_CONSTRAINT);
+  CHECK(shell.try_exec("INSERT INTO snapshots (plugin_id, timestamp) VALUES ('p', -5)") == SQLITE_CONSTRAINT);
+  CHECK(shell.try_exec("INSERT INTO snapshots (plugin_id, timestamp) VALUES ('p', 1.5)") == SQLITE_CONSTRAINT);
+  CHECK(shell.try_exec("UPDATE settings SET max_history = -1") == SQLITE_CONSTRAINT);
+  CHECK(shell.try_exec("DELETE FROM settings") == SQLITE_CONSTRAINT);
+  manager.save_snapshot(versioned("p", 1));
+  const auto seq = std::to_string(manager.load_snapshot("p")->seq);
+  CHECK(shell.try_exec("INSERT INTO snapshots (seq, plugin_id) VALUES (" + seq + " - 1, 'p')") != SQLITE_OK);
+  CHECK(shell.try_exec("UPDATE snapshots SET seq = seq + 100") == SQLITE_CONSTRAINT);
+  CHECK(manager.plugin_ids() == std::vector<std::string>{"p"});
+  CHECK(manager.get_history("p").empty());
+}
+
+TEST_CASE("a raw row whose JSON simdjson cannot read gives a Corrupt error, not a crash", "[storage][sql][errors]") {
+  TempDir dir;
+  const auto path = dir.file("bad-row.db");
+  StateManager manager(file_options(path));
+  RawDb shell(path);
+  // SQLite's json_valid accepts 1e400; a double cannot hold it.
+  shell.exec("INSERT INTO snapshots (plugin_id, data) VALUES ('p', '{\"x\": 1e400}')");
+  CHECK(error_code_of([&] { (void)manager.load_snapshot("p"); }) == ErrorCode::Corrupt);
+  manager.clear("p");
+  CHECK(manager.plugin_ids().empty());
+}
+
+// --- max_history across opens --------------------------------------------------
+
+TEST_CASE("the last opener's max_history wins and lowering it trims at once", "[storage][history]") {
+  TempDir dir;
+  const auto path = dir.file("bound.db");
+  {
+    StateManager manager(file_options(path, 5));
+    for (int version = 1; version <= 8; ++version) manager.save_snapshot(versioned("p", version));
+    CHECK(versions_of(manager.get_history("p")) == std::vector<int>{3, 4, 5, 6, 7});
+  }
+  {
+    StateManager manager(file_options(path, 2));
+    CHECK(manager.max_history() == 2);
+    CHECK(versions_of(manager.get_history("p")) == std::vector<int>{6, 7});
+  }
+  StateManager manager(file_options(path, 10));
+  CHECK(manager.max_history() == 10);
+  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{6, 7});  // trimmed rows do not come back
+  for (int version = 9; version <= 20; ++version) manager.save_snapshot(versioned("p", version));
+  CHECK(manager.get_history("p").size() == 10);
+}
+
+TEST_CASE("a bound changed in the shell holds for the engine's next save", "[storage][history][sql]") {
+  TempDir dir;
+  const auto path = dir.file("shell-bound.db");
+  StateManager manager(file_options(path, 10));
+  for (int version = 1; version <= 6; ++version) manager.save_snapshot(versioned("p", version));
+  RawDb shell(path);
+  shell.exec("UPDATE settings SET max_history = 1");
+  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{5});
+  manager.save_snapshot(versioned("p", 7));
+  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{6});
+  CHECK(manager.max_history() == 1);
+}
+
+// --- Migrations and refused files ------------------------------------------------
+
+TEST_CASE("a new database gets the current schema version", "[storage][migration]") {
+  TempDir dir;
+  const auto path = dir.file("new.db");
+  { StateManager manager(file_options(path)); }
+  RawDb raw(path);
+  CHECK(raw.query_int("PRAGMA user_version") == hotstate::schema_version());
+  CHECK(raw.query_int("PRAGMA application_id") == 0x48535441);
+  CHECK(raw.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name = 'snapshots_trim_history'") ==
+        "snapshots_trim_history");
+}
+
+TEST_CASE("an empty existing file becomes a hotstate database", "[storage][migration]") {
+  TempDir dir;
+  const auto path = dir.file("empty.db");
+  hotstate_test::write_file(path, "");
+  StateManager manager(file_options(path));
+  manager.save_snapshot(versioned("p", 1));
+  CHECK(current_version(manager, "p") == 1);
+}
+
+TEST_CASE("a database of a newer schema version is refused and left untouched", "[storage][migration][errors]") {
+  TempDir dir;
+  const auto path = dir.file("newer.db");
+  {
+    StateManager manager(file_options(path));
+    manager.save_snapshot(versioned("p", 1));
+  }
+  {
+    RawDb raw(path);
+    raw.exec("PRAGMA user_version = " + std::to_string(hotstate::schema_version() + 1));
+  }
+  const std::string before = hotstate_test::read_file(path);
+
+  try {
+    StateManager manager(file_options(path));
+    FAIL("a newer schema was opened");
+  } catch (const hotstate::Error& error) {
+    CHECK(error.code() == ErrorCode::NewerSchema);
+    CHECK_THAT(error.what(), Catch::Contains("newer"));
+  }
+  CHECK(hotstate_test::read_file(path) == before);
+}
+
+TEST_CASE("a file that is not a SQLite database is refused and left untouched", "[storage][errors]") {
+  TempDir dir;
+  const auto path = dir.file("notes.txt");
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "these are somebody's notes, not a database\n";
+  hotstate_test::write_file(path, text);
+
+  CHECK(error_code_of([&] { StateManager manager(file_options(path)); }) == ErrorCode::NotADatabase);
+  CHECK(hotstate_test::read_file(path) == text);
+  CHECK_FALSE(std::filesystem::exists(path + "-wal"));
+  CHECK_FALSE(std::filesystem::exists(path + "-journal"));
+}
+
+TEST_CASE("another application's SQLite database is refused and left untouched", "[storage][errors]") {
+  TempDir dir;
+  const auto path = dir.file("other-app.db");
+  {
+    RawDb raw(path);
+    raw.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers VALUES (1, 'x')");
+  }
+  const std::string before = hotstate_test::read_file(path);
+  CHECK(error_code_of([&] { StateManager manager(file_options(path)); }) == ErrorCode::NotADatabase);
+  CHECK(hotstate_test::read_file(path) == before);
+
+  {
+    RawDb raw(path);
+    raw.exec("PRAGMA application_id = 12345");
+  }
+  CHECK(error_code_of([&] { StateManager manager(file_options(path)); }) == ErrorCode::NotADatabase);
+}
+
+TEST_CASE("bad options are refused before any file is created", "[storage][errors]") {
+  TempDir dir;
+  CHECK(error_code_of([] { StateManager manager(hotstate_test::file_options("")); }) == ErrorCode::InvalidArgument);
+  CHECK(error_code_of([&] { StateManager manager(file_options(dir.file("huge.db"), std::size_t{1} << 40)); }) ==
+        ErrorCode::InvalidArgument);
+  CHECK_FALSE(std::filesystem::exists(dir.file("huge.db")));
+}
+
+TEST_CASE("a database in a missing directory gives CannotOpen", "[storage][errors]") {
+  TempDir dir;
+  CHECK(error_code_of([&] { StateManager manager(file_options(dir.file("missing/dir/state.db"))); }) ==
+        ErrorCode::CannotOpen);
+}
+
+// --- Failed writes change nothing --------------------------------------------------
+
+TEST_CASE("a save that fails inside SQLite leaves the previous state intact", "[storage][errors][atomic]") {
+  TempDir dir;
+  const auto path = dir.file("atomic.db");
+  StateManager manager(file_options(path, 2));
+  for (int version = 1; version <= 3; ++version) manager.save_snapshot(versioned("p", version));
+
+  RawDb shell(path);
+  // Fails after the row and its trimming were written, inside the same statement.
+  shell.exec(
+      "CREATE TRIGGER fail_late AFTER INSERT ON snapshots WHEN json_extract(NEW.data, '$.version') = 4 "
+      "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+  try {
+    manager.save_snapshot(versioned("p", 4));
+    FAIL("the save did not fail");
+  } catch (const hotstate::Error& error) {
+    CHECK(error.code() == ErrorCode::Constraint);
+    CHECK_THAT(error.what(), Catch::Contains("injected failure"));
+  }
+  CHECK(current_version(manager, "p") == 3);
+  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{1, 2});
+
+  shell.exec("DROP TRIGGER fail_late");
+  manager.save_snapshot(versioned("p", 4));
+  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{2, 3});
+}
+
+TEST_CASE("a write lock held past the busy timeout gives Busy and loses nothing", "[storage][errors][busy]") {
+  TempDir dir;
+  const auto path = dir.file("busy.db");
+  auto options = file_options(path);
+  options.busy_timeout = std::chrono::milliseconds(20);
+  StateManager manager(options);
+  manager.save_snapshot(versioned("p", 1));
+
+  RawDb other(path);
+  other.exec("BEGIN IMMEDIATE");
+  CHECK(error_code_of([&] { manager.save_snapshot(versioned("p", 2)); }) == ErrorCode::Busy);
+  CHECK(error_code_of([&] { (void)manager.rollback("p"); }) == ErrorCode::Busy);
+  CHECK(current_version(manager, "p") == 1);  // readers are not blocked in WAL mode
+  other.exec("COMMIT");
+
+  manager.save_snapshot(versioned("p", 2));
+  CHECK(current_version(manager, "p") == 2);
+  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{1});
+}
