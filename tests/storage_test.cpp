@@ -286,6 +286,8 @@ TEST_CASE("a database of a newer schema version is refused and left untouched", 
     CHECK_THAT(error.what(), Catch::Contains("newer"));
   }
   CHECK(hotstate_test::read_file(path) == before);
+  CHECK_FALSE(std::filesystem::exists(path + "-wal"));
+  CHECK_FALSE(std::filesystem::exists(path + "-shm"));
 }
 
 TEST_CASE("a file that is not a SQLite database is refused and left untouched", "[storage][errors]") {

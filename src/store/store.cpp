@@ -4,6 +4,7 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <limits>
@@ -34,6 +35,24 @@ FileIdentity inspect(SQLite::Database& db) {
   identity.user_version = db.execAndGet("PRAGMA user_version").getInt();
   identity.schema_objects = db.execAndGet("SELECT count(*) FROM sqlite_master").getInt64();
   return identity;
+}
+
+// A file: URI naming `path`, opened immutable: SQLite reads the main file
+// only, with no locks and no -wal or -shm, so looking at it creates nothing.
+std::string immutable_uri(const std::string& path) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string uri = "file:";
+  for (const char ch : path) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '/' || c == '.' || c == '_' || c == '-' || c == '~') {
+      uri += ch;
+    } else {
+      uri += '%';
+      uri += hex[c >> 4];
+      uri += hex[c & 0xF];
+    }
+  }
+  return uri + "?immutable=1";
 }
 
 int latest_schema_version() { return static_cast<int>(embedded_migrations().size()); }
@@ -198,11 +217,13 @@ Store::Store(const Options& options) {
   const std::string context = "open '" + options.path + "'";
 
   translate_sqlite_errors(context, [&] {
-    // Look at an existing file through a read-only connection first, so that
-    // a file hotstate must refuse is not written to (not even a WAL checkpoint).
+    // Look at an existing file without writing to it first, so that a file
+    // hotstate must refuse gets no -wal, -shm or checkpoint. The check is
+    // repeated on the real connection (and in each migration transaction),
+    // which also sees what a WAL holds that the main file does not yet.
     std::error_code ignored;
     if (!in_memory && std::filesystem::exists(options.path, ignored)) {
-      SQLite::Database probe(options.path, SQLite::OPEN_READONLY, busy_ms);
+      SQLite::Database probe(immutable_uri(options.path), SQLite::OPEN_READONLY | SQLite::OPEN_URI, busy_ms);
       require_usable(inspect(probe), options.path);
     }
     SQLite::Database db(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, busy_ms);
