@@ -1,6 +1,10 @@
 -- 0001: plugin snapshots and their history, with the history bound enforced in SQLite.
 -- Applied by hotstate in one transaction that also sets PRAGMA user_version = 1.
 
+-- Mark the file as a hotstate database ("HSTA" = 0x48535441), the application_id
+-- hotstate checks on open before it touches a file.
+PRAGMA application_id = 1213420609;
+
 -- Database-wide settings that every writer honours. Exactly one row.
 CREATE TABLE settings (
   id          INTEGER PRIMARY KEY CHECK (id = 1),  -- always 1: the table holds one row

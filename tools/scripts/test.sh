@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# hotstate's single test command, for a fresh Debian 12 machine (as root):
+#
+#   bash tools/scripts/test.sh
+#
+# Installs what is missing, then configures, builds and tests each
+# configuration in its own directory:
+#
+#   asan     build/ci-asan     Debug, -DHOTSTATE_SANITIZE=address,undefined
+#   tsan     build/ci-tsan     Debug, -DHOTSTATE_SANITIZE=thread
+#   release  build/ci-release  RelWithDebInfo, -DHOTSTATE_WERROR=ON
+#
+# Sanitizer runs come first and the release run last, so on success the last
+# line printed is ctest's summary of the release run. The first failing build
+# or test run stops the script with a non-zero status, its output visible.
+#
+# HOTSTATE_TEST_CONFIGS selects configurations (default "asan tsan release");
+# they always run in the order above.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=tools/scripts/install-deps.sh
+source tools/scripts/install-deps.sh
+hotstate_install_deps
+
+all_configs=(asan tsan release)
+read -r -a selected <<<"${HOTSTATE_TEST_CONFIGS:-asan tsan release}"
+for config in "${selected[@]}"; do
+  case $config in
+    asan | tsan | release) ;;
+    *)
+      echo "test.sh: unknown configuration '$config' in HOTSTATE_TEST_CONFIGS (known: ${all_configs[*]})" >&2
+      exit 2
+      ;;
+  esac
+done
+configs=()
+for config in "${all_configs[@]}"; do
+  for wanted in "${selected[@]}"; do
+    if [[ $wanted == "$config" ]]; then
+      configs+=("$config")
+      break
+    fi
+  done
+done
+if ((${#configs[@]} == 0)); then
+  echo "test.sh: HOTSTATE_TEST_CONFIGS selects no configuration" >&2
+  exit 2
+fi
+
+cmake_args() {
+  case $1 in
+    asan) echo "-DCMAKE_BUILD_TYPE=Debug -DHOTSTATE_SANITIZE=address,undefined" ;;
+    tsan) echo "-DCMAKE_BUILD_TYPE=Debug -DHOTSTATE_SANITIZE=thread" ;;
+    release) echo "-DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOTSTATE_WERROR=ON" ;;
+  esac
+}
+
+for config in "${configs[@]}"; do
+  dir=build/ci-$config
+  echo "== $config: configure and build in $dir"
+  # shellcheck disable=SC2046 # the arguments are split on purpose
+  cmake -S . -B "$dir" -G Ninja $(cmake_args "$config")
+  cmake --build "$dir" -j2
+done
+
+for config in "${configs[@]}"; do
+  dir=build/ci-$config
+  echo "== $config: ctest in $dir"
+  case $config in
+    asan)
+      ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --test-dir "$dir" -j2 --output-on-failure --no-tests=error
+      ;;
+    tsan)
+      TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        ctest --test-dir "$dir" -j2 --output-on-failure --no-tests=error
+      ;;
+    release)
+      # ctest ends with "Total Test time"; repeat its summary line so that it
+      # is the script's last line of output.
+      log=$dir/ctest.log
+      status=0
+      ctest --test-dir "$dir" -j2 --output-on-failure --no-tests=error 2>&1 | tee "$log" || status=$?
+      if ((status != 0)); then
+        echo "test.sh: the release configuration failed"
+      fi
+      grep -E '^[0-9]+% tests passed' "$log" | tail -n 1 || true
+      exit "$status"
+      ;;
+  esac
+done
