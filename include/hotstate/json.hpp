@@ -47,8 +47,10 @@
 
 namespace hotstate {
 
-// Deepest nesting of arrays and objects that hotstate accepts or writes.
-inline constexpr std::size_t json_max_depth = 1024;
+// Deepest nesting of arrays and objects that hotstate accepts or writes in one
+// value: serde_json's own limit, so whatever the seed could read, hotstate can.
+// Bounded because parsing recurses: it keeps stack use small on any thread.
+inline constexpr std::size_t json_max_depth = 128;
 
 // The kind of a JSON value.
 enum class JsonType {

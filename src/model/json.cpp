@@ -34,8 +34,22 @@ void check(simdjson::error_code error) {
 
 // One thread's On Demand parser. Canonicalizing calls no user code, so one per
 // thread suffices.
+//
+// append_canonical enforces json_max_depth itself, per value; a snapshot's data
+// values sit two levels inside the document and On Demand counts the document
+// as a level too. The parser's own limit must stay above all of that: beyond
+// it, On Demand does not fail but asserts (in builds where simdjson's
+// development checks are on, e.g. unoptimized ones).
+constexpr std::size_t ondemand_max_depth = json_max_depth + 4;
+
 od::parser& ondemand_parser() {
-  thread_local od::parser parser;
+  thread_local od::parser parser = [] {
+    od::parser p;
+    if (p.allocate(4096, ondemand_max_depth) != simdjson::SUCCESS) {
+      throw Error(ErrorCode::Internal, "cannot allocate a JSON parser");
+    }
+    return p;
+  }();
   return parser;
 }
 
@@ -169,6 +183,15 @@ struct OndemandDocument {
   }
 };
 
+// On Demand parses lazily: it reports a malformed value (`nul`, `[1,]`) as a
+// value of the wrong type. Before calling a value mistyped, check that it is
+// JSON at all; throws Error(InvalidJson) when it is not.
+template <class Value>
+void require_json(Value& value) {
+  std::string scratch;
+  append_canonical(value, scratch, 0);
+}
+
 [[noreturn]] void throw_snapshot(const std::string& message) {
   throw Error(ErrorCode::InvalidSnapshot, "not a snapshot in the seed's layout: " + message);
 }
@@ -225,7 +248,11 @@ DecodedSnapshot decode_snapshot(std::string_view bytes) {
   OndemandDocument parsed(bytes);
   od::object object;
   const auto error = parsed.document.get_object().get(object);
-  if (error == simdjson::INCORRECT_TYPE) throw_snapshot("expected a JSON object");
+  if (error == simdjson::INCORRECT_TYPE) {
+    require_json(parsed.document);
+    parsed.require_end();
+    throw_snapshot("expected a JSON object");
+  }
   check(error);
 
   DecodedSnapshot result;
@@ -246,12 +273,14 @@ DecodedSnapshot decode_snapshot(std::string_view bytes) {
     }
     if (which < 0) {  // serde ignores unknown fields, but the JSON must still be valid
       scratch.clear();
-      append_canonical(value, scratch, 1);
+      append_canonical(value, scratch, 0);
       continue;
     }
     if (seen[which]) throw_snapshot("duplicate field `" + std::string(key) + "`");
     seen[which] = true;
-    const auto mistyped = [&](const char* expected) {
+    // `checked`: the value found to have the wrong type (see require_json).
+    const auto mistyped = [&](const char* expected, od::value& checked) {
+      require_json(checked);
       throw_snapshot("field `" + std::string(key) + "` must be " + expected);
     };
     switch (which) {
@@ -259,7 +288,7 @@ DecodedSnapshot decode_snapshot(std::string_view bytes) {
       case PluginVersion: {
         std::string_view s;
         const auto e = value.get_string().get(s);
-        if (e == simdjson::INCORRECT_TYPE) mistyped("a string");
+        if (e == simdjson::INCORRECT_TYPE) mistyped("a string", value);
         check(e);
         (which == PluginId ? result.plugin_id : result.plugin_version) = std::string(s);
         break;
@@ -270,17 +299,17 @@ DecodedSnapshot decode_snapshot(std::string_view bytes) {
         od::number_type number_type{};
         if (type != od::json_type::number || value.get_number_type().get(number_type) != simdjson::SUCCESS ||
             number_type == od::number_type::floating_point_number) {
-          mistyped("an unsigned 64-bit integer");
+          mistyped("an unsigned 64-bit integer", value);
         }
         if (value.get_uint64().get(result.timestamp) != simdjson::SUCCESS) {
-          mistyped("an unsigned 64-bit integer");
+          mistyped("an unsigned 64-bit integer", value);
         }
         break;
       }
       case Data: {
         od::object data;
         const auto e = value.get_object().get(data);
-        if (e == simdjson::INCORRECT_TYPE) mistyped("an object");
+        if (e == simdjson::INCORRECT_TYPE) mistyped("an object", value);
         check(e);
         for (auto member_result : data) {
           od::field member;
@@ -289,7 +318,9 @@ DecodedSnapshot decode_snapshot(std::string_view bytes) {
           check(member.unescaped_key().get(member_key));
           scratch.clear();
           od::value member_value = member.value();
-          append_canonical(member_value, scratch, 2);
+          // Each value is a Json of its own, as deep as with_data allows:
+          // depth counts from the value, not from the snapshot document.
+          append_canonical(member_value, scratch, 0);
           result.data.insert_or_assign(std::string(member_key), JsonAccess::make(scratch));
         }
         break;
@@ -297,7 +328,7 @@ DecodedSnapshot decode_snapshot(std::string_view bytes) {
       case Metadata: {
         od::object metadata;
         const auto e = value.get_object().get(metadata);
-        if (e == simdjson::INCORRECT_TYPE) mistyped("an object of strings");
+        if (e == simdjson::INCORRECT_TYPE) mistyped("an object of strings", value);
         check(e);
         for (auto member_result : metadata) {
           od::field member;
@@ -305,8 +336,9 @@ DecodedSnapshot decode_snapshot(std::string_view bytes) {
           std::string_view member_key;
           check(member.unescaped_key().get(member_key));
           std::string_view s;
-          const auto se = member.value().get_string().get(s);
-          if (se == simdjson::INCORRECT_TYPE) mistyped("an object of strings");
+          od::value member_value = member.value();
+          const auto se = member_value.get_string().get(s);
+          if (se == simdjson::INCORRECT_TYPE) mistyped("an object of strings", member_value);
           check(se);
           result.metadata.insert_or_assign(std::string(member_key), std::string(s));
         }
