@@ -134,6 +134,7 @@ const char* to_string(JsonType type) noexcept {
 Json::Json() : text_("null") {}
 
 JsonType Json::type() const noexcept {
+  if (text_.empty()) return JsonType::Null;  // only a moved-from Json
   switch (text_.front()) {
     case 'n': return JsonType::Null;
     case 't':
