@@ -19,8 +19,11 @@
 #include "hotstate/error.hpp"
 #include "hotstate/json.hpp"
 
+#include "support.hpp"
+
 using hotstate::Error;
 using hotstate::ErrorCode;
+using hotstate_test::HasCode;
 using hotstate::Json;
 using hotstate::JsonType;
 using hotstate::JsonView;
@@ -28,16 +31,6 @@ using hotstate::JsonWriter;
 using IntMap = std::map<std::string, int>;
 
 namespace {
-
-class HasCode : public Catch::MatcherBase<Error> {
- public:
-  explicit HasCode(ErrorCode code) : code_(code) {}
-  bool match(const Error& error) const override { return error.code() == code_; }
-  std::string describe() const override { return std::string("has code ") + hotstate::to_string(code_); }
-
- private:
-  ErrorCode code_;
-};
 
 std::string canonical(std::string_view text) { return Json::parse(text).text(); }
 

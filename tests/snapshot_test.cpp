@@ -18,22 +18,15 @@
 #include "hotstate/json.hpp"
 #include "hotstate/snapshot.hpp"
 
+#include "support.hpp"
+
 using hotstate::Error;
 using hotstate::ErrorCode;
+using hotstate_test::HasCode;
 using hotstate::Json;
 using hotstate::StateSnapshot;
 
 namespace {
-
-class HasCode : public Catch::MatcherBase<Error> {
- public:
-  explicit HasCode(ErrorCode code) : code_(code) {}
-  bool match(const Error& error) const override { return error.code() == code_; }
-  std::string describe() const override { return std::string("has code ") + hotstate::to_string(code_); }
-
- private:
-  ErrorCode code_;
-};
 
 std::uint64_t now_seconds() {
   return static_cast<std::uint64_t>(

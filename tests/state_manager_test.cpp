@@ -13,27 +13,11 @@ using hotstate::ErrorCode;
 using hotstate::Json;
 using hotstate::StateManager;
 using hotstate::StateSnapshot;
+using hotstate_test::current_version;
 using hotstate_test::error_code_of;
+using hotstate_test::versioned;
+using hotstate_test::versions_of;
 using hotstate_test::memory_options;
-
-namespace {
-
-StateSnapshot versioned(const std::string& plugin_id, int version) {
-  return StateSnapshot(plugin_id, "1.0.0").with_data("version", version);
-}
-
-std::vector<int> versions_of(const std::vector<StateSnapshot>& snapshots) {
-  std::vector<int> versions;
-  for (const auto& snapshot : snapshots) versions.push_back(snapshot.get<int>("version").value_or(-1));
-  return versions;
-}
-
-int current_version(const StateManager& manager, const std::string& plugin_id) {
-  auto current = manager.load_snapshot(plugin_id);
-  return current ? current->get<int>("version").value_or(-1) : -1;
-}
-
-}  // namespace
 
 // --- The seed's own tests -------------------------------------------------
 

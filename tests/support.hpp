@@ -2,6 +2,7 @@
 // in for "another client" such as the sqlite3 shell.
 #pragma once
 
+#include <catch2/catch.hpp>
 #include <sqlite3.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 #include "hotstate/hotstate.hpp"
 
@@ -115,6 +117,34 @@ hotstate::ErrorCode error_code_of(Body&& body) {
     return error.code();
   }
   throw std::logic_error("expected a hotstate::Error, nothing was thrown");
+}
+
+// Catch2 matcher: REQUIRE_THROWS_MATCHES(expr, hotstate::Error, HasCode(ErrorCode::Busy)).
+class HasCode : public Catch::MatcherBase<hotstate::Error> {
+ public:
+  explicit HasCode(hotstate::ErrorCode code) : code_(code) {}
+  bool match(const hotstate::Error& error) const override { return error.code() == code_; }
+  std::string describe() const override { return std::string("has code ") + hotstate::to_string(code_); }
+
+ private:
+  hotstate::ErrorCode code_;
+};
+
+// A snapshot of `plugin_id` whose data says which save it was.
+inline hotstate::StateSnapshot versioned(const std::string& plugin_id, int version) {
+  return hotstate::StateSnapshot(plugin_id, "1.0.0").with_data("version", version);
+}
+
+inline std::vector<int> versions_of(const std::vector<hotstate::StateSnapshot>& snapshots) {
+  std::vector<int> versions;
+  for (const auto& snapshot : snapshots) versions.push_back(snapshot.get<int>("version").value_or(-1));
+  return versions;
+}
+
+// The version of the plugin's current snapshot, -1 when it has none.
+inline int current_version(const hotstate::StateManager& manager, const std::string& plugin_id) {
+  auto current = manager.load_snapshot(plugin_id);
+  return current ? current->get<int>("version").value_or(-1) : -1;
 }
 
 }  // namespace hotstate_test
