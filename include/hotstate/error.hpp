@@ -25,6 +25,7 @@ enum class ErrorCode {
   DiskFull,         // the disk, or the database's page limit, is full
   Io,               // the operating system reported an I/O error
   Constraint,       // a write broke a rule of the schema (a CHECK, a trigger's RAISE)
+  Conflict,         // a conditional save found another current snapshot than the caller read
   Internal,         // any other failure inside SQLite or hotstate; the message has the details
 };
 

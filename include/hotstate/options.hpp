@@ -31,6 +31,12 @@ struct Options {
   // How long a write waits for another connection's lock before it fails
   // with Error(Busy).
   std::chrono::milliseconds busy_timeout{5000};
+
+  // The cache of current snapshots: at most this many plugins and about this
+  // many bytes of snapshots; the least recently used go first. 0 entries
+  // turns the cache off.
+  std::size_t cache_max_entries = 4096;
+  std::size_t cache_max_bytes = std::size_t{64} << 20;
 };
 
 }  // namespace hotstate

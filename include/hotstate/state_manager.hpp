@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,12 +24,20 @@ namespace hotstate {
 //
 // Every public write is one SQLite transaction, fsynced before it returns at
 // Synchronous::Full: on any failure it throws Error and the database is as it
-// was. Another process (or the sqlite3 shell) may use the same file at the same
-// time; what it commits is seen by the next call here.
+// was.
 //
-// Thread safety: one StateManager may be shared by any number of threads; each
-// call is atomic with respect to the others. Not copyable or movable (share it
-// by reference or through a smart pointer).
+// Current snapshots are cached in memory (Options::cache_max_entries). The
+// cache is written only after a commit, and it is coherent with every other
+// writer of the file (other StateManagers, other processes, the sqlite3
+// shell): a read that starts after another connection's commit returned sees
+// that commit. A cache hit checks this by reading the WAL-index header in the
+// database's -shm file (shared memory, no SQL): any commit changes it.
+//
+// Thread safety: one StateManager may be shared by any number of threads.
+// Reads run concurrently (cache hits under a shared lock; misses, history and
+// plugin_ids each on a pooled read connection); writes serialize on one
+// writer connection. Each call is atomic with respect to the others. Not
+// copyable or movable (share it by reference or through a smart pointer).
 class StateManager {
  public:
   // Opens (or creates) the database at options.path, brings its schema up to
@@ -54,6 +63,18 @@ class StateManager {
   // The current snapshot of `plugin_id`, or null when it has none. Reads the
   // database, so it sees what other processes committed.
   SnapshotPtr load_snapshot(std::string_view plugin_id) const;
+
+  // Saves `snapshot` only if the plugin's current snapshot still has seq
+  // `expected_seq` (0: only if the plugin has no snapshot), e.g. the seq of
+  // the snapshot the caller loaded. Returns the new snapshot's seq. Throws
+  // Error(Conflict) and writes nothing when another save, rollback or clear
+  // came first; otherwise as save_snapshot.
+  std::uint64_t save_snapshot_if(StateSnapshot snapshot, std::uint64_t expected_seq);
+
+  // Saves every snapshot, in order, in one transaction: one commit, one
+  // fsync. Returns their seqs, in order. All or nothing: on any failure
+  // nothing was written.
+  std::vector<std::uint64_t> save_snapshots(std::vector<StateSnapshot> snapshots);
 
   // The same as load_snapshot: the seed's fallback to a persisted file is
   // unnecessary when every save is durable.
@@ -82,6 +103,17 @@ class StateManager {
 
   // The options this manager was opened with.
   const Options& options() const noexcept;
+
+  // What the cache has done so far (counters since this manager opened).
+  struct CacheStats {
+    std::uint64_t hits = 0;           // load_snapshot / get_latest answered from memory
+    std::uint64_t misses = 0;         // answered from the database
+    std::uint64_t invalidations = 0;  // cache dropped because another connection committed
+    std::uint64_t evictions = 0;      // entries dropped for capacity
+    std::size_t entries = 0;          // plugins cached now
+    std::size_t bytes = 0;            // their approximate size
+  };
+  CacheStats cache_stats() const;
 
  private:
   struct Impl;

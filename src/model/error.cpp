@@ -21,6 +21,7 @@ const char* to_string(ErrorCode code) noexcept {
     case ErrorCode::DiskFull: return "DiskFull";
     case ErrorCode::Io: return "Io";
     case ErrorCode::Constraint: return "Constraint";
+    case ErrorCode::Conflict: return "Conflict";
     case ErrorCode::Internal: return "Internal";
   }
   return "Unknown";

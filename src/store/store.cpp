@@ -4,11 +4,16 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 
+#include <sqlite3.h>
+
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <limits>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "model/json_internal.hpp"
 #include "store/migrations.hpp"
@@ -125,6 +130,7 @@ struct Store::Connection {
   SQLite::Statement insert_snapshot;
   SQLite::Statement select_current;
   SQLite::Statement select_newest_two;
+  SQLite::Statement select_current_seq;
   SQLite::Statement select_by_seq;
   SQLite::Statement delete_by_seq;
   SQLite::Statement select_history;
@@ -144,6 +150,7 @@ struct Store::Connection {
         select_current(db, std::string("SELECT ") + snapshot_columns +
                                " FROM snapshots WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 1"),
         select_newest_two(db, "SELECT seq FROM snapshots WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 2"),
+        select_current_seq(db, "SELECT max(seq) FROM snapshots WHERE plugin_id = ?1"),
         select_by_seq(db, std::string("SELECT ") + snapshot_columns + " FROM snapshots WHERE seq = ?1"),
         delete_by_seq(db, "DELETE FROM snapshots WHERE seq = ?1"),
         select_history(db, std::string("SELECT ") + snapshot_columns +
@@ -201,7 +208,195 @@ void migrate(SQLite::Database& db, const std::string& path) {
 
 }  // namespace
 
-Store::Store(const Options& options) {
+namespace {
+
+// The WAL-index header as SQLite itself maps it for `db` (xShmMap of region
+// 0 of its -shm file), or null when the database is not in WAL mode or the
+// VFS has no shared memory. The mapping lives as long as `db` is open.
+const volatile std::uint32_t* map_wal_index(SQLite::Database& db) {
+  if (db.execAndGet("PRAGMA journal_mode").getString() != "wal") return nullptr;
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db.getHandle(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+      file == nullptr || file->pMethods == nullptr || file->pMethods->iVersion < 2 ||
+      file->pMethods->xShmMap == nullptr) {
+    return nullptr;
+  }
+  constexpr int wal_index_page_size = 32768;  // WALINDEX_PGSZ
+  void volatile* region = nullptr;
+  if (file->pMethods->xShmMap(file, 0, wal_index_page_size, 0, &region) != SQLITE_OK) return nullptr;
+  return static_cast<const volatile std::uint32_t*>(region);
+}
+
+// Reads both copies of the header the way SQLite's readers do (first copy,
+// barrier, second copy). Other processes write this memory while we read
+// it; a torn read shows as two different copies. Not instrumented by
+// ThreadSanitizer: the race is the protocol, checked by the comparison.
+__attribute__((no_sanitize("thread"))) ChangeMarker read_wal_index_header(const volatile std::uint32_t* words) noexcept {
+  ChangeMarker marker;
+  std::array<std::uint32_t, 12> second{};
+  for (std::size_t i = 0; i < 12; ++i) marker.header[i] = words[i];
+  std::atomic_thread_fence(std::memory_order_acquire);
+  for (std::size_t i = 0; i < 12; ++i) second[i] = words[12 + i];
+  marker.stable = marker.header == second;
+  return marker;
+}
+
+SQLite::Database open_connection(const std::string& path, int flags, int busy_ms, Synchronous synchronous) {
+  SQLite::Database db(path, flags, busy_ms);
+  db.exec(synchronous == Synchronous::Full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  return db;
+}
+
+}  // namespace
+
+struct Store::Shared {
+  std::string path;
+  bool in_memory = false;
+  int busy_ms = 0;
+  Synchronous synchronous = Synchronous::Full;
+
+  // Writes: one connection, one at a time.
+  std::mutex writer_mutex;
+  std::unique_ptr<Connection> writer;
+
+  // Reads: idle connections, opened on demand.
+  std::mutex pool_mutex;
+  std::vector<std::unique_ptr<Connection>> idle_readers;
+
+  const volatile std::uint32_t* wal_index = nullptr;
+  std::atomic<std::uint32_t> memory_commits{0};  // the marker of a :memory: database
+
+  ChangeMarker marker() const noexcept {
+    if (wal_index != nullptr) return read_wal_index_header(wal_index);
+    ChangeMarker marker;
+    if (!in_memory) {
+      marker.stable = false;  // no WAL index: nothing tells us about other writers
+      return marker;
+    }
+    marker.header[2] = memory_commits.load(std::memory_order_acquire);
+    return marker;
+  }
+
+  // A read connection for one call: from the pool, or the writer's for :memory:.
+  class ReadLease {
+   public:
+    explicit ReadLease(Shared& shared) : shared_(shared) {
+      if (shared_.in_memory) {
+        memory_lock_ = std::unique_lock(shared_.writer_mutex);
+        return;
+      }
+      {
+        std::lock_guard lock(shared_.pool_mutex);
+        if (!shared_.idle_readers.empty()) {
+          connection_ = std::move(shared_.idle_readers.back());
+          shared_.idle_readers.pop_back();
+        }
+      }
+      if (!connection_) {
+        SQLite::Database db = open_connection(shared_.path, SQLite::OPEN_READWRITE, shared_.busy_ms, shared_.synchronous);
+        db.exec("PRAGMA query_only = ON");
+        connection_ = std::make_unique<Connection>(std::move(db));
+      }
+    }
+    ~ReadLease() {
+      if (!connection_) return;
+      std::lock_guard lock(shared_.pool_mutex);
+      shared_.idle_readers.push_back(std::move(connection_));
+    }
+    ReadLease(const ReadLease&) = delete;
+    ReadLease& operator=(const ReadLease&) = delete;
+    Connection& operator*() { return connection_ ? *connection_ : *shared_.writer; }
+
+   private:
+    Shared& shared_;
+    std::unique_lock<std::mutex> memory_lock_;
+    std::unique_ptr<Connection> connection_;
+  };
+
+  template <class Body>
+  auto read(std::string_view context, Body&& body) {
+    return translate_sqlite_errors(context, [&] {
+      ReadLease lease(*this);
+      return body(*lease);
+    });
+  }
+
+  // Runs `body` in one write transaction (BEGIN IMMEDIATE … COMMIT) and
+  // reports the change markers around it. A Busy failure that SQLite's busy
+  // handler did not absorb is retried until the busy timeout has passed.
+  template <class Body>
+  auto write(std::string_view context, Body&& body) -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
+    using Value = decltype(body(std::declval<Connection&>()));
+    std::lock_guard lock(writer_mutex);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_ms);
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return translate_sqlite_errors(context, [&] {
+          Connection& c = *writer;
+          WriteTransaction transaction(c);
+          const ChangeMarker before = marker();
+          const int changes_before = c.db.getTotalChanges();
+          Value value = body(c);
+          transaction.commit();
+          if (in_memory && c.db.getTotalChanges() != changes_before) {
+            memory_commits.fetch_add(1, std::memory_order_release);
+          }
+          return WriteOutcome<Value>{std::move(value), before, marker()};
+        });
+      } catch (const Error& error) {
+        if (error.code() != ErrorCode::Busy || std::chrono::steady_clock::now() >= deadline) throw;
+        std::this_thread::sleep_for(std::chrono::microseconds(200) * std::min(attempt + 1, 25));
+      }
+    }
+  }
+};
+
+namespace {
+
+void record_max_history(Store::Connection& c, std::size_t max_history) {
+  if (static_cast<std::size_t>(c.db.execAndGet("SELECT max_history FROM settings WHERE id = 1").getInt64()) ==
+      max_history) {
+    return;
+  }
+  WriteTransaction transaction(c);
+  SQLite::Statement update(c.db, "UPDATE settings SET max_history = ?1 WHERE id = 1");
+  update.bind(1, static_cast<std::int64_t>(max_history));
+  update.exec();
+  transaction.commit();
+}
+
+// A snapshot's row, encoded (and checked) before any transaction starts.
+struct EncodedRow {
+  const StateSnapshot* snapshot;
+  std::string data;
+  std::string metadata;
+};
+
+EncodedRow encode_row(const StateSnapshot& snapshot) {
+  if (snapshot.timestamp > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    throw Error(ErrorCode::InvalidArgument, "save_snapshot: timestamp " + std::to_string(snapshot.timestamp) +
+                                                " is beyond 2^63-1 seconds and cannot be stored");
+  }
+  require_utf8(snapshot.plugin_id, "plugin_id");
+  require_utf8(snapshot.plugin_version, "plugin_version");
+  return EncodedRow{&snapshot, encode_data_object(snapshot.data), encode_string_object(snapshot.metadata)};
+}
+
+std::uint64_t insert_row(Store::Connection& c, const EncodedRow& row) {
+  StatementUse insert(c.insert_snapshot);
+  insert->bindNoCopy(1, row.snapshot->plugin_id);
+  insert->bind(2, static_cast<std::int64_t>(row.snapshot->timestamp));
+  insert->bindNoCopy(3, row.snapshot->plugin_version);
+  insert->bindNoCopy(4, row.data);
+  insert->bindNoCopy(5, row.metadata);
+  insert->bind(6, unix_microseconds_now());
+  insert->exec();
+  return static_cast<std::uint64_t>(c.db.getLastInsertRowid());
+}
+
+}  // namespace
+
+Store::Store(const Options& options) : shared_(std::make_unique<Shared>()) {
   if (options.path.empty()) {
     throw Error(ErrorCode::InvalidArgument, "Options::path is empty (use \":memory:\" for a throwaway store)");
   }
@@ -212,82 +407,76 @@ Store::Store(const Options& options) {
   if (options.busy_timeout.count() < 0 || options.busy_timeout.count() > std::numeric_limits<int>::max()) {
     throw Error(ErrorCode::InvalidArgument, "Options::busy_timeout is out of range");
   }
-  const int busy_ms = static_cast<int>(options.busy_timeout.count());
-  const bool in_memory = options.path == ":memory:";
-  const std::string context = "open '" + options.path + "'";
+  Shared& shared = *shared_;
+  shared.path = options.path;
+  shared.in_memory = options.path == ":memory:";
+  shared.busy_ms = static_cast<int>(options.busy_timeout.count());
+  shared.synchronous = options.synchronous;
 
-  translate_sqlite_errors(context, [&] {
+  translate_sqlite_errors("open '" + options.path + "'", [&] {
     // Look at an existing file without writing to it first, so that a file
     // hotstate must refuse gets no -wal, -shm or checkpoint. The check is
     // repeated on the real connection (and in each migration transaction),
     // which also sees what a WAL holds that the main file does not yet.
     std::error_code ignored;
-    if (!in_memory && std::filesystem::exists(options.path, ignored)) {
-      SQLite::Database probe(immutable_uri(options.path), SQLite::OPEN_READONLY | SQLite::OPEN_URI, busy_ms);
+    if (!shared.in_memory && std::filesystem::exists(options.path, ignored)) {
+      SQLite::Database probe(immutable_uri(options.path), SQLite::OPEN_READONLY | SQLite::OPEN_URI, shared.busy_ms);
       require_usable(inspect(probe), options.path);
     }
-    SQLite::Database db(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, busy_ms);
+    SQLite::Database db = open_connection(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                          shared.busy_ms, options.synchronous);
     require_usable(inspect(db), options.path);
-    if (!in_memory) db.execAndGet("PRAGMA journal_mode = WAL");
-    db.exec(options.synchronous == Synchronous::Full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    if (!shared.in_memory) db.execAndGet("PRAGMA journal_mode = WAL");
     migrate(db, options.path);
-    connection_ = std::make_unique<Connection>(std::move(db));
-    record_max_history(options.max_history);
+    shared.writer = std::make_unique<Connection>(std::move(db));
+    record_max_history(*shared.writer, options.max_history);
+    if (!shared.in_memory) shared.wal_index = map_wal_index(shared.writer->db);
   });
 }
 
 Store::~Store() = default;
 
-void Store::record_max_history(std::size_t max_history) {
-  if (this->max_history() == max_history) return;
-  WriteTransaction transaction(*connection_);
-  SQLite::Statement update(connection_->db, "UPDATE settings SET max_history = ?1 WHERE id = 1");
-  update.bind(1, static_cast<std::int64_t>(max_history));
-  update.exec();
-  transaction.commit();
+ChangeMarker Store::marker() const noexcept { return shared_->marker(); }
+
+WriteOutcome<std::uint64_t> Store::insert(const StateSnapshot& snapshot) {
+  const EncodedRow row = encode_row(snapshot);
+  return shared_->write("save_snapshot", [&](Connection& c) { return insert_row(c, row); });
 }
 
-std::uint64_t Store::insert(const StateSnapshot& snapshot) {
-  if (snapshot.timestamp > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    throw Error(ErrorCode::InvalidArgument, "save_snapshot: timestamp " + std::to_string(snapshot.timestamp) +
-                                                " is beyond 2^63-1 seconds and cannot be stored");
-  }
-  require_utf8(snapshot.plugin_id, "plugin_id");
-  require_utf8(snapshot.plugin_version, "plugin_version");
-  const std::string data = encode_data_object(snapshot.data);
-  const std::string metadata = encode_string_object(snapshot.metadata);
-  return translate_sqlite_errors("save_snapshot", [&] {
-    Connection& c = *connection_;
-    WriteTransaction transaction(c);
+WriteOutcome<std::uint64_t> Store::insert_if(const StateSnapshot& snapshot, std::uint64_t expected_seq) {
+  const EncodedRow row = encode_row(snapshot);
+  return shared_->write("save_snapshot_if", [&](Connection& c) {
+    std::uint64_t current_seq = 0;
     {
-      StatementUse insert(c.insert_snapshot);
-      insert->bindNoCopy(1, snapshot.plugin_id);
-      insert->bind(2, static_cast<std::int64_t>(snapshot.timestamp));
-      insert->bindNoCopy(3, snapshot.plugin_version);
-      insert->bindNoCopy(4, data);
-      insert->bindNoCopy(5, metadata);
-      insert->bind(6, unix_microseconds_now());
-      insert->exec();
+      StatementUse select(c.select_current_seq);
+      select->bind(1, snapshot.plugin_id);
+      if (select->executeStep() && !select->getColumn(0).isNull()) {
+        current_seq = static_cast<std::uint64_t>(select->getColumn(0).getInt64());
+      }
     }
-    const auto seq = static_cast<std::uint64_t>(c.db.getLastInsertRowid());
-    transaction.commit();
-    return seq;
+    if (current_seq != expected_seq) {
+      throw Error(ErrorCode::Conflict, "save_snapshot_if: the current snapshot of the plugin has seq " +
+                                           std::to_string(current_seq) + ", not " + std::to_string(expected_seq) +
+                                           "; nothing was written");
+    }
+    return insert_row(c, row);
   });
 }
 
-std::optional<StateSnapshot> Store::current(std::string_view plugin_id) {
-  return translate_sqlite_errors("load_snapshot", [&]() -> std::optional<StateSnapshot> {
-    StatementUse select(connection_->select_current);
-    select->bind(1, std::string(plugin_id));
-    if (!select->executeStep()) return std::nullopt;
-    return read_snapshot(*select.operator->());
+WriteOutcome<std::vector<std::uint64_t>> Store::insert_all(const std::vector<StateSnapshot>& snapshots) {
+  std::vector<EncodedRow> rows;
+  rows.reserve(snapshots.size());
+  for (const auto& snapshot : snapshots) rows.push_back(encode_row(snapshot));
+  return shared_->write("save_snapshots", [&](Connection& c) {
+    std::vector<std::uint64_t> seqs;
+    seqs.reserve(rows.size());
+    for (const auto& row : rows) seqs.push_back(insert_row(c, row));
+    return seqs;
   });
 }
 
-std::optional<StateSnapshot> Store::rollback(std::string_view plugin_id) {
-  return translate_sqlite_errors("rollback", [&]() -> std::optional<StateSnapshot> {
-    Connection& c = *connection_;
-    WriteTransaction transaction(c);
+WriteOutcome<std::optional<StateSnapshot>> Store::rollback(std::string_view plugin_id) {
+  return shared_->write("rollback", [&](Connection& c) -> std::optional<StateSnapshot> {
     std::int64_t newest = 0;
     std::int64_t previous = 0;
     {
@@ -303,60 +492,60 @@ std::optional<StateSnapshot> Store::rollback(std::string_view plugin_id) {
       erase->bind(1, newest);
       erase->exec();
     }
-    std::optional<StateSnapshot> restored;
-    {
-      StatementUse select(c.select_by_seq);
-      select->bind(1, previous);
-      if (!select->executeStep()) throw Error(ErrorCode::Internal, "rollback: history row vanished");
-      restored = read_snapshot(*select.operator->());
-    }
-    transaction.commit();
-    return restored;
+    StatementUse select(c.select_by_seq);
+    select->bind(1, previous);
+    if (!select->executeStep()) throw Error(ErrorCode::Internal, "rollback: history row vanished");
+    return read_snapshot(*select.operator->());
   });
 }
 
-std::vector<StateSnapshot> Store::history(std::string_view plugin_id) {
-  return translate_sqlite_errors("get_history", [&] {
+WriteOutcome<bool> Store::clear(std::string_view plugin_id) {
+  return shared_->write("clear", [&](Connection& c) {
+    StatementUse erase(c.delete_plugin);
+    erase->bind(1, std::string(plugin_id));
+    erase->exec();
+    return true;
+  });
+}
+
+WriteOutcome<bool> Store::clear_all() {
+  return shared_->write("clear_all", [&](Connection& c) {
+    StatementUse(c.delete_all)->exec();
+    return true;
+  });
+}
+
+std::optional<StateSnapshot> Store::current(std::string_view plugin_id) const {
+  return shared_->read("load_snapshot", [&](Connection& c) -> std::optional<StateSnapshot> {
+    StatementUse select(c.select_current);
+    select->bind(1, std::string(plugin_id));
+    if (!select->executeStep()) return std::nullopt;
+    return read_snapshot(*select.operator->());
+  });
+}
+
+std::vector<StateSnapshot> Store::history(std::string_view plugin_id) const {
+  return shared_->read("get_history", [&](Connection& c) {
     std::vector<StateSnapshot> result;
-    StatementUse select(connection_->select_history);
+    StatementUse select(c.select_history);
     select->bind(1, std::string(plugin_id));
     while (select->executeStep()) result.push_back(read_snapshot(*select.operator->()));
     return result;
   });
 }
 
-void Store::clear(std::string_view plugin_id) {
-  translate_sqlite_errors("clear", [&] {
-    WriteTransaction transaction(*connection_);
-    {
-      StatementUse erase(connection_->delete_plugin);
-      erase->bind(1, std::string(plugin_id));
-      erase->exec();
-    }
-    transaction.commit();
-  });
-}
-
-void Store::clear_all() {
-  translate_sqlite_errors("clear_all", [&] {
-    WriteTransaction transaction(*connection_);
-    StatementUse(connection_->delete_all)->exec();
-    transaction.commit();
-  });
-}
-
-std::vector<std::string> Store::plugin_ids() {
-  return translate_sqlite_errors("plugin_ids", [&] {
+std::vector<std::string> Store::plugin_ids() const {
+  return shared_->read("plugin_ids", [&](Connection& c) {
     std::vector<std::string> ids;
-    StatementUse select(connection_->select_plugin_ids);
+    StatementUse select(c.select_plugin_ids);
     while (select->executeStep()) ids.push_back(select->getColumn(0).getString());
     return ids;
   });
 }
 
-std::size_t Store::max_history() {
-  return translate_sqlite_errors("max_history", [&] {
-    StatementUse select(connection_->select_max_history);
+std::size_t Store::max_history() const {
+  return shared_->read("max_history", [&](Connection& c) {
+    StatementUse select(c.select_max_history);
     if (!select->executeStep()) throw Error(ErrorCode::Corrupt, "the settings row is missing");
     return static_cast<std::size_t>(select->getColumn(0).getInt64());
   });

@@ -1,6 +1,10 @@
 // Internal: the store / query layer. The only code that runs SQL against the
-// tables; maps rows to StateSnapshot and back. Not thread-safe: its owner
-// serializes calls.
+// tables; maps rows to StateSnapshot and back.
+//
+// Thread safety: every member function may be called from any thread. Writes
+// serialize on one writer connection; reads run concurrently, each on a
+// connection borrowed from a pool (a :memory: database has one connection,
+// so there reads serialize with writes too).
 #pragma once
 
 #include <cstdint>
@@ -12,8 +16,18 @@
 
 #include "hotstate/options.hpp"
 #include "hotstate/snapshot.hpp"
+#include "store/change_marker.hpp"
 
 namespace hotstate::internal {
+
+// What a write did, with the change markers read just before it committed
+// (inside its transaction, holding the write lock) and just after.
+template <class T>
+struct WriteOutcome {
+  T value;
+  ChangeMarker before;
+  ChangeMarker after;
+};
 
 class Store {
  public:
@@ -25,30 +39,39 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  // The database's change marker now: a few loads from shared memory, no SQL.
+  ChangeMarker marker() const noexcept;
+
   // Appends `snapshot` as the plugin's newest row, in one transaction; the
   // trim trigger drops rows beyond the history bound. Returns the new seq.
-  std::uint64_t insert(const StateSnapshot& snapshot);
+  WriteOutcome<std::uint64_t> insert(const StateSnapshot& snapshot);
 
-  // The plugin's newest row.
-  std::optional<StateSnapshot> current(std::string_view plugin_id);
+  // As insert, if the plugin's newest row has seq `expected_seq` (0: the
+  // plugin has no row); otherwise throws Error(Conflict) and writes nothing.
+  WriteOutcome<std::uint64_t> insert_if(const StateSnapshot& snapshot, std::uint64_t expected_seq);
+
+  // Appends every snapshot, in order, in one transaction. Returns their seqs.
+  WriteOutcome<std::vector<std::uint64_t>> insert_all(const std::vector<StateSnapshot>& snapshots);
 
   // In one transaction: if the plugin has at least two rows, deletes the
   // newest and returns the one before it; otherwise changes nothing.
-  std::optional<StateSnapshot> rollback(std::string_view plugin_id);
+  WriteOutcome<std::optional<StateSnapshot>> rollback(std::string_view plugin_id);
 
+  WriteOutcome<bool> clear(std::string_view plugin_id);
+  WriteOutcome<bool> clear_all();
+
+  // The plugin's newest row.
+  std::optional<StateSnapshot> current(std::string_view plugin_id) const;
   // Every row but the newest, oldest first.
-  std::vector<StateSnapshot> history(std::string_view plugin_id);
+  std::vector<StateSnapshot> history(std::string_view plugin_id) const;
+  std::vector<std::string> plugin_ids() const;
+  std::size_t max_history() const;
 
-  void clear(std::string_view plugin_id);
-  void clear_all();
-  std::vector<std::string> plugin_ids();
-  std::size_t max_history();
-
-  struct Connection;  // the SQLite connection and its prepared statements
+  struct Connection;  // a SQLite connection and its prepared statements
 
  private:
-  void record_max_history(std::size_t max_history);
-  std::unique_ptr<Connection> connection_;
+  struct Shared;
+  std::unique_ptr<Shared> shared_;
 };
 
 }  // namespace hotstate::internal

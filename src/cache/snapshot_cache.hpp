@@ -1,0 +1,125 @@
+// Internal: the in-memory cache of current snapshots, between the manager and
+// the store. It holds immutable SnapshotPtrs (null: the plugin is known to
+// have none), is only changed after a commit, and trusts its content only
+// while the store's change marker is the one it was validated at.
+//
+// Thread safety: every member function may be called from any thread; hits
+// take a shared lock, changes an exclusive one.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "hotstate/snapshot.hpp"
+#include "store/change_marker.hpp"
+
+namespace hotstate::internal {
+
+struct CacheLimits {
+  std::size_t max_entries = 0;  // 0 disables the cache
+  std::size_t max_bytes = 0;
+};
+
+struct CacheCounters {
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t invalidations = 0;  // times the whole cache was dropped for another writer's commit
+  std::uint64_t evictions = 0;
+  std::size_t entries = 0;
+  std::size_t bytes = 0;
+};
+
+// One plugin's new current snapshot after a write (null: it has none now).
+struct CacheUpdate {
+  std::string_view plugin_id;
+  SnapshotPtr snapshot;
+};
+
+class SnapshotCache {
+ public:
+  explicit SnapshotCache(CacheLimits limits);
+  SnapshotCache(const SnapshotCache&) = delete;
+  SnapshotCache& operator=(const SnapshotCache&) = delete;
+
+  // Proof that a miss happened while the cache was in a given state.
+  struct Ticket {
+    std::uint64_t generation = 0;
+  };
+  struct Lookup {
+    bool hit = false;
+    SnapshotPtr snapshot;  // on a hit; null means "known to have none"
+    Ticket ticket;         // on a miss, for fill()
+  };
+
+  // `marker` must have been read from the store just before this call (and
+  // so before the store read that follows a miss). A hit runs no SQL, parses
+  // nothing, copies no snapshot and allocates nothing.
+  Lookup find(std::string_view plugin_id, const ChangeMarker& marker);
+
+  // Records what a miss read from the store, unless the cache changed since
+  // the lookup (a write or an invalidation would make it possibly stale).
+  void fill(const Ticket& ticket, std::string_view plugin_id, SnapshotPtr snapshot);
+
+  // A write through the cache. Begin it before the store write; complete it
+  // with the outcome after the commit. Destroyed uncompleted (the write
+  // threw), it drops the whole cache: a failed write never reaches the
+  // cache, and nothing stale survives an outcome it cannot know.
+  class Write {
+   public:
+    explicit Write(SnapshotCache& cache);
+    ~Write();
+    Write(const Write&) = delete;
+    Write& operator=(const Write&) = delete;
+    // `before`/`after`: the markers just before and just after the commit.
+    // `clear_all`: the write removed every plugin.
+    void complete(const ChangeMarker& before, const ChangeMarker& after, const std::vector<CacheUpdate>& updates,
+                  bool clear_all = false);
+
+   private:
+    SnapshotCache& cache_;
+    bool completed_ = false;
+  };
+
+  CacheCounters counters() const;
+
+ private:
+  struct Entry {
+    std::string plugin_id;
+    SnapshotPtr snapshot;
+    std::size_t bytes = 0;
+    // Set by hits, cleared by the clock hand: recently used entries get a
+    // second chance before eviction (CLOCK, an approximation of LRU that
+    // lets hits run under a shared lock).
+    mutable std::atomic<bool> referenced{false};
+  };
+  using Entries = std::list<Entry>;
+
+  bool enabled() const noexcept { return limits_.max_entries > 0; }
+  void upsert_locked(std::string_view plugin_id, SnapshotPtr snapshot);
+  void clear_locked();
+  void evict_locked();
+  Lookup lookup_locked(std::string_view plugin_id) const;
+
+  const CacheLimits limits_;
+  mutable std::shared_mutex mutex_;
+  Entries entries_;                                       // front: newest or promoted
+  std::unordered_map<std::string_view, Entries::iterator> index_;  // keys view Entry::plugin_id
+  ChangeMarker validated_;  // the marker at which every entry was known to be current
+  std::uint64_t generation_ = 0;
+  std::size_t bytes_ = 0;
+  std::atomic<int> pending_writes_{0};
+
+  mutable std::atomic<std::uint64_t> hits_{0};
+  mutable std::atomic<std::uint64_t> misses_{0};
+  std::atomic<std::uint64_t> invalidations_{0};
+  std::atomic<std::uint64_t> evictions_{0};
+};
+
+}  // namespace hotstate::internal
