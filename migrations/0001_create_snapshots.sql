@@ -34,7 +34,8 @@ CREATE TABLE snapshots (
   metadata       TEXT    NOT NULL DEFAULT '{}'       -- a JSON object of strings (checked by trigger snapshots_metadata_strings)
                  CHECK (json_valid(metadata) AND json_type(metadata) = 'object'),
   saved_at_us    INTEGER NOT NULL                    -- when the row was written, microseconds since the Unix epoch (informative)
-                 DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+                 DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
+  canonical_hash INTEGER                             -- set by hotstate only: a check value of data and metadata as hotstate wrote them; NULL or stale for rows other clients wrote or edited, which hotstate then re-reads in full
 );
 
 -- A plugin's rows in save order: current snapshot, history and trimming are index seeks.
@@ -42,13 +43,19 @@ CREATE INDEX snapshots_by_plugin ON snapshots (plugin_id, seq);
 
 -- metadata values must be strings, as in the seed.
 CREATE TRIGGER snapshots_metadata_strings BEFORE INSERT ON snapshots
-WHEN EXISTS (SELECT 1 FROM json_each(NEW.metadata) WHERE type <> 'text')
+-- Fast pass first: when every ':' is followed by '"', every value is a
+-- string (the common case); only otherwise look at each value.
+WHEN NEW.metadata GLOB '*:[^"]*'
+ AND EXISTS (SELECT 1 FROM json_each(NEW.metadata) WHERE type <> 'text')
 BEGIN
   SELECT RAISE(ABORT, 'hotstate: snapshots.metadata must be a JSON object of strings');
 END;
 
 CREATE TRIGGER snapshots_metadata_strings_on_update BEFORE UPDATE OF metadata ON snapshots
-WHEN EXISTS (SELECT 1 FROM json_each(NEW.metadata) WHERE type <> 'text')
+-- Fast pass first: when every ':' is followed by '"', every value is a
+-- string (the common case); only otherwise look at each value.
+WHEN NEW.metadata GLOB '*:[^"]*'
+ AND EXISTS (SELECT 1 FROM json_each(NEW.metadata) WHERE type <> 'text')
 BEGIN
   SELECT RAISE(ABORT, 'hotstate: snapshots.metadata must be a JSON object of strings');
 END;

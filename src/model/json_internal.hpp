@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -50,6 +51,18 @@ std::map<std::string, std::string> decode_string_object(std::string_view text);
 // is not UTF-8 (fields are public, so they are checked here, before writing).
 std::string encode_data_object(const std::map<std::string, Json>& data);
 std::string encode_string_object(const std::map<std::string, std::string>& object);
+
+// A check value of a row's data and metadata texts as hotstate wrote them. Not
+// cryptographic and not portable across byte orders: a mismatch only means
+// "read the row the slow way".
+std::uint64_t canonical_hash(std::string_view data, std::string_view metadata) noexcept;
+
+// The same as decode_json_object / decode_string_object for text known to be
+// canonical (hotstate wrote it: see canonical_hash): splits it without
+// re-validating. Returns false, with `out` unspecified, when the text does
+// not have the canonical shape after all.
+bool split_canonical_object(std::string_view text, std::map<std::string, Json>& out);
+bool split_canonical_string_object(std::string_view text, std::map<std::string, std::string>& out);
 
 // The fields of a snapshot in the seed's layout.
 struct DecodedSnapshot {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -98,22 +99,31 @@ class StatementUse {
   SQLite::Statement& statement_;
 };
 
-constexpr const char* snapshot_columns = "seq, plugin_id, timestamp, plugin_version, data, metadata";
+constexpr const char* snapshot_columns = "seq, plugin_id, timestamp, plugin_version, data, metadata, canonical_hash";
 
 std::string_view column_text(const SQLite::Column& column) {
   const char* text = column.getText();
   return {text, static_cast<std::size_t>(column.getBytes())};
 }
 
-// The current row of `statement` (columns as in snapshot_columns).
+// The current row of `statement` (columns as in snapshot_columns). A row
+// whose canonical_hash matches its texts is exactly as hotstate wrote it, and
+// is split without a parser; any other row is parsed and canonicalized.
 StateSnapshot read_snapshot(SQLite::Statement& statement) {
   const std::int64_t seq = statement.getColumn(0).getInt64();
   try {
     StateSnapshot snapshot(statement.getColumn(1).getString(), statement.getColumn(3).getString());
     snapshot.seq = static_cast<std::uint64_t>(seq);
     snapshot.timestamp = static_cast<std::uint64_t>(statement.getColumn(2).getInt64());
-    snapshot.data = decode_json_object(column_text(statement.getColumn(4)));
-    snapshot.metadata = decode_string_object(column_text(statement.getColumn(5)));
+    const std::string_view data = column_text(statement.getColumn(4));
+    const std::string_view metadata = column_text(statement.getColumn(5));
+    const SQLite::Column hash = statement.getColumn(6);
+    const bool as_written = !hash.isNull() && static_cast<std::uint64_t>(hash.getInt64()) == canonical_hash(data, metadata);
+    if (!as_written || !split_canonical_object(data, snapshot.data) ||
+        !split_canonical_string_object(metadata, snapshot.metadata)) {
+      snapshot.data = decode_json_object(data);
+      snapshot.metadata = decode_string_object(metadata);
+    }
     return snapshot;
   } catch (const Error& error) {
     throw Error(ErrorCode::Corrupt, "snapshot row seq " + std::to_string(seq) + " is unreadable: " + error.what());
@@ -145,8 +155,8 @@ struct Store::Connection {
         commit(db, "COMMIT"),
         rollback(db, "ROLLBACK"),
         insert_snapshot(db,
-                        "INSERT INTO snapshots (plugin_id, timestamp, plugin_version, data, metadata, saved_at_us) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                        "INSERT INTO snapshots (plugin_id, timestamp, plugin_version, data, metadata, saved_at_us, "
+                        "canonical_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
         select_current(db, std::string("SELECT ") + snapshot_columns +
                                " FROM snapshots WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 1"),
         select_newest_two(db, "SELECT seq FROM snapshots WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 2"),
@@ -321,11 +331,17 @@ struct Store::Shared {
     });
   }
 
-  // Runs `body` in one write transaction (BEGIN IMMEDIATE … COMMIT) and
-  // reports the change markers around it. A Busy failure that SQLite's busy
-  // handler did not absorb is retried until the busy timeout has passed.
+  // Runs `body` as one write and reports the change markers around it.
+  // Multi-statement bodies run in one transaction (BEGIN IMMEDIATE … COMMIT);
+  // a single-statement body runs in autocommit, which SQLite makes atomic
+  // by itself, saving the two round trips. Either way, `before` and `after`
+  // bracket the commit: a commit counter that moved by exactly one says no
+  // other commit came in between. A Busy failure that SQLite's busy handler
+  // did not absorb is retried until the busy timeout has passed.
+  enum class Statements { One, Many };
   template <class Body>
-  auto write(std::string_view context, Body&& body) -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
+  auto write(std::string_view context, Statements statements, Body&& body)
+      -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
     using Value = decltype(body(std::declval<Connection&>()));
     std::lock_guard lock(writer_mutex);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_ms);
@@ -333,11 +349,12 @@ struct Store::Shared {
       try {
         return translate_sqlite_errors(context, [&] {
           Connection& c = *writer;
-          WriteTransaction transaction(c);
+          std::optional<WriteTransaction> transaction;
+          if (statements == Statements::Many) transaction.emplace(c);
           const ChangeMarker before = marker();
           const int changes_before = c.db.getTotalChanges();
           Value value = body(c);
-          transaction.commit();
+          if (transaction) transaction->commit();
           if (in_memory && c.db.getTotalChanges() != changes_before) {
             memory_commits.fetch_add(1, std::memory_order_release);
           }
@@ -370,6 +387,7 @@ struct EncodedRow {
   const StateSnapshot* snapshot;
   std::string data;
   std::string metadata;
+  std::int64_t hash;
 };
 
 EncodedRow encode_row(const StateSnapshot& snapshot) {
@@ -379,7 +397,9 @@ EncodedRow encode_row(const StateSnapshot& snapshot) {
   }
   require_utf8(snapshot.plugin_id, "plugin_id");
   require_utf8(snapshot.plugin_version, "plugin_version");
-  return EncodedRow{&snapshot, encode_data_object(snapshot.data), encode_string_object(snapshot.metadata)};
+  EncodedRow row{&snapshot, encode_data_object(snapshot.data), encode_string_object(snapshot.metadata), 0};
+  row.hash = static_cast<std::int64_t>(canonical_hash(row.data, row.metadata));
+  return row;
 }
 
 std::uint64_t insert_row(Store::Connection& c, const EncodedRow& row) {
@@ -390,6 +410,7 @@ std::uint64_t insert_row(Store::Connection& c, const EncodedRow& row) {
   insert->bindNoCopy(4, row.data);
   insert->bindNoCopy(5, row.metadata);
   insert->bind(6, unix_microseconds_now());
+  insert->bind(7, row.hash);
   insert->exec();
   return static_cast<std::uint64_t>(c.db.getLastInsertRowid());
 }
@@ -440,12 +461,12 @@ ChangeMarker Store::marker() const noexcept { return shared_->marker(); }
 
 WriteOutcome<std::uint64_t> Store::insert(const StateSnapshot& snapshot) {
   const EncodedRow row = encode_row(snapshot);
-  return shared_->write("save_snapshot", [&](Connection& c) { return insert_row(c, row); });
+  return shared_->write("save_snapshot", Shared::Statements::One, [&](Connection& c) { return insert_row(c, row); });
 }
 
 WriteOutcome<std::uint64_t> Store::insert_if(const StateSnapshot& snapshot, std::uint64_t expected_seq) {
   const EncodedRow row = encode_row(snapshot);
-  return shared_->write("save_snapshot_if", [&](Connection& c) {
+  return shared_->write("save_snapshot_if", Shared::Statements::Many, [&](Connection& c) {
     std::uint64_t current_seq = 0;
     {
       StatementUse select(c.select_current_seq);
@@ -467,7 +488,7 @@ WriteOutcome<std::vector<std::uint64_t>> Store::insert_all(const std::vector<Sta
   std::vector<EncodedRow> rows;
   rows.reserve(snapshots.size());
   for (const auto& snapshot : snapshots) rows.push_back(encode_row(snapshot));
-  return shared_->write("save_snapshots", [&](Connection& c) {
+  return shared_->write("save_snapshots", Shared::Statements::Many, [&](Connection& c) {
     std::vector<std::uint64_t> seqs;
     seqs.reserve(rows.size());
     for (const auto& row : rows) seqs.push_back(insert_row(c, row));
@@ -476,7 +497,7 @@ WriteOutcome<std::vector<std::uint64_t>> Store::insert_all(const std::vector<Sta
 }
 
 WriteOutcome<std::optional<StateSnapshot>> Store::rollback(std::string_view plugin_id) {
-  return shared_->write("rollback", [&](Connection& c) -> std::optional<StateSnapshot> {
+  return shared_->write("rollback", Shared::Statements::Many, [&](Connection& c) -> std::optional<StateSnapshot> {
     std::int64_t newest = 0;
     std::int64_t previous = 0;
     {
@@ -500,7 +521,7 @@ WriteOutcome<std::optional<StateSnapshot>> Store::rollback(std::string_view plug
 }
 
 WriteOutcome<bool> Store::clear(std::string_view plugin_id) {
-  return shared_->write("clear", [&](Connection& c) {
+  return shared_->write("clear", Shared::Statements::One, [&](Connection& c) {
     StatementUse erase(c.delete_plugin);
     erase->bind(1, std::string(plugin_id));
     erase->exec();
@@ -509,7 +530,7 @@ WriteOutcome<bool> Store::clear(std::string_view plugin_id) {
 }
 
 WriteOutcome<bool> Store::clear_all() {
-  return shared_->write("clear_all", [&](Connection& c) {
+  return shared_->write("clear_all", Shared::Statements::One, [&](Connection& c) {
     StatementUse(c.delete_all)->exec();
     return true;
   });
