@@ -77,6 +77,10 @@ struct StateSnapshot {
   friend bool operator==(const StateSnapshot&, const StateSnapshot&) = default;
 
  private:
+  friend struct SnapshotAccess;
+  struct unstamped_tag {};
+  explicit StateSnapshot(unstamped_tag) {}  // for rows read back: their timestamp comes from the row
+
   void set_data(std::string_view key, Json value);
   const Json* find_data(std::string_view key) const;
 };

@@ -9,12 +9,18 @@
 #include <vector>
 
 #include "hotstate/json.hpp"
+#include "hotstate/snapshot.hpp"
 
 namespace hotstate {
 
 // Builds Json from text already known to be canonical.
 struct JsonAccess {
   static Json make(std::string canonical_text) noexcept { return Json(Json::canonical_tag{}, std::move(canonical_text)); }
+};
+
+// Builds snapshots whose fields are filled in afterwards (rows read back).
+struct SnapshotAccess {
+  static StateSnapshot unstamped() { return StateSnapshot(StateSnapshot::unstamped_tag{}); }
 };
 
 namespace internal {

@@ -112,7 +112,9 @@ std::string_view column_text(const SQLite::Column& column) {
 StateSnapshot read_snapshot(SQLite::Statement& statement) {
   const std::int64_t seq = statement.getColumn(0).getInt64();
   try {
-    StateSnapshot snapshot(statement.getColumn(1).getString(), statement.getColumn(3).getString());
+    StateSnapshot snapshot = SnapshotAccess::unstamped();
+    snapshot.plugin_id = statement.getColumn(1).getString();
+    snapshot.plugin_version = statement.getColumn(3).getString();
     snapshot.seq = static_cast<std::uint64_t>(seq);
     snapshot.timestamp = static_cast<std::uint64_t>(statement.getColumn(2).getInt64());
     const std::string_view data = column_text(statement.getColumn(4));
@@ -303,7 +305,8 @@ struct Store::Shared {
         }
       }
       if (!connection_) {
-        SQLite::Database db = open_connection(shared_.path, SQLite::OPEN_READWRITE, shared_.busy_ms, shared_.synchronous);
+        SQLite::Database db = open_connection(shared_.path, SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX,
+                                              shared_.busy_ms, shared_.synchronous);
         db.exec("PRAGMA query_only = ON");
         connection_ = std::make_unique<Connection>(std::move(db));
       }
@@ -444,7 +447,10 @@ Store::Store(const Options& options) : shared_(std::make_unique<Shared>()) {
       SQLite::Database probe(immutable_uri(options.path), SQLite::OPEN_READONLY | SQLite::OPEN_URI, shared.busy_ms);
       require_usable(inspect(probe), options.path);
     }
-    SQLite::Database db = open_connection(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+    // NOMUTEX: each connection is used by one thread at a time (the writer under
+    // writer_mutex, readers leased from the pool), so SQLite's own per-call
+    // connection mutex would only cost time.
+    SQLite::Database db = open_connection(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
                                           shared.busy_ms, options.synchronous);
     require_usable(inspect(db), options.path);
     if (!shared.in_memory) db.execAndGet("PRAGMA journal_mode = WAL");
@@ -548,6 +554,7 @@ std::optional<StateSnapshot> Store::current(std::string_view plugin_id) const {
 std::vector<StateSnapshot> Store::history(std::string_view plugin_id) const {
   return shared_->read("get_history", [&](Connection& c) {
     std::vector<StateSnapshot> result;
+    result.reserve(16);
     StatementUse select(c.select_history);
     select->bind(1, std::string(plugin_id));
     while (select->executeStep()) result.push_back(read_snapshot(*select.operator->()));
