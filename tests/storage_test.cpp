@@ -11,6 +11,7 @@
 #include "support.hpp"
 
 using hotstate::ErrorCode;
+using hotstate::Json;
 using hotstate::StateManager;
 using hotstate::StateSnapshot;
 using hotstate_test::current_version;
@@ -369,4 +370,26 @@ TEST_CASE("a write lock held past the busy timeout gives Busy and loses nothing"
   manager.save_snapshot(versioned("p", 2));
   CHECK(current_version(manager, "p") == 2);
   CHECK(versions_of(manager.get_history("p")) == std::vector<int>{1});
+}
+
+TEST_CASE("rows edited by other clients are re-read in full, whatever their check value says", "[storage][sql]") {
+  TempDir dir;
+  const auto path = dir.file("edited.db");
+  StateManager manager(file_options(path));
+  manager.save_snapshot(StateSnapshot("p", "1.0.0").with_data("a", 1).with_data("b", std::vector<int>{1, 2}));
+  REQUIRE(manager.load_snapshot("p")->data.at("b").text() == "[1,2]");
+
+  RawDb shell(path);
+  // Not canonical: spaces, unsorted keys, a double written as 2.50. The row keeps hotstate's old check value.
+  shell.exec("UPDATE snapshots SET data = '{ \"b\" : [1, 2.50], \"a\" : 1 }' WHERE plugin_id = 'p'");
+  auto edited = manager.load_snapshot("p");
+  REQUIRE(edited);
+  CHECK(edited->data.at("b").text() == "[1,2.5]");
+  CHECK(edited->data.at("a").text() == "1");
+
+  shell.exec("UPDATE snapshots SET canonical_hash = 12345, metadata = '{\"k\": \"v\\u00e9\"}' WHERE plugin_id = 'p'");
+  edited = manager.load_snapshot("p");
+  REQUIRE(edited);
+  CHECK(edited->get_metadata("k") == std::optional<std::string_view>("v\xc3\xa9"));
+  CHECK(Json::parse(edited->to_bytes()) == Json::parse(StateSnapshot::from_bytes(edited->to_bytes()).to_bytes()));
 }

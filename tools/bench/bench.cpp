@@ -41,6 +41,10 @@ std::atomic<bool> counting{false};
 std::atomic<long long> allocations{0};
 }  // namespace
 
+// Replacing the global operator new/delete with malloc/free is allowed and
+// consistent; GCC 12 still warns when it inlines a library deallocation into it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t size) {
   void* p = std::malloc(size == 0 ? 1 : size);
   if (p == nullptr) throw std::bad_alloc();
@@ -52,6 +56,7 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void* operator new[](std::size_t size) { return operator new(size); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace {
 
