@@ -2,9 +2,6 @@
 // and the writes that go through it (conditional and batched saves).
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -160,22 +157,10 @@ TEST_CASE("another process's commit is seen by the next load through the cache",
   REQUIRE(current_version(manager, "p") == 1);
   REQUIRE(current_version(manager, "p") == 1);
 
-  const pid_t child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    int status = 0;
-    try {
-      StateManager other(file_options(path));
-      other.save_snapshot(versioned("p", 2));
-    } catch (...) {
-      status = 1;
-    }
-    _exit(status);
-  }
-  int status = -1;
-  REQUIRE(waitpid(child, &status, 0) == child);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(hotstate_test::run_in_child_process([&] {
+    StateManager other(file_options(path));
+    other.save_snapshot(versioned("p", 2));
+  }));
   CHECK(current_version(manager, "p") == 2);
 }
 

@@ -2,9 +2,6 @@
 // migrations, refused files and failed writes.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <string>
 #include <vector>
 
@@ -71,23 +68,11 @@ TEST_CASE("what another process commits is seen by the next call", "[storage][pr
   manager.save_snapshot(versioned("p", 1));
   REQUIRE(current_version(manager, "p") == 1);
 
-  const pid_t child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    int status = 0;
-    try {
-      StateManager other(file_options(path));
-      other.save_snapshot(versioned("p", 2));
-      other.save_snapshot(versioned("q", 1));
-    } catch (...) {
-      status = 1;
-    }
-    _exit(status);
-  }
-  int status = -1;
-  REQUIRE(waitpid(child, &status, 0) == child);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(hotstate_test::run_in_child_process([&] {
+    StateManager other(file_options(path));
+    other.save_snapshot(versioned("p", 2));
+    other.save_snapshot(versioned("q", 1));
+  }));
 
   CHECK(current_version(manager, "p") == 2);
   CHECK(versions_of(manager.get_history("p")) == std::vector<int>{1});

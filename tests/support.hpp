@@ -11,6 +11,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <string>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
@@ -117,6 +118,26 @@ hotstate::ErrorCode error_code_of(Body&& body) {
     return error.code();
   }
   throw std::logic_error("expected a hotstate::Error, nothing was thrown");
+}
+
+// Runs `body` in a forked child process (a second process with its own
+// connections, as another host would be). True when it ran without throwing.
+template <class Body>
+bool run_in_child_process(Body&& body) {
+  const pid_t child = fork();
+  if (child < 0) return false;
+  if (child == 0) {
+    int status = 0;
+    try {
+      body();
+    } catch (...) {
+      status = 1;
+    }
+    _exit(status);
+  }
+  int status = -1;
+  if (waitpid(child, &status, 0) != child) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 // Catch2 matcher: REQUIRE_THROWS_MATCHES(expr, hotstate::Error, HasCode(ErrorCode::Busy)).
