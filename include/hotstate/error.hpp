@@ -26,6 +26,7 @@ enum class ErrorCode {
   Io,               // the operating system reported an I/O error
   Constraint,       // a write broke a rule of the schema (a CHECK, a trigger's RAISE)
   Conflict,         // a conditional save found another current snapshot than the caller read
+  TooLarge,         // an id, version, data or metadata is over its limit in Options; nothing was written
   Internal,         // any other failure inside SQLite or hotstate; the message has the details
 };
 

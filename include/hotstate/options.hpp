@@ -37,6 +37,23 @@ struct Options {
   // turns the cache off.
   std::size_t cache_max_entries = 4096;
   std::size_t cache_max_bytes = std::size_t{64} << 20;
+
+  // Opens the database for reading only: no file is created, no migration
+  // runs, max_history is not recorded, and every write throws
+  // Error(ReadOnly) without touching the file. Reads work as usual, also on
+  // a read-only file or directory.
+  bool read_only = false;
+
+  // Size limits, checked before anything is written (Error(TooLarge)):
+  // a plugin id and a plugin version, in bytes;
+  std::size_t max_id_bytes = 1024;
+  // a snapshot's data and its metadata, as compact JSON text.
+  std::size_t max_data_bytes = std::size_t{16} << 20;
+  std::size_t max_metadata_bytes = std::size_t{1} << 20;
+
+  // The SQLite VFS to open the database with; empty for SQLite's default.
+  // For hosts with their own VFS, and for fault-injection tests.
+  std::string vfs;
 };
 
 }  // namespace hotstate

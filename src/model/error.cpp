@@ -22,6 +22,7 @@ const char* to_string(ErrorCode code) noexcept {
     case ErrorCode::Io: return "Io";
     case ErrorCode::Constraint: return "Constraint";
     case ErrorCode::Conflict: return "Conflict";
+    case ErrorCode::TooLarge: return "TooLarge";
     case ErrorCode::Internal: return "Internal";
   }
   return "Unknown";

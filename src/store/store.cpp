@@ -253,8 +253,9 @@ __attribute__((no_sanitize("thread"))) ChangeMarker read_wal_index_header(const 
   return marker;
 }
 
-SQLite::Database open_connection(const std::string& path, int flags, int busy_ms, Synchronous synchronous) {
-  SQLite::Database db(path, flags, busy_ms);
+SQLite::Database open_connection(const std::string& path, int flags, int busy_ms, Synchronous synchronous,
+                                 const std::string& vfs) {
+  SQLite::Database db(path, flags, busy_ms, vfs);
   db.exec(synchronous == Synchronous::Full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
   return db;
 }
@@ -266,6 +267,15 @@ struct Store::Shared {
   bool in_memory = false;
   int busy_ms = 0;
   Synchronous synchronous = Synchronous::Full;
+  std::string vfs;
+  bool read_only = false;
+  std::size_t max_id_bytes = 0;
+  std::size_t max_data_bytes = 0;
+  std::size_t max_metadata_bytes = 0;
+  // How read connections open the file: the path and flags the writer (or,
+  // read-only, the first connection) succeeded with.
+  std::string reader_path;
+  int reader_flags = 0;
 
   // Writes: one connection, one at a time.
   std::mutex writer_mutex;
@@ -305,8 +315,8 @@ struct Store::Shared {
         }
       }
       if (!connection_) {
-        SQLite::Database db = open_connection(shared_.path, SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX,
-                                              shared_.busy_ms, shared_.synchronous);
+        SQLite::Database db = open_connection(shared_.reader_path, shared_.reader_flags, shared_.busy_ms,
+                                              shared_.synchronous, shared_.vfs);
         db.exec("PRAGMA query_only = ON");
         connection_ = std::make_unique<Connection>(std::move(db));
       }
@@ -346,6 +356,9 @@ struct Store::Shared {
   auto write(std::string_view context, Statements statements, Body&& body)
       -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
     using Value = decltype(body(std::declval<Connection&>()));
+    if (read_only) {
+      throw Error(ErrorCode::ReadOnly, std::string(context) + ": this StateManager was opened read-only");
+    }
     std::lock_guard lock(writer_mutex);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_ms);
     for (int attempt = 0;; ++attempt) {
@@ -393,7 +406,16 @@ struct EncodedRow {
   std::int64_t hash;
 };
 
-EncodedRow encode_row(const StateSnapshot& snapshot) {
+void require_within(std::size_t size, std::size_t limit, const char* what) {
+  if (size > limit) {
+    throw Error(ErrorCode::TooLarge, std::string(what) + " is " + std::to_string(size) + " bytes; the limit is " +
+                                         std::to_string(limit) + " (Options); nothing was written");
+  }
+}
+
+EncodedRow encode_row(const Store::Shared& limits, const StateSnapshot& snapshot) {
+  require_within(snapshot.plugin_id.size(), limits.max_id_bytes, "plugin_id");
+  require_within(snapshot.plugin_version.size(), limits.max_id_bytes, "plugin_version");
   if (snapshot.timestamp > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     throw Error(ErrorCode::InvalidArgument, "save_snapshot: timestamp " + std::to_string(snapshot.timestamp) +
                                                 " is beyond 2^63-1 seconds and cannot be stored");
@@ -401,6 +423,8 @@ EncodedRow encode_row(const StateSnapshot& snapshot) {
   require_utf8(snapshot.plugin_id, "plugin_id");
   require_utf8(snapshot.plugin_version, "plugin_version");
   EncodedRow row{&snapshot, encode_data_object(snapshot.data), encode_string_object(snapshot.metadata), 0};
+  require_within(row.data.size(), limits.max_data_bytes, "the snapshot's data");
+  require_within(row.metadata.size(), limits.max_metadata_bytes, "the snapshot's metadata");
   row.hash = static_cast<std::int64_t>(canonical_hash(row.data, row.metadata));
   return row;
 }
@@ -416,6 +440,46 @@ std::uint64_t insert_row(Store::Connection& c, const EncodedRow& row) {
   insert->bind(7, row.hash);
   insert->exec();
   return static_cast<std::uint64_t>(c.db.getLastInsertRowid());
+}
+
+}  // namespace
+
+namespace {
+
+// A read-only store: no file is created, nothing migrates, nothing is written.
+// On a read-only directory SQLite cannot create the -shm it wants for a WAL
+// database; when there is no -wal (so the main file holds everything), the
+// file is opened immutable instead, and the cache stays off.
+void open_read_only(Store::Shared& shared) {
+  const int flags = SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX;
+  const auto open_and_check = [&](const std::string& path, int open_flags) {
+    SQLite::Database db = open_connection(path, open_flags, shared.busy_ms, shared.synchronous, shared.vfs);
+    const FileIdentity identity = inspect(db);
+    require_usable(identity, shared.path);
+    if (identity.user_version < latest_schema_version()) {
+      throw Error(ErrorCode::ReadOnly, "'" + shared.path + "' has schema version " +
+                                           std::to_string(identity.user_version) + " and needs migrating to " +
+                                           std::to_string(latest_schema_version()) +
+                                           ", which a read-only StateManager cannot do; open it once for writing");
+    }
+    shared.reader_path = path;
+    shared.reader_flags = open_flags;
+    return db;
+  };
+  std::optional<SQLite::Database> db;
+  try {
+    db.emplace(open_and_check(shared.path, flags));
+  } catch (const SQLite::Exception& e) {
+    const int primary = e.getErrorCode() & 0xFF;
+    std::error_code ignored;
+    if ((primary != SQLITE_CANTOPEN && primary != SQLITE_READONLY) || shared.in_memory ||
+        !std::filesystem::exists(shared.path, ignored) || std::filesystem::exists(shared.path + "-wal", ignored)) {
+      throw;
+    }
+    db.emplace(open_and_check(immutable_uri(shared.path), flags | SQLite::OPEN_URI));
+  }
+  shared.writer = std::make_unique<Store::Connection>(std::move(*db));
+  if (!shared.in_memory && shared.reader_flags == flags) shared.wal_index = map_wal_index(shared.writer->db);
 }
 
 }  // namespace
@@ -436,22 +500,34 @@ Store::Store(const Options& options) : shared_(std::make_unique<Shared>()) {
   shared.in_memory = options.path == ":memory:";
   shared.busy_ms = static_cast<int>(options.busy_timeout.count());
   shared.synchronous = options.synchronous;
+  shared.vfs = options.vfs;
+  shared.read_only = options.read_only;
+  shared.max_id_bytes = options.max_id_bytes;
+  shared.max_data_bytes = options.max_data_bytes;
+  shared.max_metadata_bytes = options.max_metadata_bytes;
 
   translate_sqlite_errors("open '" + options.path + "'", [&] {
+    if (shared.read_only) {
+      open_read_only(shared);
+      return;
+    }
     // Look at an existing file without writing to it first, so that a file
     // hotstate must refuse gets no -wal, -shm or checkpoint. The check is
     // repeated on the real connection (and in each migration transaction),
     // which also sees what a WAL holds that the main file does not yet.
     std::error_code ignored;
     if (!shared.in_memory && std::filesystem::exists(options.path, ignored)) {
-      SQLite::Database probe(immutable_uri(options.path), SQLite::OPEN_READONLY | SQLite::OPEN_URI, shared.busy_ms);
+      SQLite::Database probe(immutable_uri(options.path), SQLite::OPEN_READONLY | SQLite::OPEN_URI, shared.busy_ms,
+                             shared.vfs);
       require_usable(inspect(probe), options.path);
     }
     // NOMUTEX: each connection is used by one thread at a time (the writer under
     // writer_mutex, readers leased from the pool), so SQLite's own per-call
     // connection mutex would only cost time.
-    SQLite::Database db = open_connection(options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
-                                          shared.busy_ms, options.synchronous);
+    shared.reader_path = options.path;
+    shared.reader_flags = SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX;
+    SQLite::Database db = open_connection(options.path, shared.reader_flags | SQLite::OPEN_CREATE, shared.busy_ms,
+                                          options.synchronous, shared.vfs);
     require_usable(inspect(db), options.path);
     if (!shared.in_memory) db.execAndGet("PRAGMA journal_mode = WAL");
     migrate(db, options.path);
@@ -466,12 +542,12 @@ Store::~Store() = default;
 ChangeMarker Store::marker() const noexcept { return shared_->marker(); }
 
 WriteOutcome<std::uint64_t> Store::insert(const StateSnapshot& snapshot) {
-  const EncodedRow row = encode_row(snapshot);
+  const EncodedRow row = encode_row(*shared_, snapshot);
   return shared_->write("save_snapshot", Shared::Statements::One, [&](Connection& c) { return insert_row(c, row); });
 }
 
 WriteOutcome<std::uint64_t> Store::insert_if(const StateSnapshot& snapshot, std::uint64_t expected_seq) {
-  const EncodedRow row = encode_row(snapshot);
+  const EncodedRow row = encode_row(*shared_, snapshot);
   return shared_->write("save_snapshot_if", Shared::Statements::Many, [&](Connection& c) {
     std::uint64_t current_seq = 0;
     {
@@ -493,7 +569,7 @@ WriteOutcome<std::uint64_t> Store::insert_if(const StateSnapshot& snapshot, std:
 WriteOutcome<std::vector<std::uint64_t>> Store::insert_all(const std::vector<StateSnapshot>& snapshots) {
   std::vector<EncodedRow> rows;
   rows.reserve(snapshots.size());
-  for (const auto& snapshot : snapshots) rows.push_back(encode_row(snapshot));
+  for (const auto& snapshot : snapshots) rows.push_back(encode_row(*shared_, snapshot));
   return shared_->write("save_snapshots", Shared::Statements::Many, [&](Connection& c) {
     std::vector<std::uint64_t> seqs;
     seqs.reserve(rows.size());

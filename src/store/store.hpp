@@ -68,9 +68,9 @@ class Store {
   std::size_t max_history() const;
 
   struct Connection;  // a SQLite connection and its prepared statements
+  struct Shared;      // the connections, the pool and the options, shared by every call
 
  private:
-  struct Shared;
   std::unique_ptr<Shared> shared_;
 };
 
