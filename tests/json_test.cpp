@@ -776,3 +776,10 @@ TEST_CASE("JsonView exposes types, members and elements in key order", "[json][v
   // A view of something that is not an object refuses object access.
   REQUIRE_THROWS_MATCHES(Json::parse("[1]").get<ViewProbe>(), Error, HasCode(ErrorCode::TypeMismatch));
 }
+
+TEST_CASE("a float refuses a number beyond its range instead of overflowing", "[json][convert]") {
+  REQUIRE_THROWS_MATCHES(Json::parse("1e300").get<float>(), Error, HasCode(ErrorCode::TypeMismatch));
+  REQUIRE_THROWS_MATCHES(Json::parse("-1e39").get<float>(), Error, HasCode(ErrorCode::TypeMismatch));
+  REQUIRE(Json::parse("3.4e38").get<float>() > 3.3e38f);
+  REQUIRE(Json::parse("1e300").get<double>() == 1e300);
+}

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -574,7 +575,14 @@ Json JsonView::to_json() const {
 void from_json(const JsonView& in, Json& out) { out = in.to_json(); }
 void from_json(const JsonView& in, bool& out) { out = in.as_bool(); }
 void from_json(const JsonView& in, double& out) { out = in.as_double(); }
-void from_json(const JsonView& in, float& out) { out = static_cast<float>(in.as_double()); }
+void from_json(const JsonView& in, float& out) {
+  const double value = in.as_double();
+  // Converting a double beyond float's range is undefined behaviour: refuse it, like an integer out of range.
+  if (value > std::numeric_limits<float>::max() || value < std::numeric_limits<float>::lowest()) {
+    detail::throw_type_mismatch("a number in float's range", in);
+  }
+  out = static_cast<float>(value);
+}
 void from_json(const JsonView& in, std::string& out) { out = std::string(in.as_string()); }
 
 }  // namespace hotstate

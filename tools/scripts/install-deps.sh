@@ -5,12 +5,30 @@
 #
 # Source it and call hotstate_install_deps (as test.sh and demo.sh do), or run
 # it: bash tools/scripts/install-deps.sh
+#
+# The fuzz targets (fuzz/, tools/scripts/fuzz.sh) also need clang with its
+# compiler-rt (libFuzzer, ASan, UBSan): hotstate_install_fuzz_deps, or
+# bash tools/scripts/install-deps.sh --fuzz for both lists.
 
 HOTSTATE_DEB_PACKAGES=(g++ cmake ninja-build libsqlitecpp-dev libsqlite3-dev sqlite3 libsimdjson-dev catch2 libcli11-dev)
+# clang and clang++ (the clang package; clang-14 on Debian 12) and
+# libclang-rt-14-dev, which holds libclang_rt.fuzzer and the sanitizer runtimes
+# (only recommended by clang-14, so --no-install-recommends would skip it).
+HOTSTATE_FUZZ_DEB_PACKAGES=(clang libclang-rt-14-dev)
 
 hotstate_install_deps() {
+  hotstate_install_packages "${HOTSTATE_DEB_PACKAGES[@]}"
+}
+
+hotstate_install_fuzz_deps() {
+  hotstate_install_packages "${HOTSTATE_FUZZ_DEB_PACKAGES[@]}"
+}
+
+# Installs the given Debian packages with apt-get if any of them is missing.
+hotstate_install_packages() {
+  local packages=("$@")
   local missing=() package status
-  for package in "${HOTSTATE_DEB_PACKAGES[@]}"; do
+  for package in "${packages[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
     if [[ $status != installed ]]; then
       missing+=("$package")
@@ -26,17 +44,20 @@ hotstate_install_deps() {
     if command -v sudo >/dev/null 2>&1; then
       sudo=(sudo)
     else
-      echo "install-deps: not root and no sudo; install as root: apt-get install ${HOTSTATE_DEB_PACKAGES[*]}" >&2
+      echo "install-deps: not root and no sudo; install as root: apt-get install ${packages[*]}" >&2
       return 1
     fi
   fi
   "${sudo[@]}" apt-get update
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends "${HOTSTATE_DEB_PACKAGES[@]}"
+    apt-get install -y --no-install-recommends "${packages[@]}"
 }
 
 # Run directly: install now.
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   set -euo pipefail
   hotstate_install_deps
+  if [[ ${1:-} == --fuzz ]]; then
+    hotstate_install_fuzz_deps
+  fi
 fi

@@ -8,14 +8,19 @@
 #
 #   asan     build/ci-asan     Debug, -DHOTSTATE_SANITIZE=address,undefined
 #   tsan     build/ci-tsan     Debug, -DHOTSTATE_SANITIZE=thread
+#   fuzz     build/fuzz        clang, -DHOTSTATE_FUZZ=ON: the libFuzzer targets of
+#                              fuzz/ (ASan, UBSan), each run for
+#                              HOTSTATE_FUZZ_SECONDS seconds (default 20) on a copy
+#                              of its corpus, by tools/scripts/fuzz.sh
 #   release  build/ci-release  RelWithDebInfo, -DHOTSTATE_WERROR=ON
 #
-# Sanitizer runs come first and the release run last, so on success the last
-# line printed is ctest's summary of the release run. The first failing build
-# or test run stops the script with a non-zero status, its output visible.
+# Sanitizer runs and the fuzz run come first and the release run last, so on
+# success the last line printed is ctest's summary of the release run. The
+# first failing build, test or fuzz run stops the script with a non-zero
+# status, its output visible.
 #
-# HOTSTATE_TEST_CONFIGS selects configurations (default "asan tsan release");
-# they always run in the order above.
+# HOTSTATE_TEST_CONFIGS selects configurations (default "asan tsan fuzz
+# release"); they always run in the order above.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -23,11 +28,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source tools/scripts/install-deps.sh
 hotstate_install_deps
 
-all_configs=(asan tsan release)
-read -r -a selected <<<"${HOTSTATE_TEST_CONFIGS:-asan tsan release}"
+all_configs=(asan tsan fuzz release)
+read -r -a selected <<<"${HOTSTATE_TEST_CONFIGS:-asan tsan fuzz release}"
 for config in "${selected[@]}"; do
   case $config in
-    asan | tsan | release) ;;
+    asan | tsan | fuzz | release) ;;
     *)
       echo "test.sh: unknown configuration '$config' in HOTSTATE_TEST_CONFIGS (known: ${all_configs[*]})" >&2
       exit 2
@@ -57,6 +62,11 @@ cmake_args() {
 }
 
 for config in "${configs[@]}"; do
+  if [[ $config == fuzz ]]; then
+    # Installs clang and libclang-rt-14-dev if missing, configures build/fuzz with clang.
+    bash tools/scripts/fuzz.sh --build-only
+    continue
+  fi
   dir=build/ci-$config
   echo "== $config: configure and build in $dir"
   # shellcheck disable=SC2046 # the arguments are split on purpose
@@ -65,6 +75,11 @@ for config in "${configs[@]}"; do
 done
 
 for config in "${configs[@]}"; do
+  if [[ $config == fuzz ]]; then
+    echo "== fuzz: bounded libFuzzer run in build/fuzz"
+    bash tools/scripts/fuzz.sh --no-build
+    continue
+  fi
   dir=build/ci-$config
   echo "== $config: ctest in $dir"
   case $config in
