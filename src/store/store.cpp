@@ -515,11 +515,19 @@ Store::Store(const Options& options) : shared_(std::make_unique<Shared>()) {
     // hotstate must refuse gets no -wal, -shm or checkpoint. The check is
     // repeated on the real connection (and in each migration transaction),
     // which also sees what a WAL holds that the main file does not yet.
+    // The probe reads the main file alone: when a -wal exists (a process or
+    // the power died, possibly in the middle of a checkpoint) the main file
+    // may be partly backfilled while main file + -wal are intact, so there a
+    // SQLite error of the probe is no verdict; the real connection decides.
     std::error_code ignored;
     if (!shared.in_memory && std::filesystem::exists(options.path, ignored)) {
-      SQLite::Database probe(immutable_uri(options.path), SQLite::OPEN_READONLY | SQLite::OPEN_URI, shared.busy_ms,
-                             shared.vfs);
-      require_usable(inspect(probe), options.path);
+      try {
+        SQLite::Database probe(immutable_uri(options.path), SQLite::OPEN_READONLY | SQLite::OPEN_URI, shared.busy_ms,
+                               shared.vfs);
+        require_usable(inspect(probe), options.path);
+      } catch (const SQLite::Exception&) {
+        if (!std::filesystem::exists(options.path + "-wal", ignored)) throw;
+      }
     }
     // NOMUTEX: each connection is used by one thread at a time (the writer under
     // writer_mutex, readers leased from the pool), so SQLite's own per-call
@@ -529,6 +537,13 @@ Store::Store(const Options& options) : shared_(std::make_unique<Shared>()) {
     SQLite::Database db = open_connection(options.path, shared.reader_flags | SQLite::OPEN_CREATE, shared.busy_ms,
                                           options.synchronous, shared.vfs);
     require_usable(inspect(db), options.path);
+    // SQLite opens a file it may not write (mode 0444, EACCES) read-only
+    // without a word; say so now rather than at the first write.
+    if (sqlite3_db_readonly(db.getHandle(), "main") == 1) {
+      throw Error(ErrorCode::ReadOnly, "'" + options.path +
+                                           "' cannot be written (a read-only file or file system); open it with "
+                                           "Options::read_only to read it");
+    }
     if (!shared.in_memory) db.execAndGet("PRAGMA journal_mode = WAL");
     migrate(db, options.path);
     shared.writer = std::make_unique<Connection>(std::move(db));
