@@ -24,7 +24,8 @@ namespace hotstate {
 //
 // Every public write is one SQLite transaction, fsynced before it returns at
 // Synchronous::Full: on any failure it throws Error and the database is as it
-// was.
+// was (after a failed fsync, Error(Io), the write may still reappear after a
+// crash: its outcome is unknown, as with any fsync failure).
 //
 // Current snapshots are cached in memory (Options::cache_max_entries). The
 // cache is written only after a commit, and it is coherent with every other
@@ -44,7 +45,8 @@ class StateManager {
   // date (each migration in its own transaction) and records
   // options.max_history in it. Throws Error: NotADatabase for a file that is
   // not a SQLite database, NewerSchema for a database written by a newer
-  // hotstate (both left untouched), CannotOpen, ReadOnly, Busy, Corrupt,
+  // hotstate (both left untouched), CannotOpen, ReadOnly (a file or directory
+  // that cannot be written; Options::read_only reads it), Busy, Corrupt,
   // InvalidArgument for an empty path or max_history above 2147483647.
   explicit StateManager(Options options);
   ~StateManager();
@@ -56,7 +58,8 @@ class StateManager {
   // previous current one into history and trimming history to max_history.
   // snapshot.seq is ignored; the store assigns the next one. Throws Error:
   // InvalidArgument for a timestamp above 2^63-1, InvalidUtf8 for an id,
-  // version or metadata that is not UTF-8, Busy, DiskFull, Io, ReadOnly; then
+  // version or metadata that is not UTF-8, TooLarge for one over the limits
+  // in Options, ReadOnly when opened read-only, Busy, DiskFull, Io; then
   // nothing was written.
   void save_snapshot(StateSnapshot snapshot);
 
