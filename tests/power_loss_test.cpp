@@ -340,6 +340,29 @@ const char* name_of(faults::PowerLoss mode) {
   return mode == faults::PowerLoss::DropUnsynced ? "unsynced writes lost" : "torn sectors";
 }
 
+// Run i: saves until the power is cut at its point, rebuilds the files as a
+// power loss leaves them, and checks what a fresh StateManager finds there.
+struct Cut {
+  Run run;
+  Acknowledged acknowledged;
+  int current = 0;  // the version of the current snapshot after recovery (0: none)
+};
+Cut cut_and_recover(int i, std::uint64_t whole_run, Synchronous synchronous) {
+  Cut cut;
+  cut.run = run_number(i, whole_run);
+  INFO("run " << i << ": power cut at operation " << cut.run.cut_at << " of " << whole_run << ", "
+              << name_of(cut.run.mode) << ", seed " << cut.run.seed);
+  TempDir dir;
+  const auto path = dir.file("power.db");
+  faults::record_power_loss(path);
+  faults::cut_power_after(cut.run.cut_at);
+  cut.acknowledged = save_until_the_power_fails(path, synchronous);
+  faults::restore_after_power_loss(cut.run.mode, cut.run.seed);
+  INFO("acknowledged saves 1.." << cut.acknowledged.last);
+  cut.current = check_recovered(path, cut.acknowledged);
+  return cut;
+}
+
 }  // namespace
 
 TEST_CASE("at Synchronous::Full every acknowledged save survives a power cut at any write or sync",
@@ -352,18 +375,11 @@ TEST_CASE("at Synchronous::Full every acknowledged save survives a power cut at 
   int cut_while_saving = 0;
   for (int i = 0; i < iterations(); ++i) {
     if (skipped(i)) continue;
-    const Run run = run_number(i, whole_run);
-    INFO("run " << i << ": power cut at operation " << run.cut_at << " of " << whole_run << ", "
-                << name_of(run.mode) << ", seed " << run.seed);
-    TempDir dir;
-    const auto path = dir.file("full.db");
-    faults::record_power_loss(path);
-    faults::cut_power_after(run.cut_at);
-    const Acknowledged acknowledged = save_until_the_power_fails(path, Synchronous::Full);
-    faults::restore_after_power_loss(run.mode, run.seed);
-
-    INFO("acknowledged saves 1.." << acknowledged.last);
-    const int current = check_recovered(path, acknowledged);
+    const Cut cut = cut_and_recover(i, whole_run, Synchronous::Full);
+    const Run& run = cut.run;
+    const Acknowledged& acknowledged = cut.acknowledged;
+    const int current = cut.current;
+    INFO("run " << i << ", " << name_of(run.mode) << ", acknowledged saves 1.." << acknowledged.last);
     // The newest acknowledged save is current, or the save in flight when
     // the power went out reached the disk after all and followed it; history
     // then holds the saves before it (checked above), so every acknowledged
@@ -394,18 +410,10 @@ TEST_CASE("at Synchronous::Normal a power cut may lose acknowledged saves but le
   int runs_with_loss = 0;
   for (int i = 0; i < iterations(); ++i) {
     if (skipped(i)) continue;
-    const Run run = run_number(i, whole_run);
-    INFO("run " << i << ": power cut at operation " << run.cut_at << " of " << whole_run << ", "
-                << name_of(run.mode) << ", seed " << run.seed);
-    TempDir dir;
-    const auto path = dir.file("normal.db");
-    faults::record_power_loss(path);
-    faults::cut_power_after(run.cut_at);
-    const Acknowledged acknowledged = save_until_the_power_fails(path, Synchronous::Normal);
-    faults::restore_after_power_loss(run.mode, run.seed);
-
-    INFO("acknowledged saves 1.." << acknowledged.last);
-    const int current = check_recovered(path, acknowledged);
+    const Cut cut = cut_and_recover(i, whole_run, Synchronous::Normal);
+    const Acknowledged& acknowledged = cut.acknowledged;
+    const int current = cut.current;
+    INFO("run " << i << ", acknowledged saves 1.." << acknowledged.last);
     if (current < acknowledged.last) {
       lost += acknowledged.last - current;
       ++runs_with_loss;
