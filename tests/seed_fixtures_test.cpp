@@ -17,6 +17,7 @@
 
 #include "hotstate/json.hpp"
 #include "hotstate/snapshot.hpp"
+#include "support.hpp"
 
 #ifndef HOTSTATE_SEED_FIXTURES
 #error "HOTSTATE_SEED_FIXTURES must name the seed fixture folder"
@@ -298,4 +299,22 @@ TEST_CASE("the seed's other fixtures have the fields the seed wrote", "[fixtures
   REQUIRE(nested.plugin_version == "2.3.4");
   REQUIRE(nested.data.at("tree").text() ==
           R"({"":"empty key","Upper":"sorted by bytes","alpha":true,"mid":false,"zeta":{"b":{"c":[1,{"a":[],"d":null}]}}})");
+}
+
+TEST_CASE("to_persisted_bytes writes the seed's persisted file format", "[fixtures][persisted]") {
+  const std::string dir = std::string(HOTSTATE_SEED_FIXTURES) + "/persisted/";
+  for (const char* name : {"empty", "metadata", "multikey_order_unspecified", "nested", "numbers", "unicode"}) {
+    INFO("fixture " << name);
+    const std::string seed_file = hotstate_test::read_file(dir + name + ".json");
+    const auto snapshot = StateSnapshot::from_bytes(seed_file);
+    const std::string ours = snapshot.to_persisted_bytes();
+    CHECK(StateSnapshot::from_bytes(ours) == snapshot);
+    CHECK(std::count(ours.begin(), ours.end(), '\n') == std::count(seed_file.begin(), seed_file.end(), '\n'));
+  }
+  // Where the seed's hash-map order happened to be sorted, the files match byte for byte.
+  for (const char* name : {"empty", "metadata"}) {
+    INFO("fixture " << name);
+    const std::string seed_file = hotstate_test::read_file(dir + name + ".json");
+    CHECK(StateSnapshot::from_bytes(seed_file).to_persisted_bytes() == seed_file);
+  }
 }

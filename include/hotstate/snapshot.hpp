@@ -67,6 +67,10 @@ struct StateSnapshot {
   // data and metadata keys in byte order (the seed's order is unspecified).
   std::string to_bytes() const;
 
+  // The same, pretty-printed as the seed's persistence wrote its files
+  // (serde_json's to_string_pretty: two-space indent, "key": value).
+  std::string to_persisted_bytes() const;
+
   // Reads the seed's layout, compact or pretty-printed (the seed's persisted
   // files). Unknown fields are ignored, as serde does. Throws
   // Error(InvalidJson) for text that is not JSON, Error(InvalidSnapshot) for a

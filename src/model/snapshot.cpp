@@ -79,6 +79,57 @@ std::string StateSnapshot::to_bytes() const {
   return out;
 }
 
+namespace {
+// Pretty-prints compact canonical JSON the way serde_json's PrettyFormatter
+// does: members and elements one per line, two spaces per level, ": " after
+// keys, and empty containers as {} and [].
+std::string pretty(std::string_view compact) {
+  std::string out;
+  out.reserve(compact.size() * 2);
+  std::size_t depth = 0;
+  const auto newline = [&] {
+    out += '\n';
+    out.append(depth * 2, ' ');
+  };
+  for (std::size_t i = 0; i < compact.size(); ++i) {
+    const char c = compact[i];
+    switch (c) {
+      case '"': {  // copy the whole string, escapes included
+        const std::size_t start = i++;
+        while (i < compact.size() && compact[i] != '"') i += compact[i] == '\\' ? 2 : 1;
+        out.append(compact, start, i - start + 1);
+        break;
+      }
+      case '{':
+      case '[':
+        out += c;
+        if (i + 1 < compact.size() && (compact[i + 1] == '}' || compact[i + 1] == ']')) {
+          out += compact[++i];
+        } else {
+          ++depth;
+          newline();
+        }
+        break;
+      case '}':
+      case ']':
+        --depth;
+        newline();
+        out += c;
+        break;
+      case ',':
+        out += ',';
+        newline();
+        break;
+      case ':': out += ": "; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::string StateSnapshot::to_persisted_bytes() const { return pretty(to_bytes()); }
+
 StateSnapshot StateSnapshot::from_bytes(std::string_view bytes) {
   internal::DecodedSnapshot decoded = internal::decode_snapshot(bytes);
   StateSnapshot snapshot(std::move(decoded.plugin_id), std::move(decoded.plugin_version));
