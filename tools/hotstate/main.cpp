@@ -1,12 +1,14 @@
 // The hotstate command-line tool. Built on the public API only.
 //
-//   hotstate [--db FILE] demo
+//   hotstate [--db FILE] [--json] <command>
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
+#include "commands.hpp"
 #include "hotstate/hotstate.hpp"
 
 namespace {
@@ -119,12 +121,53 @@ int main(int argc, char** argv) {
   CLI::App app{"hotstate: durable plugin hot-reload state"};
   app.require_subcommand(1);
   std::string db_path = "hotstate.db";
+  bool json = false;
   app.add_option("--db", db_path, "database file")->capture_default_str();
+  app.add_flag("--json", json, "print JSON for scripts instead of tables");
+
+  std::string plugin_id;
+  std::string directory;
+  std::uint64_t seq_a = 0;
+  std::uint64_t seq_b = 0;
   auto* demo = app.add_subcommand("demo", "simulate a plugin saved, reloaded, failing and rolled back");
+  auto* plugins = app.add_subcommand("plugins", "list every plugin with its current snapshot");
+  auto* show = app.add_subcommand("show", "show a plugin's current snapshot");
+  show->add_option("ID", plugin_id, "plugin id")->required();
+  auto* history = app.add_subcommand("history", "list a plugin's history, oldest first, and its current snapshot");
+  history->add_option("ID", plugin_id, "plugin id")->required();
+  auto* diff = app.add_subcommand("diff", "which keys of data and metadata changed between two snapshots");
+  diff->add_option("ID", plugin_id, "plugin id")->required();
+  diff->add_option("SEQ_A", seq_a, "seq of the older snapshot")->required();
+  diff->add_option("SEQ_B", seq_b, "seq of the newer snapshot")->required();
+  auto* rollback = app.add_subcommand("rollback", "discard a plugin's current snapshot and restore the previous one");
+  rollback->add_option("ID", plugin_id, "plugin id")->required();
+  auto* export_command = app.add_subcommand("export", "write each plugin's current snapshot as DIR/<id>.json (the seed's format)");
+  export_command->add_option("DIR", directory, "directory")->required();
+  auto* import_command = app.add_subcommand("import", "save every DIR/*.json snapshot (hotstate's or the seed's files)");
+  import_command->add_option("DIR", directory, "directory")->required();
   CLI11_PARSE(app, argc, argv);
+
   try {
     if (*demo) return run_demo(db_path);
-  } catch (const hotstate::Error& error) {
+    hotstate::Options options;
+    options.path = db_path;
+    const bool writes = *rollback || *import_command;
+    options.read_only = !writes;  // looking never changes the file
+    if (writes && !std::filesystem::exists(db_path) && !*import_command) {
+      throw hotstate_tool::UsageError("no database '" + db_path + "'");
+    }
+    hotstate::StateManager manager(options);
+    if (*plugins) return hotstate_tool::command_plugins(manager, json);
+    if (*show) return hotstate_tool::command_show(manager, plugin_id, json);
+    if (*history) return hotstate_tool::command_history(manager, plugin_id, json);
+    if (*diff) return hotstate_tool::command_diff(manager, plugin_id, seq_a, seq_b, json);
+    if (*rollback) return hotstate_tool::command_rollback(manager, plugin_id, json);
+    if (*export_command) return hotstate_tool::command_export(manager, directory, json);
+    if (*import_command) return hotstate_tool::command_import(manager, directory, json);
+  } catch (const hotstate_tool::UsageError& error) {
+    std::cerr << "hotstate: " << error.what() << "\n";
+    return 2;
+  } catch (const std::exception& error) {
     std::cerr << "hotstate: " << error.what() << "\n";
     return 1;
   }
