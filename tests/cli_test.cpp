@@ -103,7 +103,8 @@ TEST_CASE("the tool reports errors on stderr with a non-zero exit code, and --he
   CHECK_FALSE(std::filesystem::exists(dir.file("absent.db")));  // looking creates nothing
   const Run unknown = hotstate_tool(dir, {"frobnicate"});
   CHECK(unknown.exit_code != 0);
-  for (const char* command : {"demo", "plugins", "show", "history", "diff", "rollback", "export", "import"}) {
+  for (const char* command :
+       {"demo", "plugins", "show", "history", "diff", "rollback", "export", "import", "verify", "backup"}) {
     INFO(command);
     const Run help = hotstate_tool(dir, {command, "--help"});
     CHECK(help.exit_code == 0);
@@ -181,4 +182,30 @@ TEST_CASE("import reads a directory the seed itself wrote, all files or none", "
   CHECK(refused.exit_code != 0);
   CHECK_THAT(refused.err, Catch::Contains("numbers.json") && Catch::Contains("nothing was imported"));
   CHECK(StateManager(file_options(db2)).plugin_ids().empty());
+}
+
+TEST_CASE("the tool's verify passes a healthy file and fails a damaged one; backup makes a usable copy", "[cli][verify]") {
+  TempDir dir;
+  const auto db = dir.file("verify.db");
+  {
+    StateManager manager(file_options(db, 2));
+    for (int i = 0; i < 5; ++i) manager.save_snapshot(StateSnapshot("p", "1.0.0").with_data("i", i));
+  }
+  const Run healthy = hotstate_tool(dir, {"--db", db, "verify"});
+  CHECK(healthy.exit_code == 0);
+  CHECK_THAT(healthy.out, Catch::StartsWith("ok"));
+
+  const auto copy = dir.file("copy.db");
+  const Run backup = hotstate_tool(dir, {"--db", db, "backup", copy});
+  REQUIRE(backup.exit_code == 0);
+  CHECK(hotstate_tool(dir, {"--db", copy, "verify"}).exit_code == 0);
+  CHECK(StateManager(file_options(copy, 2)).load_snapshot("p")->get<int>("i") == 4);
+
+  {
+    hotstate_test::RawDb shell(db);
+    shell.exec("DROP TRIGGER snapshots_trim_history");
+  }
+  const Run damaged = hotstate_tool(dir, {"--db", db, "--json", "verify"});
+  CHECK(damaged.exit_code == 1);
+  CHECK_THAT(damaged.out, Catch::Contains("snapshots_trim_history is missing"));
 }

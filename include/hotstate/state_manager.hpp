@@ -107,6 +107,26 @@ class StateManager {
   // The options this manager was opened with.
   const Options& options() const noexcept;
 
+  // Writes a consistent copy of the database to `path` (replacing that file)
+  // with SQLite's online backup API: the copy is the database as of one
+  // moment, while other threads and processes go on writing. Throws Error
+  // (CannotOpen, Io, DiskFull, …); a failed backup may leave a partial file
+  // at `path`, never a changed source.
+  void backup(const std::string& path) const;
+
+  // What verify() found; ok when `problems` is empty.
+  struct VerifyReport {
+    bool ok = true;
+    std::vector<std::string> problems;  // one sentence each
+    int schema_version = 0;             // the file's PRAGMA user_version
+  };
+  // Checks the file: PRAGMA integrity_check, schema version and application
+  // id, that the schema's triggers and views are all there, that no plugin
+  // has more rows than the history bound allows, and that every row reads.
+  // Reads only; problems are reported, not thrown (Error only when the file
+  // cannot be read at all).
+  VerifyReport verify() const;
+
   // What the cache has done so far (counters since this manager opened).
   struct CacheStats {
     std::uint64_t hits = 0;           // load_snapshot / get_latest answered from memory

@@ -116,6 +116,15 @@ std::size_t StateManager::max_history() const { return impl_->store.max_history(
 
 const Options& StateManager::options() const noexcept { return impl_->options; }
 
+void StateManager::backup(const std::string& path) const { impl_->store.backup_to(path); }
+
+StateManager::VerifyReport StateManager::verify() const {
+  VerifyReport report;
+  report.problems = impl_->store.verify(report.schema_version);
+  report.ok = report.problems.empty();
+  return report;
+}
+
 StateManager::CacheStats StateManager::cache_stats() const {
   const internal::CacheCounters counters = impl_->cache.counters();
   return CacheStats{counters.hits,      counters.misses,  counters.invalidations,

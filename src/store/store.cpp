@@ -670,4 +670,79 @@ std::size_t Store::max_history() const {
   });
 }
 
+void Store::backup_to(const std::string& path) const {
+  shared_->read("backup", [&](Connection& c) {
+    SQLite::Database destination(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    sqlite3_backup* backup = sqlite3_backup_init(destination.getHandle(), "main", c.db.getHandle(), "main");
+    if (backup == nullptr) {
+      throw SQLite::Exception(destination.getHandle(), sqlite3_errcode(destination.getHandle()));
+    }
+    // One step copies every page inside one read transaction of the source:
+    // the copy is the database as of that moment (WAL readers do not block writers).
+    const int step = sqlite3_backup_step(backup, -1);
+    const int finish = sqlite3_backup_finish(backup);
+    if (step != SQLITE_DONE) throw SQLite::Exception("backup step failed", step);
+    if (finish != SQLITE_OK) throw SQLite::Exception(destination.getHandle(), finish);
+    return true;
+  });
+}
+
+std::vector<std::string> Store::verify(int& schema_version) const {
+  return shared_->read("verify", [&](Connection& c) {
+    std::vector<std::string> problems;
+    {
+      SQLite::Statement integrity(c.db, "PRAGMA integrity_check(20)");
+      while (integrity.executeStep()) {
+        const std::string line = integrity.getColumn(0).getString();
+        if (line != "ok") problems.push_back("integrity_check: " + line);
+      }
+    }
+    const FileIdentity identity = inspect(c.db);
+    schema_version = identity.user_version;
+    if (identity.user_version != latest_schema_version()) {
+      problems.push_back("schema version " + std::to_string(identity.user_version) + ", expected " +
+                         std::to_string(latest_schema_version()));
+    }
+    if (identity.application_id != hotstate_application_id) {
+      problems.push_back("application_id " + std::to_string(identity.application_id) + " is not hotstate's");
+    }
+    for (const char* trigger : {"snapshots_trim_history", "settings_trim_history", "snapshots_metadata_strings",
+                                "snapshots_metadata_strings_on_update", "snapshots_seq_increases",
+                                "snapshots_seq_immutable", "settings_keep_row"}) {
+      SQLite::Statement find(c.db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?1");
+      find.bind(1, trigger);
+      if (find.executeStep() && find.getColumn(0).getInt() == 0) {
+        problems.push_back(std::string("trigger ") + trigger + " is missing");
+      }
+    }
+    for (const char* view : {"current_snapshots", "snapshot_history"}) {
+      SQLite::Statement find(c.db, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name = ?1");
+      find.bind(1, view);
+      if (find.executeStep() && find.getColumn(0).getInt() == 0) {
+        problems.push_back(std::string("view ") + view + " is missing");
+      }
+    }
+    {
+      SQLite::Statement over(c.db,
+                             "SELECT plugin_id, count(*) FROM snapshots GROUP BY plugin_id "
+                             "HAVING count(*) > (SELECT max_history + 1 FROM settings WHERE id = 1)");
+      while (over.executeStep()) {
+        problems.push_back("plugin '" + over.getColumn(0).getString() + "' has " + over.getColumn(1).getString() +
+                           " rows, more than max_history + 1");
+      }
+    }
+    {
+      SQLite::Statement rows(c.db, std::string("SELECT ") + snapshot_columns + " FROM snapshots ORDER BY seq");
+      while (rows.executeStep()) {
+        try {
+          (void)read_snapshot(rows);
+        } catch (const Error& error) {
+          problems.push_back(error.what());
+        }
+      }
+    }
+    return problems;
+  });
+}
+
 }  // namespace hotstate::internal

@@ -67,6 +67,11 @@ class Store {
   std::vector<std::string> plugin_ids() const;
   std::size_t max_history() const;
 
+  // A consistent copy to `path` through the online backup API, from a read connection.
+  void backup_to(const std::string& path) const;
+  // Problems found by the checks of StateManager::verify; empty when none.
+  std::vector<std::string> verify(int& schema_version) const;
+
   struct Connection;  // a SQLite connection and its prepared statements
   struct Shared;      // the connections, the pool and the options, shared by every call
 

@@ -326,4 +326,37 @@ int command_import(StateManager& manager, const std::string& directory, bool jso
   return 0;
 }
 
+int command_verify(StateManager& manager, bool json) {
+  const auto report = manager.verify();
+  if (json) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("ok", report.ok);
+    out.member("schema_version", report.schema_version);
+    out.member("problems", report.problems);
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+  } else if (report.ok) {
+    std::printf("ok: integrity, schema version %d, triggers, views, history bound, every row readable\n",
+                report.schema_version);
+  } else {
+    for (const auto& problem : report.problems) std::printf("problem: %s\n", problem.c_str());
+  }
+  return report.ok ? 0 : 1;
+}
+
+int command_backup(StateManager& manager, const std::string& path, bool json) {
+  manager.backup(path);
+  if (json) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("backup", path);
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+  } else {
+    std::printf("backed up to %s\n", path.c_str());
+  }
+  return 0;
+}
+
 }  // namespace hotstate_tool

@@ -28,5 +28,8 @@ int command_diff(hotstate::StateManager& manager, const std::string& plugin_id, 
 int command_rollback(hotstate::StateManager& manager, const std::string& plugin_id, bool json);
 int command_export(hotstate::StateManager& manager, const std::string& directory, bool json);
 int command_import(hotstate::StateManager& manager, const std::string& directory, bool json);
+// Exit code 1 when verify found a problem.
+int command_verify(hotstate::StateManager& manager, bool json);
+int command_backup(hotstate::StateManager& manager, const std::string& path, bool json);
 
 }  // namespace hotstate_tool

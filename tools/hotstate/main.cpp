@@ -145,6 +145,10 @@ int main(int argc, char** argv) {
   export_command->add_option("DIR", directory, "directory")->required();
   auto* import_command = app.add_subcommand("import", "save every DIR/*.json snapshot (hotstate's or the seed's files)");
   import_command->add_option("DIR", directory, "directory")->required();
+  auto* verify = app.add_subcommand("verify", "check integrity, schema, triggers, history bound and every row; exit 1 on a problem");
+  std::string backup_path;
+  auto* backup = app.add_subcommand("backup", "write a consistent copy of the database to FILE while writers go on");
+  backup->add_option("FILE", backup_path, "the copy")->required();
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -164,6 +168,8 @@ int main(int argc, char** argv) {
     if (*rollback) return hotstate_tool::command_rollback(manager, plugin_id, json);
     if (*export_command) return hotstate_tool::command_export(manager, directory, json);
     if (*import_command) return hotstate_tool::command_import(manager, directory, json);
+    if (*verify) return hotstate_tool::command_verify(manager, json);
+    if (*backup) return hotstate_tool::command_backup(manager, backup_path, json);
   } catch (const hotstate_tool::UsageError& error) {
     std::cerr << "hotstate: " << error.what() << "\n";
     return 2;
