@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "model/json_internal.hpp"
 #include "store/migrations.hpp"
@@ -706,20 +707,20 @@ std::vector<std::string> Store::verify(int& schema_version) const {
     if (identity.application_id != hotstate_application_id) {
       problems.push_back("application_id " + std::to_string(identity.application_id) + " is not hotstate's");
     }
-    for (const char* trigger : {"snapshots_trim_history", "settings_trim_history", "snapshots_metadata_strings",
-                                "snapshots_metadata_strings_on_update", "snapshots_seq_increases",
-                                "snapshots_seq_immutable", "settings_keep_row"}) {
-      SQLite::Statement find(c.db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?1");
-      find.bind(1, trigger);
-      if (find.executeStep() && find.getColumn(0).getInt() == 0) {
-        problems.push_back(std::string("trigger ") + trigger + " is missing");
-      }
-    }
-    for (const char* view : {"current_snapshots", "snapshot_history"}) {
-      SQLite::Statement find(c.db, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name = ?1");
-      find.bind(1, view);
-      if (find.executeStep() && find.getColumn(0).getInt() == 0) {
-        problems.push_back(std::string("view ") + view + " is missing");
+    // Every schema object the bound and the rules depend on.
+    constexpr std::pair<const char*, const char*> required_objects[] = {
+        {"trigger", "snapshots_trim_history"},     {"trigger", "settings_trim_history"},
+        {"trigger", "snapshots_metadata_strings"}, {"trigger", "snapshots_metadata_strings_on_update"},
+        {"trigger", "snapshots_seq_increases"},    {"trigger", "snapshots_seq_immutable"},
+        {"trigger", "settings_keep_row"},          {"view", "current_snapshots"},
+        {"view", "snapshot_history"}};
+    SQLite::Statement find(c.db, "SELECT count(*) FROM sqlite_master WHERE type = ?1 AND name = ?2");
+    for (const auto& [type, name] : required_objects) {
+      StatementUse use(find);
+      use->bind(1, type);
+      use->bind(2, name);
+      if (use->executeStep() && use->getColumn(0).getInt() == 0) {
+        problems.push_back(std::string(type) + " " + name + " is missing");
       }
     }
     {
