@@ -156,7 +156,9 @@ std::map<std::string, std::string> describe_schema(Connection& db) {
     facts["table " + table + " triggers in creation order"] =
         join(db.column("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = '" + table +
                        "' ORDER BY rowid"));
-    facts["table " + table + " row count"] = db.single("SELECT count(*) FROM " + quoted(table));
+    // sqlite_sequence's rows are SQLite's bookkeeping (a migration's empty
+    // INSERT … SELECT leaves a 0 there), not schema.
+    if (table != "sqlite_sequence") facts["table " + table + " row count"] = db.single("SELECT count(*) FROM " + quoted(table));
   }
   for (const auto& trigger : db.query("SELECT name, tbl_name FROM sqlite_schema WHERE type = 'trigger'")) {
     facts["trigger " + trigger.at(0)] = "on " + trigger.at(1);

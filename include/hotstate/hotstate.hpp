@@ -1,10 +1,12 @@
 // hotstate: durable plugin hot-reload state. Include this one header.
 #pragma once
 
+#include "hotstate/audit.hpp"
 #include "hotstate/error.hpp"
 #include "hotstate/json.hpp"
 #include "hotstate/options.hpp"
 #include "hotstate/plugin_state.hpp"
+#include "hotstate/reload.hpp"
 #include "hotstate/snapshot.hpp"
 #include "hotstate/state_manager.hpp"
 #include "hotstate/stateful_plugin.hpp"

@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 
 namespace hotstate {
@@ -54,6 +56,12 @@ struct Options {
   // The SQLite VFS to open the database with; empty for SQLite's default.
   // For hosts with their own VFS, and for fault-injection tests.
   std::string vfs;
+
+  // The time hotstate records (snapshots.saved_at_us and the audit log's
+  // times), microseconds since the Unix epoch; empty for the system clock.
+  // For tests and for hosts that replay with their own time. Called from
+  // any thread that writes, so it must be thread-safe.
+  std::function<std::int64_t()> clock;
 };
 
 }  // namespace hotstate

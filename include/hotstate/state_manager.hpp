@@ -8,7 +8,10 @@
 #include <string_view>
 #include <vector>
 
+#include "hotstate/audit.hpp"
 #include "hotstate/options.hpp"
+#include "hotstate/plugin_state.hpp"
+#include "hotstate/reload.hpp"
 #include "hotstate/snapshot.hpp"
 
 namespace hotstate {
@@ -122,10 +125,72 @@ class StateManager {
   };
   // Checks the file: PRAGMA integrity_check, schema version and application
   // id, that the schema's triggers and views are all there, that no plugin
-  // has more rows than the history bound allows, and that every row reads.
+  // has more rows than the history bound allows, that every row reads and
+  // matches its content_hash, and that the audit log is consistent with the
+  // snapshots (every row has its SnapshotSaved event with the same hash;
+  // every removed row is explained by a HistoryTrimmed, RolledBack, Cleared
+  // or ClearedAll event).
   // Reads only; problems are reported, not thrown (Error only when the file
   // cannot be read at all).
   VerifyReport verify() const;
+
+  // ---- The audit log (see audit.hpp for the events hotstate writes itself)
+
+  // Records a host's reload event (ReloadStarted, StatePreserved, …) in the
+  // audit log, durably, in its own transaction. Throws Error: InvalidUtf8 or
+  // TooLarge for the plugin id, TooLarge for a detail over
+  // max_metadata_bytes, ReadOnly, Busy, DiskFull, Io; then nothing was
+  // written.
+  void record_event(const ReloadEvent& event);
+
+  // The events `query` selects, in its order. Reads the database.
+  std::vector<AuditEvent> audit_events(const AuditQuery& query = {}) const;
+
+  // The retention prune, in one transaction: removes the events `prune`
+  // selects (see AuditPrune for what always stays) and records an
+  // AuditPruned event with the bounds and the count. Returns how many events
+  // it removed. Throws Error(InvalidArgument) when `prune` sets neither
+  // bound; otherwise as record_event. No other way deletes events: the
+  // table's triggers refuse UPDATE and DELETE from any client.
+  std::uint64_t prune_audit(const AuditPrune& prune);
+
+  // ---- The reload journal (see reload.hpp)
+
+  // Begins a reload, in one transaction: saves `pre_reload` as the plugin's
+  // current snapshot (as save_snapshot), records the reload in the journal
+  // with a copy of that snapshot, and a ReloadStarted event. `to_version`:
+  // the version about to be loaded, when the host knows it. Throws as
+  // save_snapshot; then nothing was written.
+  ReloadTicket begin_reload(StateSnapshot pre_reload, std::string_view to_version = {});
+
+  // Finishes reload `reload_id`, in one transaction: records its outcome in
+  // the journal and ReloadCompleted {success, duration_us} in the audit log
+  // (preceded by ReloadFailed {error, attempt} on failure). Throws Error:
+  // InvalidArgument for an unknown reload, Conflict for one that already
+  // finished or was resolved; otherwise as record_event.
+  void finish_reload(std::uint64_t reload_id, const ReloadResult& result);
+
+  // Reloads that began and did not finish, oldest first, each with the
+  // snapshot to return to. After a host crash the next process calls this,
+  // restores (or not), then resolve_reload. Note that a reload another live
+  // process is running right now is unfinished too.
+  std::vector<UnfinishedReload> unfinished_reloads() const;
+
+  // Marks an unfinished reload resolved (outcome 'resolved', with `note`)
+  // and records ReloadResolved, in one transaction. Throws as finish_reload.
+  void resolve_reload(std::uint64_t reload_id, std::string_view note = {});
+
+  // ---- Plugin life cycle
+
+  // Persists the plugin's life-cycle state; a change is recorded in the audit
+  // log (PluginStateChanged {from, to, reason}) in the same transaction;
+  // setting the state it already has changes nothing. Throws Error:
+  // InvalidUtf8 or TooLarge for the id or the Failed reason (max_id_bytes,
+  // max_metadata_bytes), ReadOnly, Busy, DiskFull, Io.
+  void set_plugin_state(std::string_view plugin_id, const PluginState& state);
+
+  // The plugin's persisted state; Unloaded for a plugin never set.
+  PluginState plugin_state(std::string_view plugin_id) const;
 
   // What the cache has done so far (counters since this manager opened).
   struct CacheStats {

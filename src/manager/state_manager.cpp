@@ -125,6 +125,58 @@ StateManager::VerifyReport StateManager::verify() const {
   return report;
 }
 
+// Audit, journal and life-cycle writes change no snapshot, but they are
+// commits: completing the cache's Write with no updates keeps the cache valid
+// across our own commit (any other writer's commit still drops it).
+
+void StateManager::record_event(const ReloadEvent& event) {
+  const std::string detail = Json::from(event.detail).text();
+  internal::SnapshotCache::Write write(impl_->cache);
+  const auto outcome = impl_->store.append_event(event.plugin_id, to_string(event.kind), detail);
+  write.complete(outcome.before, outcome.after, {});
+}
+
+std::vector<AuditEvent> StateManager::audit_events(const AuditQuery& query) const {
+  return impl_->store.audit_events(query);
+}
+
+std::uint64_t StateManager::prune_audit(const AuditPrune& prune) {
+  internal::SnapshotCache::Write write(impl_->cache);
+  const auto outcome = impl_->store.prune_audit(prune);
+  write.complete(outcome.before, outcome.after, {});
+  return outcome.value;
+}
+
+ReloadTicket StateManager::begin_reload(StateSnapshot pre_reload, std::string_view to_version) {
+  internal::SnapshotCache::Write write(impl_->cache);
+  const auto outcome = impl_->store.begin_reload(pre_reload, to_version);
+  const SnapshotPtr saved = share_saved(std::move(pre_reload), outcome.value.snapshot_seq);
+  write.complete(outcome.before, outcome.after, {{saved->plugin_id, saved}});
+  return outcome.value;
+}
+
+void StateManager::finish_reload(std::uint64_t reload_id, const ReloadResult& result) {
+  internal::SnapshotCache::Write write(impl_->cache);
+  const auto outcome = impl_->store.finish_reload(reload_id, result);
+  write.complete(outcome.before, outcome.after, {});
+}
+
+std::vector<UnfinishedReload> StateManager::unfinished_reloads() const { return impl_->store.unfinished_reloads(); }
+
+void StateManager::resolve_reload(std::uint64_t reload_id, std::string_view note) {
+  internal::SnapshotCache::Write write(impl_->cache);
+  const auto outcome = impl_->store.resolve_reload(reload_id, note);
+  write.complete(outcome.before, outcome.after, {});
+}
+
+void StateManager::set_plugin_state(std::string_view plugin_id, const PluginState& state) {
+  internal::SnapshotCache::Write write(impl_->cache);
+  const auto outcome = impl_->store.set_plugin_state(plugin_id, state);
+  write.complete(outcome.before, outcome.after, {});
+}
+
+PluginState StateManager::plugin_state(std::string_view plugin_id) const { return impl_->store.plugin_state(plugin_id); }
+
 StateManager::CacheStats StateManager::cache_stats() const {
   const internal::CacheCounters counters = impl_->cache.counters();
   return CacheStats{counters.hits,      counters.misses,  counters.invalidations,

@@ -10,14 +10,18 @@
 #include <cctype>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include "model/json_internal.hpp"
+#include "model/sha3.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite_error.hpp"
 
@@ -152,6 +156,15 @@ struct Store::Connection {
   SQLite::Statement select_plugin_ids;
   SQLite::Statement select_max_history;
 
+  // Statements used less often, prepared on first use. Keyed by the address
+  // of a string literal.
+  std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> prepared;
+  SQLite::Statement& statement(const char* sql) {
+    auto& slot = prepared[sql];
+    if (!slot) slot = std::make_unique<SQLite::Statement>(db, sql);
+    return *slot;
+  }
+
   explicit Connection(SQLite::Database opened)
       : db(std::move(opened)),
         begin_immediate(db, "BEGIN IMMEDIATE"),
@@ -159,7 +172,7 @@ struct Store::Connection {
         rollback(db, "ROLLBACK"),
         insert_snapshot(db,
                         "INSERT INTO snapshots (plugin_id, timestamp, plugin_version, data, metadata, saved_at_us, "
-                        "canonical_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                        "canonical_hash, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
         select_current(db, std::string("SELECT ") + snapshot_columns +
                                " FROM snapshots WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 1"),
         select_newest_two(db, "SELECT seq FROM snapshots WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 2"),
@@ -254,9 +267,28 @@ __attribute__((no_sanitize("thread"))) ChangeMarker read_wal_index_header(const 
   return marker;
 }
 
+// sha3(X): SHA3-256 of X's bytes as a BLOB, NULL for NULL, exactly as the
+// sqlite3 shell's sha3(X) (which hashes numbers as their text). Migration
+// 0002 uses it to hash existing snapshots; shell users recompute the same
+// content hashes with the shell's own.
+void sql_sha3(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
+  sqlite3_value* value = argv[0];
+  const int type = sqlite3_value_type(value);
+  if (type == SQLITE_NULL) return;
+  const void* bytes = type == SQLITE_BLOB ? sqlite3_value_blob(value) : sqlite3_value_text(value);
+  const auto size = static_cast<std::size_t>(sqlite3_value_bytes(value));
+  const auto digest =
+      sha3_256(bytes == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(bytes), size));
+  sqlite3_result_blob(context, digest.data(), static_cast<int>(digest.size()), SQLITE_TRANSIENT);
+}
+
 SQLite::Database open_connection(const std::string& path, int flags, int busy_ms, Synchronous synchronous,
                                  const std::string& vfs) {
   SQLite::Database db(path, flags, busy_ms, vfs);
+  const int rc = sqlite3_create_function_v2(db.getHandle(), "sha3", 1,
+                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                                            sql_sha3, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) throw SQLite::Exception(db.getHandle(), rc);
   db.exec(synchronous == Synchronous::Full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
   return db;
 }
@@ -273,6 +305,9 @@ struct Store::Shared {
   std::size_t max_id_bytes = 0;
   std::size_t max_data_bytes = 0;
   std::size_t max_metadata_bytes = 0;
+  std::function<std::int64_t()> clock;  // Options::clock; empty: the system clock
+
+  std::int64_t now_us() const { return clock ? clock() : unix_microseconds_now(); }
   // How read connections open the file: the path and flags the writer (or,
   // read-only, the first connection) succeeded with.
   std::string reader_path;
@@ -405,6 +440,7 @@ struct EncodedRow {
   std::string data;
   std::string metadata;
   std::int64_t hash;
+  std::string content_hash;  // SHA3-256 of data || metadata, lowercase hex
 };
 
 void require_within(std::size_t size, std::size_t limit, const char* what) {
@@ -423,22 +459,24 @@ EncodedRow encode_row(const Store::Shared& limits, const StateSnapshot& snapshot
   }
   require_utf8(snapshot.plugin_id, "plugin_id");
   require_utf8(snapshot.plugin_version, "plugin_version");
-  EncodedRow row{&snapshot, encode_data_object(snapshot.data), encode_string_object(snapshot.metadata), 0};
+  EncodedRow row{&snapshot, encode_data_object(snapshot.data), encode_string_object(snapshot.metadata), 0, {}};
   require_within(row.data.size(), limits.max_data_bytes, "the snapshot's data");
   require_within(row.metadata.size(), limits.max_metadata_bytes, "the snapshot's metadata");
   row.hash = static_cast<std::int64_t>(canonical_hash(row.data, row.metadata));
+  row.content_hash = sha3_256_hex(row.data, row.metadata);
   return row;
 }
 
-std::uint64_t insert_row(Store::Connection& c, const EncodedRow& row) {
+std::uint64_t insert_row(Store::Connection& c, const EncodedRow& row, std::int64_t time_us) {
   StatementUse insert(c.insert_snapshot);
   insert->bindNoCopy(1, row.snapshot->plugin_id);
   insert->bind(2, static_cast<std::int64_t>(row.snapshot->timestamp));
   insert->bindNoCopy(3, row.snapshot->plugin_version);
   insert->bindNoCopy(4, row.data);
   insert->bindNoCopy(5, row.metadata);
-  insert->bind(6, unix_microseconds_now());
+  insert->bind(6, time_us);
   insert->bind(7, row.hash);
+  insert->bindNoCopy(8, row.content_hash);
   insert->exec();
   return static_cast<std::uint64_t>(c.db.getLastInsertRowid());
 }
@@ -506,6 +544,7 @@ Store::Store(const Options& options) : shared_(std::make_unique<Shared>()) {
   shared.max_id_bytes = options.max_id_bytes;
   shared.max_data_bytes = options.max_data_bytes;
   shared.max_metadata_bytes = options.max_metadata_bytes;
+  shared.clock = options.clock;
 
   translate_sqlite_errors("open '" + options.path + "'", [&] {
     if (shared.read_only) {
@@ -559,7 +598,7 @@ ChangeMarker Store::marker() const noexcept { return shared_->marker(); }
 
 WriteOutcome<std::uint64_t> Store::insert(const StateSnapshot& snapshot) {
   const EncodedRow row = encode_row(*shared_, snapshot);
-  return shared_->write("save_snapshot", Shared::Statements::One, [&](Connection& c) { return insert_row(c, row); });
+  return shared_->write("save_snapshot", Shared::Statements::One, [&](Connection& c) { return insert_row(c, row, shared_->now_us()); });
 }
 
 WriteOutcome<std::uint64_t> Store::insert_if(const StateSnapshot& snapshot, std::uint64_t expected_seq) {
@@ -578,7 +617,7 @@ WriteOutcome<std::uint64_t> Store::insert_if(const StateSnapshot& snapshot, std:
                                            std::to_string(current_seq) + ", not " + std::to_string(expected_seq) +
                                            "; nothing was written");
     }
-    return insert_row(c, row);
+    return insert_row(c, row, shared_->now_us());
   });
 }
 
@@ -589,10 +628,33 @@ WriteOutcome<std::vector<std::uint64_t>> Store::insert_all(const std::vector<Sta
   return shared_->write("save_snapshots", Shared::Statements::Many, [&](Connection& c) {
     std::vector<std::uint64_t> seqs;
     seqs.reserve(rows.size());
-    for (const auto& row : rows) seqs.push_back(insert_row(c, row));
+    for (const auto& row : rows) seqs.push_back(insert_row(c, row, shared_->now_us()));
     return seqs;
   });
 }
+
+namespace {
+
+constexpr const char* insert_event_sql =
+    "INSERT INTO audit_events (time_us, plugin_id, kind, detail) VALUES (?1, ?2, ?3, ?4)";
+
+// Appends an event to the audit log inside the caller's transaction.
+std::uint64_t insert_event(Store::Connection& c, std::int64_t time_us, std::string_view plugin_id,
+                           std::string_view kind, const std::string& detail) {
+  StatementUse insert(c.statement(insert_event_sql));
+  insert->bind(1, time_us);
+  insert->bind(2, std::string(plugin_id));
+  insert->bind(3, std::string(kind));
+  insert->bindNoCopy(4, detail);
+  insert->exec();
+  return static_cast<std::uint64_t>(c.db.getLastInsertRowid());
+}
+
+using Detail = std::map<std::string, Json>;
+
+std::string detail_text(const Detail& detail) { return Json::from(detail).text(); }
+
+}  // namespace
 
 WriteOutcome<std::optional<StateSnapshot>> Store::rollback(std::string_view plugin_id) {
   return shared_->write("rollback", Shared::Statements::Many, [&](Connection& c) -> std::optional<StateSnapshot> {
@@ -611,6 +673,8 @@ WriteOutcome<std::optional<StateSnapshot>> Store::rollback(std::string_view plug
       erase->bind(1, newest);
       erase->exec();
     }
+    insert_event(c, shared_->now_us(), plugin_id, "RolledBack",
+                 detail_text({{"from_seq", Json::from(newest)}, {"to_seq", Json::from(previous)}}));
     StatementUse select(c.select_by_seq);
     select->bind(1, previous);
     if (!select->executeStep()) throw Error(ErrorCode::Internal, "rollback: history row vanished");
@@ -619,17 +683,40 @@ WriteOutcome<std::optional<StateSnapshot>> Store::rollback(std::string_view plug
 }
 
 WriteOutcome<bool> Store::clear(std::string_view plugin_id) {
-  return shared_->write("clear", Shared::Statements::One, [&](Connection& c) {
+  return shared_->write("clear", Shared::Statements::Many, [&](Connection& c) {
+    std::int64_t rows = 0;
+    std::int64_t newest = 0;
+    {
+      StatementUse count(c.statement("SELECT count(*), coalesce(max(seq), 0) FROM snapshots WHERE plugin_id = ?1"));
+      count->bind(1, std::string(plugin_id));
+      count->executeStep();
+      rows = count->getColumn(0).getInt64();
+      newest = count->getColumn(1).getInt64();
+    }
+    if (rows == 0) return false;
     StatementUse erase(c.delete_plugin);
     erase->bind(1, std::string(plugin_id));
     erase->exec();
+    insert_event(c, shared_->now_us(), plugin_id, "Cleared",
+                 detail_text({{"rows", Json::from(rows)}, {"newest_seq", Json::from(newest)}}));
     return true;
   });
 }
 
 WriteOutcome<bool> Store::clear_all() {
-  return shared_->write("clear_all", Shared::Statements::One, [&](Connection& c) {
+  return shared_->write("clear_all", Shared::Statements::Many, [&](Connection& c) {
+    std::int64_t rows = 0;
+    std::int64_t plugins = 0;
+    {
+      StatementUse count(c.statement("SELECT count(*), count(DISTINCT plugin_id) FROM snapshots"));
+      count->executeStep();
+      rows = count->getColumn(0).getInt64();
+      plugins = count->getColumn(1).getInt64();
+    }
+    if (rows == 0) return false;
     StatementUse(c.delete_all)->exec();
+    insert_event(c, shared_->now_us(), "", "ClearedAll",
+                 detail_text({{"rows", Json::from(rows)}, {"plugins", Json::from(plugins)}}));
     return true;
   });
 }
@@ -671,6 +758,275 @@ std::size_t Store::max_history() const {
   });
 }
 
+// ---- The audit log, the reload journal and plugin life-cycle states
+
+namespace {
+
+void require_id(const Store::Shared& limits, std::string_view text, const char* what) {
+  require_within(text.size(), limits.max_id_bytes, what);
+  require_utf8(text, what);
+}
+
+const char* state_name(PluginState::Kind kind) {
+  switch (kind) {
+    case PluginState::Kind::Unloaded: return "Unloaded";
+    case PluginState::Kind::Loading: return "Loading";
+    case PluginState::Kind::Loaded: return "Loaded";
+    case PluginState::Kind::Running: return "Running";
+    case PluginState::Kind::Reloading: return "Reloading";
+    case PluginState::Kind::Failed: return "Failed";
+    case PluginState::Kind::Unloading: return "Unloading";
+  }
+  return "Unloaded";
+}
+
+std::optional<PluginState::Kind> state_kind(std::string_view name) {
+  for (const auto kind : {PluginState::Kind::Unloaded, PluginState::Kind::Loading, PluginState::Kind::Loaded,
+                          PluginState::Kind::Running, PluginState::Kind::Reloading, PluginState::Kind::Failed,
+                          PluginState::Kind::Unloading}) {
+    if (name == state_name(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
+// A reload's journal row, read inside the transaction that finishes it.
+struct JournalRow {
+  std::string plugin_id;
+  std::int64_t started_at_us = 0;
+};
+
+JournalRow unfinished_journal_row(Store::Connection& c, std::uint64_t reload_id, const char* context) {
+  StatementUse select(c.statement("SELECT plugin_id, started_at_us, outcome FROM reloads WHERE id = ?1"));
+  select->bind(1, static_cast<std::int64_t>(reload_id));
+  if (!select->executeStep()) {
+    throw Error(ErrorCode::InvalidArgument,
+                std::string(context) + ": there is no reload " + std::to_string(reload_id) + "; nothing was written");
+  }
+  if (!select->getColumn(2).isNull()) {
+    throw Error(ErrorCode::Conflict, std::string(context) + ": reload " + std::to_string(reload_id) +
+                                         " already ended (" + select->getColumn(2).getString() +
+                                         "); nothing was written");
+  }
+  return {select->getColumn(0).getString(), select->getColumn(1).getInt64()};
+}
+
+void end_journal_row(Store::Connection& c, std::uint64_t reload_id, const char* outcome, std::int64_t time_us,
+                     const std::string& note) {
+  StatementUse update(c.statement(
+      "UPDATE reloads SET outcome = ?2, finished_at_us = ?3, note = ?4, last_good_snapshot = NULL WHERE id = ?1"));
+  update->bind(1, static_cast<std::int64_t>(reload_id));
+  update->bind(2, outcome);
+  update->bind(3, time_us);
+  update->bindNoCopy(4, note);
+  update->exec();
+}
+
+}  // namespace
+
+WriteOutcome<bool> Store::append_event(std::string_view plugin_id, std::string_view kind, const std::string& detail) {
+  require_id(*shared_, plugin_id, "plugin_id");
+  require_within(detail.size(), shared_->max_metadata_bytes, "the event's detail");
+  return shared_->write("record_event", Shared::Statements::One, [&](Connection& c) {
+    insert_event(c, shared_->now_us(), plugin_id, kind, detail);
+    return true;
+  });
+}
+
+std::vector<AuditEvent> Store::audit_events(const AuditQuery& query) const {
+  // Built per call: which filters apply varies; every value is bound.
+  std::string sql = "SELECT id, time_us, plugin_id, kind, detail FROM audit_events WHERE 1";
+  if (query.plugin_id) sql += " AND plugin_id = :plugin";
+  if (!query.kinds.empty()) {
+    sql += " AND kind IN (";
+    for (std::size_t i = 0; i < query.kinds.size(); ++i) sql += (i == 0 ? ":kind" : ", :kind") + std::to_string(i);
+    sql += ")";
+  }
+  if (query.since_us) sql += " AND time_us >= :since";
+  if (query.until_us) sql += " AND time_us < :until";
+  sql += query.order == AuditOrder::NewestFirst ? " ORDER BY id DESC" : " ORDER BY id";
+  if (query.limit > 0) sql += " LIMIT :limit";
+  return shared_->read("audit_events", [&](Connection& c) {
+    SQLite::Statement select(c.db, sql);
+    if (query.plugin_id) select.bind(":plugin", *query.plugin_id);
+    for (std::size_t i = 0; i < query.kinds.size(); ++i) select.bind(":kind" + std::to_string(i), query.kinds[i]);
+    if (query.since_us) select.bind(":since", *query.since_us);
+    if (query.until_us) select.bind(":until", *query.until_us);
+    if (query.limit > 0) {
+      select.bind(":limit", static_cast<std::int64_t>(std::min<std::size_t>(query.limit, std::numeric_limits<std::int64_t>::max())));
+    }
+    std::vector<AuditEvent> events;
+    while (select.executeStep()) {
+      events.push_back(AuditEvent{static_cast<std::uint64_t>(select.getColumn(0).getInt64()),
+                                  select.getColumn(1).getInt64(), select.getColumn(2).getString(),
+                                  select.getColumn(3).getString(), select.getColumn(4).getString()});
+    }
+    return events;
+  });
+}
+
+WriteOutcome<std::uint64_t> Store::prune_audit(const AuditPrune& prune) {
+  if (!prune.older_than_us && !prune.keep_newest) {
+    throw Error(ErrorCode::InvalidArgument, "prune_audit: set older_than_us, keep_newest or both; nothing was written");
+  }
+  return shared_->write("prune_audit", Shared::Statements::Many, [&](Connection& c) -> std::uint64_t {
+    Detail detail;
+    if (prune.older_than_us) detail["before_us"] = Json::from(*prune.older_than_us);
+    if (prune.keep_newest) {
+      // Keep the newest N: remove every event up to the (N+1)-th newest.
+      StatementUse cut(c.statement("SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?1"));
+      cut->bind(1, static_cast<std::int64_t>(std::min<std::size_t>(*prune.keep_newest, std::numeric_limits<std::int64_t>::max())));
+      detail["before_id"] = Json::from(cut->executeStep() ? cut->getColumn(0).getInt64() + 1 : std::int64_t{0});
+    }
+    // The same rule as the trigger audit_events_prune, to count beforehand.
+    StatementUse count(c.statement(
+        "SELECT count(*) FROM audit_events WHERE kind <> 'AuditPruned'"
+        " AND (id < json_extract(?1, '$.before_id') OR time_us < json_extract(?1, '$.before_us'))"
+        " AND NOT (kind = 'SnapshotSaved' AND EXISTS (SELECT 1 FROM snapshots"
+        "          WHERE seq = json_extract(audit_events.detail, '$.seq')))"));
+    const std::string bounds = detail_text(detail);
+    count->bind(1, bounds);
+    count->executeStep();
+    const std::int64_t deleted = count->getColumn(0).getInt64();
+    detail["deleted"] = Json::from(deleted);
+    const int changes_before = c.db.getTotalChanges();
+    insert_event(c, shared_->now_us(), "", "AuditPruned", detail_text(detail));
+    if (c.db.getTotalChanges() - changes_before != deleted + 1) {
+      throw Error(ErrorCode::Internal, "prune_audit: the prune trigger removed a different number of events");
+    }
+    return static_cast<std::uint64_t>(deleted);
+  });
+}
+
+WriteOutcome<ReloadTicket> Store::begin_reload(const StateSnapshot& snapshot, std::string_view to_version) {
+  const EncodedRow row = encode_row(*shared_, snapshot);
+  require_id(*shared_, to_version, "to_version");
+  const std::string last_good = snapshot.to_bytes();
+  return shared_->write("begin_reload", Shared::Statements::Many, [&](Connection& c) {
+    ReloadTicket ticket;
+    ticket.started_at_us = shared_->now_us();
+    ticket.snapshot_seq = insert_row(c, row, ticket.started_at_us);
+    {
+      StatementUse insert(c.statement(
+          "INSERT INTO reloads (plugin_id, from_version, to_version, started_at_us, snapshot_seq, last_good_snapshot)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+      insert->bindNoCopy(1, snapshot.plugin_id);
+      insert->bindNoCopy(2, snapshot.plugin_version);
+      insert->bind(3, std::string(to_version));
+      insert->bind(4, ticket.started_at_us);
+      insert->bind(5, static_cast<std::int64_t>(ticket.snapshot_seq));
+      insert->bindNoCopy(6, last_good);
+      insert->exec();
+      ticket.id = static_cast<std::uint64_t>(c.db.getLastInsertRowid());
+    }
+    insert_event(c, ticket.started_at_us, snapshot.plugin_id, "ReloadStarted",
+                 detail_text({{"reload_id", Json::from(ticket.id)},
+                              {"from_version", Json::from(snapshot.plugin_version)},
+                              {"to_version", Json::from(std::string(to_version))},
+                              {"snapshot_seq", Json::from(ticket.snapshot_seq)}}));
+    return ticket;
+  });
+}
+
+WriteOutcome<bool> Store::finish_reload(std::uint64_t reload_id, const ReloadResult& result) {
+  if (!result.success) {
+    require_utf8(result.error, "the reload's error");
+    require_within(result.error.size(), shared_->max_metadata_bytes, "the reload's error");
+  }
+  return shared_->write("finish_reload", Shared::Statements::Many, [&](Connection& c) {
+    const JournalRow journal = unfinished_journal_row(c, reload_id, "finish_reload");
+    const std::int64_t now = shared_->now_us();
+    const std::string note = result.success ? std::string() : result.error;
+    end_journal_row(c, reload_id, result.success ? "succeeded" : "failed", now, note);
+    if (!result.success) {
+      insert_event(c, now, journal.plugin_id, "ReloadFailed",
+                   detail_text({{"reload_id", Json::from(reload_id)},
+                                {"error", Json::from(result.error)},
+                                {"attempt", Json::from(result.attempt)}}));
+    }
+    insert_event(c, now, journal.plugin_id, "ReloadCompleted",
+                 detail_text({{"reload_id", Json::from(reload_id)},
+                              {"success", Json::from(result.success)},
+                              {"duration_us", Json::from(std::max<std::int64_t>(0, now - journal.started_at_us))}}));
+    return true;
+  });
+}
+
+WriteOutcome<bool> Store::resolve_reload(std::uint64_t reload_id, std::string_view note) {
+  require_utf8(note, "the note");
+  require_within(note.size(), shared_->max_metadata_bytes, "the note");
+  return shared_->write("resolve_reload", Shared::Statements::Many, [&](Connection& c) {
+    const JournalRow journal = unfinished_journal_row(c, reload_id, "resolve_reload");
+    const std::int64_t now = shared_->now_us();
+    end_journal_row(c, reload_id, "resolved", now, std::string(note));
+    insert_event(c, now, journal.plugin_id, "ReloadResolved",
+                 detail_text({{"reload_id", Json::from(reload_id)}, {"note", Json::from(std::string(note))}}));
+    return true;
+  });
+}
+
+std::vector<UnfinishedReload> Store::unfinished_reloads() const {
+  return shared_->read("unfinished_reloads", [&](Connection& c) {
+    std::vector<UnfinishedReload> reloads;
+    StatementUse select(c.statement(
+        "SELECT id, plugin_id, from_version, to_version, started_at_us, snapshot_seq, last_good_snapshot"
+        " FROM reloads WHERE outcome IS NULL ORDER BY id"));
+    while (select->executeStep()) {
+      UnfinishedReload reload;
+      reload.id = static_cast<std::uint64_t>(select->getColumn(0).getInt64());
+      reload.plugin_id = select->getColumn(1).getString();
+      reload.from_version = select->getColumn(2).getString();
+      reload.to_version = select->getColumn(3).getString();
+      reload.started_at_us = select->getColumn(4).getInt64();
+      const auto seq = static_cast<std::uint64_t>(select->getColumn(5).getInt64());
+      if (select->getColumn(6).isNull()) {
+        throw Error(ErrorCode::Corrupt, "unfinished reload " + std::to_string(reload.id) + " has no last_good_snapshot");
+      }
+      try {
+        reload.last_good = StateSnapshot::from_bytes(column_text(select->getColumn(6)));
+      } catch (const Error& error) {
+        throw Error(ErrorCode::Corrupt, "the last good snapshot of reload " + std::to_string(reload.id) +
+                                            " is unreadable: " + error.what());
+      }
+      reload.last_good.seq = seq;
+      reloads.push_back(std::move(reload));
+    }
+    return reloads;
+  });
+}
+
+WriteOutcome<bool> Store::set_plugin_state(std::string_view plugin_id, const PluginState& state) {
+  require_id(*shared_, plugin_id, "plugin_id");
+  require_utf8(state.reason(), "the Failed reason");
+  require_within(state.reason().size(), shared_->max_metadata_bytes, "the Failed reason");
+  return shared_->write("set_plugin_state", Shared::Statements::One, [&](Connection& c) {
+    // The triggers on plugin_states record the transition in the audit log.
+    StatementUse upsert(c.statement(
+        "INSERT INTO plugin_states (plugin_id, state, reason, changed_at_us) VALUES (?1, ?2, ?3, ?4)"
+        " ON CONFLICT (plugin_id) DO UPDATE SET state = excluded.state, reason = excluded.reason,"
+        " changed_at_us = excluded.changed_at_us"
+        " WHERE state IS NOT excluded.state OR reason IS NOT excluded.reason"));
+    upsert->bind(1, std::string(plugin_id));
+    upsert->bind(2, state_name(state.kind()));
+    upsert->bind(3, state.reason());
+    upsert->bind(4, shared_->now_us());
+    upsert->exec();
+    return true;
+  });
+}
+
+PluginState Store::plugin_state(std::string_view plugin_id) const {
+  return shared_->read("plugin_state", [&](Connection& c) {
+    StatementUse select(c.statement("SELECT state, reason FROM plugin_states WHERE plugin_id = ?1"));
+    select->bind(1, std::string(plugin_id));
+    if (!select->executeStep()) return PluginState();
+    const std::string name = select->getColumn(0).getString();
+    const auto kind = state_kind(name);
+    if (!kind) throw Error(ErrorCode::Corrupt, "plugin_states holds an unknown state '" + name + "'");
+    if (*kind == PluginState::Kind::Failed) return PluginState::failed(select->getColumn(1).getString());
+    return PluginState(*kind);
+  });
+}
+
 void Store::backup_to(const std::string& path) const {
   shared_->read("backup", [&](Connection& c) {
     SQLite::Database destination(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -687,6 +1043,51 @@ void Store::backup_to(const std::string& path) const {
     return true;
   });
 }
+
+namespace {
+
+// The audit log against the snapshots: every row has its SnapshotSaved event
+// with the same content hash (or a SnapshotEdited event), and every row that
+// is gone is explained by an event that removed it.
+void verify_audit(SQLite::Database& db, std::vector<std::string>& problems) {
+  SQLite::Statement rows(db,
+      "WITH saved AS MATERIALIZED (SELECT id, json_extract(detail, '$.seq') AS seq,"
+      "                                   json_extract(detail, '$.content_hash') AS content_hash"
+      "                              FROM audit_events WHERE kind = 'SnapshotSaved'),"
+      "     edited AS MATERIALIZED (SELECT DISTINCT json_extract(detail, '$.seq') AS seq"
+      "                              FROM audit_events WHERE kind = 'SnapshotEdited')"
+      " SELECT s.seq, s.plugin_id, saved.id IS NOT NULL,"
+      "        saved.content_hash IS s.content_hash OR s.seq IN (SELECT seq FROM edited)"
+      "   FROM snapshots AS s LEFT JOIN saved ON saved.seq = s.seq ORDER BY s.seq");
+  while (rows.executeStep()) {
+    const std::string which = "snapshot seq " + rows.getColumn(0).getString() + " of '" + rows.getColumn(1).getString() + "'";
+    if (rows.getColumn(2).getInt() == 0) {
+      problems.push_back(which + " has no SnapshotSaved event in the audit log");
+    } else if (rows.getColumn(3).getInt() == 0) {
+      problems.push_back(which + " differs from what its SnapshotSaved event recorded, with no SnapshotEdited event");
+    }
+  }
+  SQLite::Statement gone(db,
+      "WITH saved AS MATERIALIZED (SELECT id, plugin_id, json_extract(detail, '$.seq') AS seq"
+      "                              FROM audit_events WHERE kind = 'SnapshotSaved'),"
+      "     removed AS MATERIALIZED (SELECT json_extract(detail, '$.seq') AS seq FROM audit_events"
+      "                               WHERE kind = 'HistoryTrimmed'"
+      "                              UNION SELECT json_extract(detail, '$.from_seq') FROM audit_events"
+      "                               WHERE kind = 'RolledBack')"
+      " SELECT saved.seq, saved.plugin_id FROM saved"
+      "  WHERE saved.seq NOT IN (SELECT seq FROM snapshots)"
+      "    AND saved.seq NOT IN (SELECT seq FROM removed WHERE seq IS NOT NULL)"
+      "    AND NOT EXISTS (SELECT 1 FROM audit_events AS c WHERE c.kind = 'Cleared'"
+      "                       AND c.plugin_id = saved.plugin_id AND c.id > saved.id)"
+      "    AND NOT EXISTS (SELECT 1 FROM audit_events AS c WHERE c.kind = 'ClearedAll' AND c.id > saved.id)"
+      "  ORDER BY saved.seq LIMIT 100");
+  while (gone.executeStep()) {
+    problems.push_back("snapshot seq " + gone.getColumn(0).getString() + " of '" + gone.getColumn(1).getString() +
+                       "' is gone with no event that removed it (deleted outside hotstate?)");
+  }
+}
+
+}  // namespace
 
 std::vector<std::string> Store::verify(int& schema_version) const {
   return shared_->read("verify", [&](Connection& c) {
@@ -713,7 +1114,12 @@ std::vector<std::string> Store::verify(int& schema_version) const {
         {"trigger", "snapshots_metadata_strings"}, {"trigger", "snapshots_metadata_strings_on_update"},
         {"trigger", "snapshots_seq_increases"},    {"trigger", "snapshots_seq_immutable"},
         {"trigger", "settings_keep_row"},          {"view", "current_snapshots"},
-        {"view", "snapshot_history"}};
+        {"view", "snapshot_history"},              {"trigger", "snapshots_audit_edit"},
+        {"trigger", "audit_events_known_kind"},    {"trigger", "audit_events_append_only"},
+        {"trigger", "audit_events_prune"},         {"trigger", "audit_events_prune_only"},
+        {"trigger", "plugin_states_audit_insert"}, {"trigger", "plugin_states_audit_update"},
+        {"trigger", "plugin_states_audit_delete"}, {"view", "audit_log"},
+        {"view", "unfinished_reloads"}};
     SQLite::Statement find(c.db, "SELECT count(*) FROM sqlite_master WHERE type = ?1 AND name = ?2");
     for (const auto& [type, name] : required_objects) {
       StatementUse use(find);
@@ -733,15 +1139,21 @@ std::vector<std::string> Store::verify(int& schema_version) const {
       }
     }
     {
-      SQLite::Statement rows(c.db, std::string("SELECT ") + snapshot_columns + " FROM snapshots ORDER BY seq");
+      SQLite::Statement rows(c.db, std::string("SELECT ") + snapshot_columns + ", content_hash FROM snapshots ORDER BY seq");
       while (rows.executeStep()) {
         try {
           (void)read_snapshot(rows);
         } catch (const Error& error) {
           problems.push_back(error.what());
         }
+        if (!rows.getColumn(7).isNull() &&
+            rows.getColumn(7).getString() != sha3_256_hex(column_text(rows.getColumn(4)), column_text(rows.getColumn(5)))) {
+          problems.push_back("snapshot seq " + rows.getColumn(0).getString() +
+                             " does not match its content_hash (data or metadata changed without it)");
+        }
       }
     }
+    verify_audit(c.db, problems);
     return problems;
   });
 }

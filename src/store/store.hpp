@@ -14,7 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "hotstate/audit.hpp"
 #include "hotstate/options.hpp"
+#include "hotstate/plugin_state.hpp"
+#include "hotstate/reload.hpp"
 #include "hotstate/snapshot.hpp"
 #include "store/change_marker.hpp"
 
@@ -66,6 +69,22 @@ class Store {
   std::vector<StateSnapshot> history(std::string_view plugin_id) const;
   std::vector<std::string> plugin_ids() const;
   std::size_t max_history() const;
+
+  // The audit log: appends one event in its own transaction.
+  WriteOutcome<bool> append_event(std::string_view plugin_id, std::string_view kind, const std::string& detail);
+  std::vector<AuditEvent> audit_events(const AuditQuery& query) const;
+  // Returns how many events the prune removed.
+  WriteOutcome<std::uint64_t> prune_audit(const AuditPrune& prune);
+
+  // The reload journal (see StateManager for the contracts).
+  WriteOutcome<ReloadTicket> begin_reload(const StateSnapshot& snapshot, std::string_view to_version);
+  WriteOutcome<bool> finish_reload(std::uint64_t reload_id, const ReloadResult& result);
+  WriteOutcome<bool> resolve_reload(std::uint64_t reload_id, std::string_view note);
+  std::vector<UnfinishedReload> unfinished_reloads() const;
+
+  // Plugin life-cycle states.
+  WriteOutcome<bool> set_plugin_state(std::string_view plugin_id, const PluginState& state);
+  PluginState plugin_state(std::string_view plugin_id) const;
 
   // A consistent copy to `path` through the online backup API, from a read connection.
   void backup_to(const std::string& path) const;

@@ -1,0 +1,63 @@
+// The audit log's value types: host reload events and read-back events.
+#include "hotstate/audit.hpp"
+
+#include <utility>
+
+namespace hotstate {
+
+Json AuditEvent::detail_json() const { return Json::parse(detail); }
+
+std::string_view to_string(ReloadEvent::Kind kind) noexcept {
+  switch (kind) {
+    case ReloadEvent::Kind::ReloadStarted: return "ReloadStarted";
+    case ReloadEvent::Kind::StatePreserved: return "StatePreserved";
+    case ReloadEvent::Kind::StateRestored: return "StateRestored";
+    case ReloadEvent::Kind::ReloadCompleted: return "ReloadCompleted";
+    case ReloadEvent::Kind::ReloadFailed: return "ReloadFailed";
+    case ReloadEvent::Kind::RollbackTriggered: return "RollbackTriggered";
+    case ReloadEvent::Kind::PluginDiscovered: return "PluginDiscovered";
+    case ReloadEvent::Kind::PluginRemoved: return "PluginRemoved";
+  }
+  return "ReloadStarted";
+}
+
+namespace {
+
+ReloadEvent event(ReloadEvent::Kind kind, std::string plugin_id) {
+  ReloadEvent result;
+  result.kind = kind;
+  result.plugin_id = std::move(plugin_id);
+  return result;
+}
+
+}  // namespace
+
+ReloadEvent ReloadEvent::reload_started(std::string plugin_id) { return event(Kind::ReloadStarted, std::move(plugin_id)); }
+
+ReloadEvent ReloadEvent::state_preserved(std::string plugin_id) {
+  return event(Kind::StatePreserved, std::move(plugin_id));
+}
+
+ReloadEvent ReloadEvent::state_restored(std::string plugin_id) { return event(Kind::StateRestored, std::move(plugin_id)); }
+
+ReloadEvent ReloadEvent::reload_completed(std::string plugin_id, bool success, std::chrono::microseconds duration) {
+  return event(Kind::ReloadCompleted, std::move(plugin_id))
+      .with("success", success)
+      .with("duration_us", static_cast<std::int64_t>(duration.count()));
+}
+
+ReloadEvent ReloadEvent::reload_failed(std::string plugin_id, std::string error, std::uint32_t attempt) {
+  return event(Kind::ReloadFailed, std::move(plugin_id)).with("error", error).with("attempt", attempt);
+}
+
+ReloadEvent ReloadEvent::rollback_triggered(std::string plugin_id, std::string reason) {
+  return event(Kind::RollbackTriggered, std::move(plugin_id)).with("reason", reason);
+}
+
+ReloadEvent ReloadEvent::plugin_discovered(std::string plugin_id) {
+  return event(Kind::PluginDiscovered, std::move(plugin_id));
+}
+
+ReloadEvent ReloadEvent::plugin_removed(std::string plugin_id) { return event(Kind::PluginRemoved, std::move(plugin_id)); }
+
+}  // namespace hotstate
