@@ -1047,8 +1047,9 @@ void Store::backup_to(const std::string& path) const {
 namespace {
 
 // The audit log against the snapshots: every row has its SnapshotSaved event
-// with the same content hash (or a SnapshotEdited event), and every row that
-// is gone is explained by an event that removed it.
+// with the same content hash (when the event recorded one) or a
+// SnapshotEdited event, and every row that is gone is explained by an event
+// that removed it.
 void verify_audit(SQLite::Database& db, std::vector<std::string>& problems) {
   SQLite::Statement rows(db,
       "WITH saved AS MATERIALIZED (SELECT id, json_extract(detail, '$.seq') AS seq,"
@@ -1057,7 +1058,8 @@ void verify_audit(SQLite::Database& db, std::vector<std::string>& problems) {
       "     edited AS MATERIALIZED (SELECT DISTINCT json_extract(detail, '$.seq') AS seq"
       "                              FROM audit_events WHERE kind = 'SnapshotEdited')"
       " SELECT s.seq, s.plugin_id, saved.id IS NOT NULL,"
-      "        saved.content_hash IS s.content_hash OR s.seq IN (SELECT seq FROM edited)"
+      "        saved.content_hash IS NULL OR saved.content_hash IS s.content_hash"
+      "        OR s.seq IN (SELECT seq FROM edited)"
       "   FROM snapshots AS s LEFT JOIN saved ON saved.seq = s.seq ORDER BY s.seq");
   while (rows.executeStep()) {
     const std::string which = "snapshot seq " + rows.getColumn(0).getString() + " of '" + rows.getColumn(1).getString() + "'";
