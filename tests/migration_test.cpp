@@ -68,4 +68,14 @@ TEST_CASE("a version 1 database opens with the current library and keeps every s
   RawDb raw(path);
   CHECK(raw.query_int("PRAGMA user_version") == hotstate::schema_version());
   CHECK(raw.query("PRAGMA integrity_check") == "ok");
+
+  // Migration 0002 hashed every existing row and recorded each in the new
+  // audit log, so the old rows are accounted for like new ones.
+  CHECK(raw.query_int("SELECT count(*) FROM snapshots WHERE content_hash IS NULL") == 0);
+  CHECK(raw.query_int("SELECT count(*) FROM audit_events WHERE kind = 'SnapshotSaved'"
+                      " AND json_extract(detail, '$.recorded_by') = 'migration 0002'") == 6);
+  StateManager manager(file_options(path, 3));
+  const auto report = manager.verify();
+  INFO((report.problems.empty() ? std::string() : report.problems.front()));
+  CHECK(report.ok);
 }
