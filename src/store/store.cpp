@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -840,6 +841,11 @@ std::vector<AuditEvent> Store::audit_events(const AuditQuery& query) const {
     sql += " AND kind IN (";
     for (std::size_t i = 0; i < query.kinds.size(); ++i) sql += (i == 0 ? ":kind" : ", :kind") + std::to_string(i);
     sql += ")";
+    // Repeating the partial index's condition lets SQLite use it.
+    const bool rare = std::none_of(query.kinds.begin(), query.kinds.end(), [](const std::string& kind) {
+      return kind == "SnapshotSaved" || kind == "HistoryTrimmed";
+    });
+    if (rare) sql += " AND kind NOT IN ('SnapshotSaved', 'HistoryTrimmed')";
   }
   if (query.since_us) sql += " AND time_us >= :since";
   if (query.until_us) sql += " AND time_us < :until";
