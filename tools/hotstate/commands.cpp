@@ -1,14 +1,18 @@
 // The inspection and transfer commands of the hotstate tool: plugins, show,
-// history, diff, rollback, export, import. Built on the public API only.
+// history, diff, rollback, export, import, verify, backup, state, audit,
+// reloads, resolve. Built on the public API only.
 #include "commands.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -53,10 +57,6 @@ StateSnapshot snapshot_with_seq(const StateManager& manager, const std::string& 
     if (entry.seq == seq) return entry;
   }
   throw UsageError("plugin '" + plugin_id + "' has no snapshot with seq " + std::to_string(seq));
-}
-
-std::string shorten(const std::string& text, std::size_t width) {
-  return text.size() <= width ? text : text.substr(0, width - 3) + "...";
 }
 
 }  // namespace
@@ -337,8 +337,10 @@ int command_verify(StateManager& manager, bool json) {
     out.end_object();
     std::cout << out.take().text() << "\n";
   } else if (report.ok) {
-    std::printf("ok: integrity, schema version %d, triggers, views, history bound, every row readable\n",
-                report.schema_version);
+    std::printf(
+        "ok: integrity, schema version %d, triggers, views, history bound, every row readable and matching its "
+        "content hash, audit log consistent\n",
+        report.schema_version);
   } else {
     for (const auto& problem : report.problems) std::printf("problem: %s\n", problem.c_str());
   }
@@ -356,6 +358,371 @@ int command_backup(StateManager& manager, const std::string& path, bool json) {
   } else {
     std::printf("backed up to %s\n", path.c_str());
   }
+  return 0;
+}
+
+// ---- Times, tables
+
+namespace {
+
+constexpr std::int64_t kMicrosPerSecond = 1'000'000;
+constexpr std::int64_t kSecondsPerDay = 86'400;
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// The proleptic Gregorian calendar, without time_t (H. Hinnant's algorithms).
+std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
+  year -= month <= 2 ? 1 : 0;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const auto year_of_era = static_cast<unsigned>(year - era * 400);
+  const unsigned day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
+}
+
+struct CivilDate {
+  std::int64_t year;
+  unsigned month;
+  unsigned day;
+};
+
+CivilDate civil_from_days(std::int64_t days) {
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const auto day_of_era = static_cast<unsigned>(days - era * 146097);
+  const unsigned year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const unsigned mp = (5 * day_of_year + 2) / 153;
+  const unsigned day = day_of_year - (153 * mp + 2) / 5 + 1;
+  const unsigned month = mp < 10 ? mp + 3 : mp - 9;
+  return {static_cast<std::int64_t>(year_of_era) + era * 400 + (month <= 2 ? 1 : 0), month, day};
+}
+
+unsigned days_in_month(std::int64_t year, unsigned month) {
+  static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : days[month - 1];
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// `count` digits at text[pos…] as a number, or nullopt.
+std::optional<std::int64_t> digits_at(std::string_view text, std::size_t pos, std::size_t count) {
+  if (pos + count > text.size()) return std::nullopt;
+  std::int64_t value = 0;
+  for (std::size_t i = pos; i < pos + count; ++i) {
+    if (!is_digit(text[i])) return std::nullopt;
+    value = value * 10 + (text[i] - '0');
+  }
+  return value;
+}
+
+// A whole string of 1 to 12 digits as a number (12 digits of seconds still
+// fit in microseconds), or nullopt.
+std::optional<std::int64_t> small_number(std::string_view text) {
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  return digits_at(text, 0, text.size());
+}
+
+// YYYY-MM-DD[(T|space)HH:MM:SS[.fraction][Z]], UTC.
+std::optional<std::int64_t> parse_iso(std::string_view text) {
+  const auto year = digits_at(text, 0, 4);
+  const auto month = digits_at(text, 5, 2);
+  const auto day = digits_at(text, 8, 2);
+  if (!year || !month || !day || text[4] != '-' || text[7] != '-') return std::nullopt;
+  if (*month < 1 || *month > 12 || *day < 1 || *day > days_in_month(*year, static_cast<unsigned>(*month))) {
+    return std::nullopt;
+  }
+  std::int64_t seconds =
+      days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day)) * kSecondsPerDay;
+  if (text.size() == 10) return seconds * kMicrosPerSecond;
+  if (text[10] != 'T' && text[10] != 't' && text[10] != ' ') return std::nullopt;
+  const auto hour = digits_at(text, 11, 2);
+  const auto minute = digits_at(text, 14, 2);
+  const auto second = digits_at(text, 17, 2);
+  if (!hour || !minute || !second || text[13] != ':' || text[16] != ':') return std::nullopt;
+  if (*hour > 23 || *minute > 59 || *second > 59) return std::nullopt;
+  seconds += *hour * 3600 + *minute * 60 + *second;
+  std::int64_t micros = 0;
+  std::size_t pos = 19;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    std::size_t count = 0;
+    std::int64_t scale = 100'000;
+    for (; pos < text.size() && is_digit(text[pos]); ++pos, ++count) {
+      if (count < 6) {  // beyond microseconds: read, not kept
+        micros += (text[pos] - '0') * scale;
+        scale /= 10;
+      }
+    }
+    if (count == 0 || count > 9) return std::nullopt;
+  }
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) ++pos;
+  if (pos != text.size()) return std::nullopt;
+  return seconds * kMicrosPerSecond + micros;
+}
+
+// A cell as one line: control characters escaped.
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02X", static_cast<unsigned>(c));
+      out += escaped;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+// Characters (UTF-8 code points) in `text`: every byte but continuation bytes.
+std::size_t display_width(std::string_view text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char ch) {
+    return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+  }));
+}
+
+const char* state_name(hotstate::PluginState::Kind kind) {
+  using Kind = hotstate::PluginState::Kind;
+  switch (kind) {
+    case Kind::Unloaded: return "Unloaded";
+    case Kind::Loading: return "Loading";
+    case Kind::Loaded: return "Loaded";
+    case Kind::Running: return "Running";
+    case Kind::Reloading: return "Reloading";
+    case Kind::Failed: return "Failed";
+    case Kind::Unloading: return "Unloading";
+  }
+  return "Unknown";
+}
+
+// Embeds the text of a JSON object read from the store; a text hotstate cannot
+// read (only possible for rows other clients wrote) goes in as a string.
+void embed_json_text(JsonWriter& out, std::string_view key, const std::string& text) {
+  out.key(key);
+  try {
+    out.json(Json::parse(text));
+  } catch (const hotstate::Error&) {
+    out.string(text);
+  }
+}
+
+}  // namespace
+
+std::string iso_time_us(std::int64_t time_us) {
+  const std::int64_t seconds = floor_div(time_us, kMicrosPerSecond);
+  const std::int64_t micros = time_us - seconds * kMicrosPerSecond;
+  const std::int64_t days = floor_div(seconds, kSecondsPerDay);
+  const std::int64_t second_of_day = seconds - days * kSecondsPerDay;
+  const CivilDate date = civil_from_days(days);
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
+                static_cast<long long>(date.year), date.month, date.day,
+                static_cast<long long>(second_of_day / 3600), static_cast<long long>(second_of_day / 60 % 60),
+                static_cast<long long>(second_of_day % 60), static_cast<long long>(micros));
+  return buffer;
+}
+
+std::int64_t parse_time_argument(std::string_view text, std::int64_t now, std::string_view option) {
+  std::optional<std::int64_t> result;
+  if (!text.empty() && text.front() == '@') {
+    if (const auto seconds = small_number(text.substr(1))) result = *seconds * kMicrosPerSecond;
+  } else if (text.size() >= 2 && is_digit(text.front()) && !is_digit(text.back()) &&
+             text.find_first_not_of("0123456789") == text.size() - 1) {
+    std::int64_t unit = 0;
+    switch (text.back()) {
+      case 's': unit = kMicrosPerSecond; break;
+      case 'm': unit = 60 * kMicrosPerSecond; break;
+      case 'h': unit = 3600 * kMicrosPerSecond; break;
+      case 'd': unit = kSecondsPerDay * kMicrosPerSecond; break;
+      default: break;
+    }
+    const auto amount = small_number(text.substr(0, text.size() - 1));
+    if (unit != 0 && amount && *amount <= std::numeric_limits<std::int64_t>::max() / unit) {
+      result = std::max<std::int64_t>(now - *amount * unit, 0);
+    }
+  } else if (text.size() >= 10) {
+    result = parse_iso(text);
+  }
+  if (!result) {
+    throw UsageError(std::string(option) + " '" + printable(text) +
+                     "' is not a time: give an ISO-8601 UTC date or date-time (2026-11-25, 2026-11-25T10:00:00Z, "
+                     "2026-11-25T10:00:00.123456Z, '2026-11-25 10:00:00'), a duration back from now (90s, 15m, "
+                     "24h, 7d) or @<unix seconds>");
+  }
+  return *result;
+}
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string shorten(std::string_view text, std::size_t width) {
+  if (display_width(text) <= width) return std::string(text);
+  const std::size_t keep = width > 3 ? width - 3 : 0;
+  std::size_t chars = 0;
+  std::size_t end = 0;
+  for (; end < text.size(); ++end) {
+    if ((static_cast<unsigned char>(text[end]) & 0xC0) != 0x80 && chars++ == keep) break;
+  }
+  return std::string(text.substr(0, end)) + "...";
+}
+
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                 std::string_view indent) {
+  std::vector<std::size_t> widths(header.size(), 0);
+  const auto measure = [&](const std::vector<std::string>& row) {
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], display_width(printable(row[i])));
+    }
+  };
+  measure(header);
+  for (const auto& row : rows) measure(row);
+  const auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line(indent);
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      const std::string cell = i < row.size() ? printable(row[i]) : std::string();
+      line += cell;
+      if (i + 1 < widths.size()) line += std::string(widths[i] - display_width(cell) + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::cout << line << "\n";
+  };
+  print_row(header);
+  for (const auto& row : rows) print_row(row);
+}
+
+// ---- state, audit, reloads, resolve
+
+int command_state(StateManager& manager, const std::string& plugin_id, bool json) {
+  const hotstate::PluginState state = manager.plugin_state(plugin_id);
+  if (json) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("plugin_id", plugin_id);
+    out.member("state", std::string(state_name(state.kind())));
+    out.member("reason", state.reason());
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+    return 0;
+  }
+  print_table({"PLUGIN", "STATE"}, {{plugin_id, state.to_string()}});
+  return 0;
+}
+
+int command_audit(StateManager& manager, const hotstate::AuditQuery& query, bool json) {
+  const auto events = manager.audit_events(query);
+  if (json) {
+    JsonWriter out;
+    out.begin_array();
+    for (const auto& event : events) {
+      out.begin_object();
+      out.member("id", event.id);
+      out.member("time_us", event.time_us);
+      out.member("time", iso_time_us(event.time_us));
+      out.member("plugin_id", event.plugin_id);
+      out.member("kind", event.kind);
+      embed_json_text(out, "detail", event.detail);
+      out.end_object();
+    }
+    out.end_array();
+    std::cout << out.take().text() << "\n";
+    return 0;
+  }
+  if (events.empty()) {
+    std::cout << "(no events)\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(events.size());
+  for (const auto& event : events) {
+    rows.push_back({std::to_string(event.id), iso_time_us(event.time_us), event.plugin_id.empty() ? "-" : event.plugin_id,
+                    event.kind, event.detail});
+  }
+  print_table({"ID", "TIME (UTC)", "PLUGIN", "KIND", "DETAIL"}, rows);
+  if (query.limit > 0 && events.size() == query.limit) {
+    std::cout << "(" << (query.order == hotstate::AuditOrder::NewestFirst ? "newest " : "oldest ") << events.size()
+              << " events shown; --limit N for more, --limit 0 for all)\n";
+  }
+  return 0;
+}
+
+int command_reloads(StateManager& manager, bool json) {
+  const auto reloads = manager.unfinished_reloads();
+  if (json) {
+    JsonWriter out;
+    out.begin_array();
+    for (const auto& reload : reloads) {
+      out.begin_object();
+      out.member("id", reload.id);
+      out.member("plugin_id", reload.plugin_id);
+      out.member("from_version", reload.from_version);
+      out.member("to_version", reload.to_version);
+      out.member("started_at_us", reload.started_at_us);
+      out.member("started", iso_time_us(reload.started_at_us));
+      out.member("last_good_seq", reload.last_good.seq);
+      embed_json_text(out, "last_good", reload.last_good.to_bytes());
+      out.end_object();
+    }
+    out.end_array();
+    std::cout << out.take().text() << "\n";
+    return 0;
+  }
+  if (reloads.empty()) {
+    std::cout << "(no unfinished reloads)\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& reload : reloads) {
+    rows.push_back({std::to_string(reload.id), reload.plugin_id,
+                    (reload.from_version.empty() ? "?" : reload.from_version) + " -> " +
+                        (reload.to_version.empty() ? "?" : reload.to_version),
+                    iso_time_us(reload.started_at_us), std::to_string(reload.last_good.seq)});
+  }
+  print_table({"ID", "PLUGIN", "FROM -> TO", "STARTED (UTC)", "LAST GOOD SEQ"}, rows);
+  std::cout << "\nthese reloads began and never finished: their host died, or is still running them.\n"
+               "the last good state of each is its LAST GOOD SEQ (`--json reloads` embeds it);\n"
+               "once handled, mark one resolved with: hotstate resolve ID --note TEXT\n";
+  return 0;
+}
+
+int command_resolve(StateManager& manager, std::uint64_t reload_id, const std::string& note, bool json) {
+  std::string plugin_id;
+  for (const auto& reload : manager.unfinished_reloads()) {
+    if (reload.id == reload_id) plugin_id = reload.plugin_id;
+  }
+  try {
+    manager.resolve_reload(reload_id, note);
+  } catch (const hotstate::Error& error) {
+    if (error.code() == hotstate::ErrorCode::InvalidArgument) {
+      throw UsageError("there is no reload " + std::to_string(reload_id) + " (`hotstate reloads` lists the unfinished ones)");
+    }
+    throw;
+  }
+  if (json) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("id", reload_id);
+    out.member("plugin_id", plugin_id);
+    out.member("resolved", true);
+    out.member("note", note);
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+    return 0;
+  }
+  std::cout << "reload " << reload_id << " of " << printable(plugin_id) << " resolved"
+            << (note.empty() ? std::string() : " (note: " + printable(note) + ")") << "\n";
   return 0;
 }
 
