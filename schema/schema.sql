@@ -61,7 +61,7 @@ INSERT INTO settings (id, max_history) VALUES (1, 10);
 -- audit_events.kind must be one of these (trigger audit_events_known_kind).
 CREATE TABLE audit_kinds (
   kind    TEXT PRIMARY KEY,                                 -- the name stored in audit_events.kind
-  source  TEXT NOT NULL CHECK (source IN ('engine', 'host')), -- 'engine': written by hotstate or the schema's triggers in the same transaction as the change; 'host': recorded by the application through the API
+  source  TEXT NOT NULL CHECK (source IN ('engine', 'host')), -- 'engine': written by hotstate or the schema's triggers in the same transaction as the change; 'host': about the host's reloads, recorded by the application with record_event, or by begin_reload and finish_reload
   meaning TEXT NOT NULL                                     -- what the event says, and the fields of its detail
 ) WITHOUT ROWID;
 
@@ -75,11 +75,11 @@ INSERT INTO audit_kinds (kind, source, meaning) VALUES
   ('PluginStateChanged', 'engine', 'the plugin''s life-cycle state changed: {from, to, reason}'),
   ('ReloadResolved',     'engine', 'an unfinished reload was marked resolved: {reload_id, note}'),
   ('AuditPruned',        'engine', 'the retention prune removed older events: {before_id and/or before_us, deleted}'),
-  ('ReloadStarted',      'host',   'a reload began: {reload_id, from_version, to_version, snapshot_seq} when written by begin_reload'),
+  ('ReloadStarted',      'host',   'a reload began; written by begin_reload in the transaction that saves the pre-reload snapshot: {reload_id, from_version, to_version, snapshot_seq}'),
   ('StatePreserved',     'host',   'the plugin''s state was preserved before unloading it'),
   ('StateRestored',      'host',   'the preserved state was restored into the reloaded plugin'),
-  ('ReloadCompleted',    'host',   'a reload ended: {success, duration_us, reload_id}'),
-  ('ReloadFailed',       'host',   'a reload attempt failed: {error, attempt, reload_id}'),
+  ('ReloadCompleted',    'host',   'a reload ended; written by finish_reload in its transaction: {reload_id, success, duration_us}'),
+  ('ReloadFailed',       'host',   'a reload attempt failed; written by finish_reload before ReloadCompleted: {reload_id, error, attempt}'),
   ('RollbackTriggered',  'host',   'the host decided to roll back: {reason}'),
   ('PluginDiscovered',   'host',   'the host found a plugin'),
   ('PluginRemoved',      'host',   'the host removed a plugin');
