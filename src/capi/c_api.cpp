@@ -1,0 +1,1 @@
+// The C API (include/hotstate/hotstate.h): placeholder, being written.
