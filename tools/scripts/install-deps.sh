@@ -10,7 +10,7 @@
 # compiler-rt (libFuzzer, ASan, UBSan): hotstate_install_fuzz_deps, or
 # bash tools/scripts/install-deps.sh --fuzz for both lists.
 
-HOTSTATE_DEB_PACKAGES=(g++ cmake ninja-build libsqlitecpp-dev libsqlite3-dev sqlite3 libsimdjson-dev catch2 libcli11-dev)
+HOTSTATE_DEB_PACKAGES=(gcc g++ cmake pkgconf ninja-build libsqlitecpp-dev libsqlite3-dev sqlite3 libsimdjson-dev catch2 libcli11-dev)
 # clang and clang++ (the clang package; clang-14 on Debian 12) and
 # libclang-rt-14-dev, which holds libclang_rt.fuzzer and the sanitizer runtimes
 # (only recommended by clang-14, so --no-install-recommends would skip it).
