@@ -1,4 +1,350 @@
-/* hotstate's C API: placeholder, being written. */
+/* hotstate's C API: durable plugin hot-reload state in one SQLite file, for
+ * hosts that are not written in C++ (Rust through FFI, Python through ctypes,
+ * C itself). A thin layer over hotstate::StateManager (state_manager.hpp):
+ * the same semantics, the same database, the same error codes.
+ *
+ * Conventions, which hold for every function below unless it says otherwise:
+ *
+ *  - Errors. A function that can fail returns a hotstate_code: HOTSTATE_OK on
+ *    success, otherwise the reason. hotstate_last_error() then gives the
+ *    details as text. No C++ exception ever leaves this API.
+ *
+ *  - Out-parameters are written only on success. On failure they keep
+ *    whatever the caller put there. An out-pointer the function needs must
+ *    not be NULL (HOTSTATE_INVALID_ARGUMENT); optional ones say "may be NULL".
+ *
+ *  - Text in. Plugin ids, versions, reasons, notes and JSON are
+ *    (pointer, length) pairs: they may contain any bytes, NUL included, and
+ *    need no terminating NUL. A NULL pointer with length 0 is the empty
+ *    text; a NULL pointer with a non-zero length is HOTSTATE_INVALID_ARGUMENT.
+ *    Ids and versions must be UTF-8 (HOTSTATE_INVALID_UTF8 otherwise, on
+ *    every function that writes them). Names from a fixed list (an event
+ *    kind, a plugin state) and file paths are NUL-terminated strings.
+ *
+ *  - Text out. Snapshots and query results come back as JSON text in a buffer
+ *    that this library allocates and the caller releases with hotstate_free():
+ *    NUL-terminated, its length (without the NUL) in the size_t out-parameter.
+ *    A snapshot is the seed's own layout, exactly what
+ *    hotstate::StateSnapshot::to_bytes() writes:
+ *      {"plugin_id":…,"timestamp":…,"data":{…},"plugin_version":…,"metadata":{…}}
+ *    A snapshot's position in its store's save order (its "seq") is not part
+ *    of that layout; functions hand it out separately.
+ *
+ *  - Thread safety. One hotstate_db may be used by any number of threads at
+ *    once, exactly as a StateManager: reads run concurrently, writes
+ *    serialize. Every call is atomic with respect to the others.
+ *    hotstate_close() must not run while another call on the same handle is
+ *    running. hotstate_last_error() is per thread.
+ *
+ * The header is C99 and C++; it includes only <stddef.h> and <stdint.h>. */
 #ifndef HOTSTATE_HOTSTATE_H
 #define HOTSTATE_HOTSTATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Marks the functions of this API for export from a shared library built with
+ * hidden visibility. */
+#if defined(__GNUC__) || defined(__clang__)
+#define HOTSTATE_C_API __attribute__((visibility("default")))
+#else
+#define HOTSTATE_C_API
 #endif
+
+/* The functions never throw; C++ callers may rely on it. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define HOTSTATE_NOEXCEPT noexcept
+#else
+#define HOTSTATE_NOEXCEPT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Versions */
+
+/* The version of this header. hotstate_version() gives the library's. */
+#define HOTSTATE_VERSION_MAJOR 0
+#define HOTSTATE_VERSION_MINOR 1
+#define HOTSTATE_VERSION_PATCH 0
+#define HOTSTATE_VERSION_STRING "0.1.0"
+
+/* The library's version, e.g. "0.1.0". Never NULL; a static string. */
+HOTSTATE_C_API const char* hotstate_version(void) HOTSTATE_NOEXCEPT;
+
+/* The newest database schema version (PRAGMA user_version) this library
+ * reads and writes. */
+HOTSTATE_C_API int hotstate_schema_version(void) HOTSTATE_NOEXCEPT;
+
+/* ---- Errors */
+
+/* What went wrong. HOTSTATE_OK, then hotstate::ErrorCode in its order (see
+ * error.hpp), then HOTSTATE_OUT_OF_MEMORY. The values are stable. */
+typedef enum hotstate_code {
+  HOTSTATE_OK = 0,                /* success */
+  HOTSTATE_INVALID_ARGUMENT = 1,  /* an argument is outside what the API accepts (NULL handle, bad option, unknown name) */
+  HOTSTATE_INVALID_UTF8 = 2,      /* text that must be UTF-8 (ids, versions, keys, strings) is not */
+  HOTSTATE_INVALID_JSON = 3,      /* text is not one valid JSON value (syntax, encoding, nesting depth, number range) */
+  HOTSTATE_INVALID_SNAPSHOT = 4,  /* valid JSON that is not a snapshot in the seed's layout */
+  HOTSTATE_TYPE_MISMATCH = 5,     /* a JSON value does not have the type asked for (e.g. a detail that is not an object) */
+  HOTSTATE_NON_FINITE_NUMBER = 6, /* NaN or an infinity where JSON can only hold finite numbers */
+  HOTSTATE_NOT_A_DATABASE = 7,    /* the file is not a hotstate database; it was left untouched */
+  HOTSTATE_NEWER_SCHEMA = 8,      /* the database was written by a newer hotstate; it was left untouched */
+  HOTSTATE_CORRUPT = 9,           /* the database file is damaged, or a row breaks the schema's rules */
+  HOTSTATE_CANNOT_OPEN = 10,      /* the database file or its directory could not be opened or created */
+  HOTSTATE_READ_ONLY = 11,        /* the database, its directory or the handle does not allow writing */
+  HOTSTATE_BUSY = 12,             /* another connection held a lock for longer than the busy timeout */
+  HOTSTATE_DISK_FULL = 13,        /* the disk, or the database's page limit, is full */
+  HOTSTATE_IO = 14,               /* the operating system reported an I/O error */
+  HOTSTATE_CONSTRAINT = 15,       /* a write broke a rule of the schema (a CHECK, a trigger) */
+  HOTSTATE_CONFLICT = 16,         /* a conditional save lost a race; a reload already finished */
+  HOTSTATE_TOO_LARGE = 17,        /* an id, version, data or metadata is over its limit; nothing was written */
+  HOTSTATE_INTERNAL = 18,         /* any other failure inside SQLite or hotstate; see hotstate_last_error() */
+  HOTSTATE_OUT_OF_MEMORY = 19     /* an allocation failed; nothing was written */
+} hotstate_code;
+
+/* The name of a code, e.g. "Busy", "Ok", "OutOfMemory" (the names of
+ * hotstate::ErrorCode). "Unknown" for a value that is no code. Never NULL; a
+ * static string. Does not change hotstate_last_error(). */
+HOTSTATE_C_API const char* hotstate_code_name(hotstate_code code) HOTSTATE_NOEXCEPT;
+
+/* The details of the last failure on the calling thread: the message of the
+ * last function that returned a hotstate_code other than HOTSTATE_OK, e.g.
+ * "InvalidJson: …"; "" when the last such function succeeded (or none ran
+ * yet). Never NULL. The text belongs to the library and stays valid until
+ * the calling thread calls another function that returns a hotstate_code;
+ * the functions that return no code (this one, hotstate_version,
+ * hotstate_schema_version, hotstate_code_name, hotstate_options_init,
+ * hotstate_free, hotstate_close) leave it as it is. */
+HOTSTATE_C_API const char* hotstate_last_error(void) HOTSTATE_NOEXCEPT;
+
+/* Releases a buffer that a function of this API returned. NULL is allowed and
+ * does nothing. Use this, not free(): the library and the caller may not
+ * share one C runtime. */
+HOTSTATE_C_API void hotstate_free(void* p) HOTSTATE_NOEXCEPT;
+
+/* ---- Opening and closing */
+
+/* An open database: a hotstate::StateManager. Opaque. */
+typedef struct hotstate_db hotstate_db;
+
+/* How to open a database (hotstate::Options). Fill it with
+ * hotstate_options_init() first, then set the fields you need: fields may be
+ * added at the end in later versions, and init gives them their defaults. */
+typedef struct hotstate_options {
+  /* The database file (NUL-terminated), created when missing; ":memory:" for
+   * a private database that vanishes with its handle. Required. The string is
+   * copied; it need not outlive hotstate_open(). */
+  const char* path;
+  /* History entries kept per plugin besides the current snapshot (0 keeps
+   * none); at most 2147483647. Recorded in the database: the last handle
+   * opened on a file sets it for every writer. Default 10. */
+  size_t max_history;
+  /* Non-zero: PRAGMA synchronous=NORMAL, commits survive a crash of the
+   * process but the newest may be lost on power loss. 0 (default): FULL,
+   * every commit is fsynced before the write returns. */
+  int synchronous_normal;
+  /* Non-zero: open for reading only; nothing is created or migrated, every
+   * write returns HOTSTATE_READ_ONLY. Default 0. */
+  int read_only;
+  /* How long a write waits for another connection's lock before it returns
+   * HOTSTATE_BUSY, in milliseconds; not negative. Default 5000. */
+  int64_t busy_timeout_ms;
+  /* The cache of current snapshots: at most this many plugins (0 turns it
+   * off; default 4096) and about this many bytes (default 64 MiB). */
+  size_t cache_max_entries;
+  size_t cache_max_bytes;
+  /* Size limits, checked before anything is written (HOTSTATE_TOO_LARGE): a
+   * plugin id or version (default 1024 bytes), a snapshot's data and its
+   * metadata as compact JSON (default 16 MiB and 1 MiB). */
+  size_t max_id_bytes;
+  size_t max_data_bytes;
+  size_t max_metadata_bytes;
+  /* The SQLite VFS to open the database with (NUL-terminated); NULL
+   * (default) for SQLite's default VFS. */
+  const char* vfs;
+} hotstate_options;
+
+/* Fills *options with the defaults (path NULL). Does nothing for NULL. */
+HOTSTATE_C_API void hotstate_options_init(hotstate_options* options) HOTSTATE_NOEXCEPT;
+
+/* Opens (or creates) the database options->path, brings its schema up to
+ * date and records options->max_history in it. On success stores a new
+ * handle in *out; release it with hotstate_close(). Fails with
+ * HOTSTATE_NOT_A_DATABASE for a file that is not a hotstate database,
+ * HOTSTATE_NEWER_SCHEMA for a database of a newer hotstate (both left
+ * untouched), HOTSTATE_CANNOT_OPEN, HOTSTATE_READ_ONLY (a file or directory
+ * that cannot be written: open it with read_only), HOTSTATE_BUSY,
+ * HOTSTATE_CORRUPT, HOTSTATE_INVALID_ARGUMENT (NULL options, out or path,
+ * an empty path, a bad option). */
+HOTSTATE_C_API hotstate_code hotstate_open(const hotstate_options* options, hotstate_db** out) HOTSTATE_NOEXCEPT;
+
+/* hotstate_open() with the default options and `path`. */
+HOTSTATE_C_API hotstate_code hotstate_open_path(const char* path, hotstate_db** out) HOTSTATE_NOEXCEPT;
+
+/* Closes the database and releases the handle. NULL is allowed and does
+ * nothing. No other call on this handle may be running or follow. Every
+ * write was already durable when it returned; closing loses nothing. */
+HOTSTATE_C_API void hotstate_close(hotstate_db* db) HOTSTATE_NOEXCEPT;
+
+/* ---- Snapshots */
+
+/* Makes the snapshot `json` (the seed's layout: to_bytes() output or the
+ * seed's persisted files; unknown members are ignored) the current snapshot
+ * of its plugin_id; the previous current one becomes the newest history
+ * entry, and history beyond max_history is dropped. One durable
+ * transaction. On success stores the new snapshot's seq in *seq (may be
+ * NULL). Fails with HOTSTATE_INVALID_JSON, HOTSTATE_INVALID_SNAPSHOT,
+ * HOTSTATE_INVALID_ARGUMENT (a timestamp above 2^63-1), HOTSTATE_TOO_LARGE,
+ * HOTSTATE_READ_ONLY, HOTSTATE_BUSY, HOTSTATE_DISK_FULL, HOTSTATE_IO; then
+ * nothing was written. */
+HOTSTATE_C_API hotstate_code hotstate_save(hotstate_db* db, const char* json, size_t json_len,
+                                           uint64_t* seq) HOTSTATE_NOEXCEPT;
+
+/* hotstate_save(), but only if the plugin's current snapshot still has seq
+ * `expected_seq` (0: only if the plugin has no snapshot), e.g. the seq that
+ * hotstate_load() gave. Fails with HOTSTATE_CONFLICT, writing nothing, when
+ * another save, rollback or clear came first; otherwise as hotstate_save(). */
+HOTSTATE_C_API hotstate_code hotstate_save_if(hotstate_db* db, const char* json, size_t json_len,
+                                              uint64_t expected_seq, uint64_t* seq) HOTSTATE_NOEXCEPT;
+
+/* The current snapshot of the plugin `plugin_id`. On success: *json is a
+ * buffer with the snapshot (free it with hotstate_free()), *json_len its
+ * length, and *seq (may be NULL) its seq; when the plugin has no snapshot,
+ * *json is NULL, *json_len 0 and *seq 0, and the result is HOTSTATE_OK.
+ * Reads the database, so it sees what other processes committed. */
+HOTSTATE_C_API hotstate_code hotstate_load(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                           char** json, size_t* json_len, uint64_t* seq) HOTSTATE_NOEXCEPT;
+
+/* The same as hotstate_load() (the seed's get_latest). */
+HOTSTATE_C_API hotstate_code hotstate_get_latest(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                                 char** json, size_t* json_len, uint64_t* seq) HOTSTATE_NOEXCEPT;
+
+/* Discards the current snapshot of `plugin_id` and makes the newest history
+ * entry current, in one durable transaction; returns that entry as
+ * hotstate_load() does. With no history, changes nothing and returns
+ * HOTSTATE_OK with *json NULL, *json_len 0 and *seq 0. Fails as
+ * hotstate_save() does for writing. */
+HOTSTATE_C_API hotstate_code hotstate_rollback(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                               char** json, size_t* json_len, uint64_t* seq) HOTSTATE_NOEXCEPT;
+
+/* Removes the plugin's current snapshot and its history. Succeeds, changing
+ * nothing, for an unknown plugin. */
+HOTSTATE_C_API hotstate_code hotstate_clear(hotstate_db* db, const char* plugin_id,
+                                            size_t plugin_id_len) HOTSTATE_NOEXCEPT;
+
+/* Removes every plugin's snapshots. */
+HOTSTATE_C_API hotstate_code hotstate_clear_all(hotstate_db* db) HOTSTATE_NOEXCEPT;
+
+/* The plugin's history, without its current snapshot: on success *json is a
+ * JSON array of snapshots, oldest first, each in the seed's layout ("[]"
+ * for none); free it with hotstate_free(). */
+HOTSTATE_C_API hotstate_code hotstate_history(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                              char** json, size_t* json_len) HOTSTATE_NOEXCEPT;
+
+/* Every plugin with a current snapshot: on success *json is a JSON array of
+ * strings, sorted by the bytes of the id; free it with hotstate_free(). */
+HOTSTATE_C_API hotstate_code hotstate_plugin_ids(hotstate_db* db, char** json, size_t* json_len) HOTSTATE_NOEXCEPT;
+
+/* ---- The audit log */
+
+/* Records a host's reload event in the audit log, durably. `kind` is one of
+ * "ReloadStarted", "StatePreserved", "StateRestored", "ReloadCompleted",
+ * "ReloadFailed", "RollbackTriggered", "PluginDiscovered", "PluginRemoved"
+ * (NUL-terminated; anything else is HOTSTATE_INVALID_ARGUMENT).
+ * `detail_json` is a JSON object with the event's fields, e.g.
+ * {"success":true,"duration_us":1200} for ReloadCompleted; an empty text
+ * (length 0, the pointer may be NULL) for none ({}). Fails with HOTSTATE_INVALID_JSON, HOTSTATE_TYPE_MISMATCH
+ * (a detail that is not an object), HOTSTATE_INVALID_UTF8 or
+ * HOTSTATE_TOO_LARGE (the id; a detail over max_metadata_bytes),
+ * HOTSTATE_READ_ONLY, HOTSTATE_BUSY, HOTSTATE_DISK_FULL, HOTSTATE_IO; then
+ * nothing was written. */
+HOTSTATE_C_API hotstate_code hotstate_record_event(hotstate_db* db, const char* kind, const char* plugin_id,
+                                                   size_t plugin_id_len, const char* detail_json,
+                                                   size_t detail_len) HOTSTATE_NOEXCEPT;
+
+/* Events of the audit log, both those hotstate writes itself (SnapshotSaved,
+ * RolledBack, ReloadStarted, … see audit.hpp) and those a host recorded.
+ * Selects: the plugin `plugin_id`, or every plugin when plugin_id is NULL (a
+ * non-NULL empty id selects the database-wide events such as ClearedAll);
+ * the kind `kind` (NUL-terminated), or every kind when NULL; events at or
+ * after `since_us` (microseconds since the Unix epoch; INT64_MIN for no
+ * bound); at most `limit` events (0: no limit); newest first when
+ * `newest_first` is non-zero, else oldest first (by event order). On success
+ * *json is a JSON array of objects
+ *   {"detail":{…},"id":N,"kind":"…","plugin_id":"…","time_us":N}
+ * (detail is the event's JSON object; a detail text that another client
+ * wrote and that is not JSON comes as a JSON string); free it with
+ * hotstate_free(). */
+HOTSTATE_C_API hotstate_code hotstate_audit_events(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                                   const char* kind, int64_t since_us, size_t limit,
+                                                   int newest_first, char** json, size_t* json_len) HOTSTATE_NOEXCEPT;
+
+/* ---- The reload journal */
+
+/* Begins a reload, in one durable transaction: saves the snapshot
+ * `snapshot_json` (as hotstate_save()) as its plugin's current snapshot,
+ * records the reload in the journal with a copy of it, and a ReloadStarted
+ * event. `to_version`: the version about to be loaded (empty when unknown).
+ * On success stores the reload's id in *reload_id (for
+ * hotstate_finish_reload) and the saved snapshot's seq in *snapshot_seq
+ * (may be NULL). Fails as hotstate_save(); then nothing was written. */
+HOTSTATE_C_API hotstate_code hotstate_begin_reload(hotstate_db* db, const char* snapshot_json, size_t snapshot_len,
+                                                   const char* to_version, size_t to_version_len,
+                                                   uint64_t* reload_id, uint64_t* snapshot_seq) HOTSTATE_NOEXCEPT;
+
+/* Finishes reload `reload_id`, in one durable transaction: records its
+ * outcome in the journal and ReloadCompleted {success, duration_us} in the
+ * audit log, preceded by ReloadFailed {error, attempt} when `success` is 0.
+ * `error`: why it failed (empty on success). `attempt`: which attempt this
+ * was, from 1. Fails with HOTSTATE_INVALID_ARGUMENT for an unknown reload,
+ * HOTSTATE_CONFLICT for one that already finished or was resolved,
+ * HOTSTATE_INVALID_UTF8 for an error text that is not UTF-8, and as
+ * hotstate_record_event() for writing. */
+HOTSTATE_C_API hotstate_code hotstate_finish_reload(hotstate_db* db, uint64_t reload_id, int success,
+                                                    const char* error, size_t error_len,
+                                                    uint32_t attempt) HOTSTATE_NOEXCEPT;
+
+/* Reloads that began and did not finish (their host died, or another live
+ * process is running them now), oldest first. On success *json is a JSON
+ * array of objects
+ *   {"id":N,"plugin_id":"…","from_version":"…","to_version":"…",
+ *    "started_at_us":N,"last_good":{snapshot},"last_good_seq":N}
+ * where last_good is the snapshot begin_reload saved, in the seed's layout
+ * (hotstate_save() accepts it as it is); free it with hotstate_free(). */
+HOTSTATE_C_API hotstate_code hotstate_unfinished_reloads(hotstate_db* db, char** json,
+                                                         size_t* json_len) HOTSTATE_NOEXCEPT;
+
+/* Marks unfinished reload `reload_id` resolved, with `note` (may be empty),
+ * and records ReloadResolved, in one durable transaction. Fails as
+ * hotstate_finish_reload(). */
+HOTSTATE_C_API hotstate_code hotstate_resolve_reload(hotstate_db* db, uint64_t reload_id, const char* note,
+                                                     size_t note_len) HOTSTATE_NOEXCEPT;
+
+/* ---- Plugin life cycle */
+
+/* Persists the plugin's life-cycle state. `state` is one of "Unloaded",
+ * "Loading", "Loaded", "Running", "Reloading", "Failed", "Unloading"
+ * (NUL-terminated; anything else is HOTSTATE_INVALID_ARGUMENT). `reason` is
+ * the reason of a Failed state; for any other state it must be empty
+ * (HOTSTATE_INVALID_ARGUMENT). A change is recorded in the audit log
+ * (PluginStateChanged) in the same transaction; setting the state the plugin
+ * already has changes nothing. Fails with HOTSTATE_INVALID_UTF8 or
+ * HOTSTATE_TOO_LARGE for the id or reason, and as hotstate_record_event()
+ * for writing. */
+HOTSTATE_C_API hotstate_code hotstate_set_plugin_state(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                                       const char* state, const char* reason,
+                                                       size_t reason_len) HOTSTATE_NOEXCEPT;
+
+/* The plugin's persisted life-cycle state ("Unloaded" for a plugin never
+ * set): on success *json is a JSON object {"reason":"…","state":"…"}
+ * (reason empty unless the state is "Failed"); free it with hotstate_free(). */
+HOTSTATE_C_API hotstate_code hotstate_plugin_state(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                                   char** json, size_t* json_len) HOTSTATE_NOEXCEPT;
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* HOTSTATE_HOTSTATE_H */

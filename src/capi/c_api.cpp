@@ -1,1 +1,572 @@
-// The C API (include/hotstate/hotstate.h): placeholder, being written.
+// The C API (include/hotstate/hotstate.h): a StateManager behind an opaque
+// handle. Every entry point catches everything: no exception crosses into C.
+#include "hotstate/hotstate.h"
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <new>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "hotstate/hotstate.hpp"
+
+struct hotstate_db {
+  explicit hotstate_db(hotstate::Options options) : manager(std::move(options)) {}
+  hotstate::StateManager manager;
+};
+
+namespace {
+
+using hotstate::Error;
+using hotstate::ErrorCode;
+using hotstate::Json;
+using hotstate::JsonWriter;
+using hotstate::StateSnapshot;
+
+static_assert(HOTSTATE_VERSION_MAJOR == hotstate::version_major);
+static_assert(HOTSTATE_VERSION_MINOR == hotstate::version_minor);
+static_assert(HOTSTATE_VERSION_PATCH == hotstate::version_patch);
+static_assert(std::string_view(HOTSTATE_VERSION_STRING) == std::string_view(hotstate::version_string));
+
+// The C codes, by ErrorCode. A switch without a default: adding an ErrorCode
+// without a C code is a -Wswitch warning (an error with HOTSTATE_WERROR).
+hotstate_code to_c(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::InvalidArgument: return HOTSTATE_INVALID_ARGUMENT;
+    case ErrorCode::InvalidUtf8: return HOTSTATE_INVALID_UTF8;
+    case ErrorCode::InvalidJson: return HOTSTATE_INVALID_JSON;
+    case ErrorCode::InvalidSnapshot: return HOTSTATE_INVALID_SNAPSHOT;
+    case ErrorCode::TypeMismatch: return HOTSTATE_TYPE_MISMATCH;
+    case ErrorCode::NonFiniteNumber: return HOTSTATE_NON_FINITE_NUMBER;
+    case ErrorCode::NotADatabase: return HOTSTATE_NOT_A_DATABASE;
+    case ErrorCode::NewerSchema: return HOTSTATE_NEWER_SCHEMA;
+    case ErrorCode::Corrupt: return HOTSTATE_CORRUPT;
+    case ErrorCode::CannotOpen: return HOTSTATE_CANNOT_OPEN;
+    case ErrorCode::ReadOnly: return HOTSTATE_READ_ONLY;
+    case ErrorCode::Busy: return HOTSTATE_BUSY;
+    case ErrorCode::DiskFull: return HOTSTATE_DISK_FULL;
+    case ErrorCode::Io: return HOTSTATE_IO;
+    case ErrorCode::Constraint: return HOTSTATE_CONSTRAINT;
+    case ErrorCode::Conflict: return HOTSTATE_CONFLICT;
+    case ErrorCode::TooLarge: return HOTSTATE_TOO_LARGE;
+    case ErrorCode::Internal: return HOTSTATE_INTERNAL;
+  }
+  return HOTSTATE_INTERNAL;
+}
+
+// The calling thread's last failure (hotstate_last_error). `lost` when even
+// the message could not be stored.
+struct LastError {
+  std::string text;
+  bool lost = false;
+};
+thread_local LastError last_error;
+
+void clear_error() noexcept {
+  last_error.text.clear();
+  last_error.lost = false;
+}
+
+hotstate_code fail(hotstate_code code, std::string_view prefix, std::string_view message) noexcept {
+  try {
+    last_error.text.assign(prefix);
+    last_error.text.append(message);
+    last_error.lost = false;
+  } catch (...) {
+    last_error.text.clear();
+    last_error.lost = true;
+  }
+  return code;
+}
+
+// Runs `body`, turning every exception into a code and the thread's message.
+template <class Body>
+hotstate_code guarded(Body&& body) noexcept {
+  try {
+    body();
+    clear_error();
+    return HOTSTATE_OK;
+  } catch (const Error& error) {
+    return fail(to_c(error.code()), {}, error.what());
+  } catch (const std::bad_alloc&) {
+    return fail(HOTSTATE_OUT_OF_MEMORY, "OutOfMemory: ", "an allocation failed");
+  } catch (const std::exception& error) {
+    return fail(HOTSTATE_INTERNAL, "Internal: ", error.what());
+  } catch (...) {
+    return fail(HOTSTATE_INTERNAL, "Internal: ", "an unknown exception");
+  }
+}
+
+[[noreturn]] void invalid_argument(const char* function, std::string_view what) {
+  throw Error(ErrorCode::InvalidArgument, std::string(function) + ": " + std::string(what));
+}
+
+hotstate::StateManager& manager_of(hotstate_db* db, const char* function) {
+  if (db == nullptr) invalid_argument(function, "the handle (db) is NULL");
+  return db->manager;
+}
+
+void require_out(const void* out, const char* function, const char* name) {
+  if (out == nullptr) invalid_argument(function, std::string("the out-parameter ") + name + " is NULL");
+}
+
+// A (pointer, length) text; NULL with length 0 is the empty text.
+std::string_view text_of(const char* data, std::size_t size, const char* function, const char* name) {
+  if (data == nullptr) {
+    if (size != 0) invalid_argument(function, std::string(name) + " is NULL with a non-zero length");
+    return {};
+  }
+  return {data, size};
+}
+
+// A NUL-terminated name from a fixed list.
+std::string_view name_of(const char* name, const char* function, const char* what) {
+  if (name == nullptr) invalid_argument(function, std::string(what) + " is NULL");
+  return name;
+}
+
+// `text` in a new malloc'd, NUL-terminated buffer.
+char* to_buffer(const std::string& text) {
+  char* buffer = static_cast<char*>(std::malloc(text.size() + 1));
+  if (buffer == nullptr) throw std::bad_alloc();
+  std::memcpy(buffer, text.data(), text.size());
+  buffer[text.size()] = '\0';
+  return buffer;
+}
+
+// Hands `text` to the caller. The last step of a call: nothing after it may
+// throw, or the buffer would leak.
+void give(const std::string& text, char** json, std::size_t* json_len) {
+  char* buffer = to_buffer(text);
+  *json = buffer;
+  *json_len = text.size();
+}
+
+// A snapshot result of load, get_latest and rollback.
+void give_snapshot(const hotstate::SnapshotPtr& snapshot, char** json, std::size_t* json_len,
+                   std::uint64_t* seq) {
+  if (!snapshot) {
+    *json = nullptr;
+    *json_len = 0;
+    if (seq != nullptr) *seq = 0;
+    return;
+  }
+  const std::string text = snapshot->to_bytes();
+  give(text, json, json_len);
+  if (seq != nullptr) *seq = snapshot->seq;
+}
+
+// `text` as a JSON string.
+void append_json_string(std::string& out, std::string_view text) { out += Json::from(text).text(); }
+
+// A stored detail as JSON: the object itself, or, for text another client
+// wrote that is not JSON, that text as a JSON string.
+Json detail_json(const std::string& detail) {
+  try {
+    return Json::parse(detail);
+  } catch (const Error& error) {
+    if (error.code() != ErrorCode::InvalidJson) throw;
+    return Json::from(detail);
+  }
+}
+
+constexpr hotstate::ReloadEvent::Kind reload_event_kinds[] = {
+    hotstate::ReloadEvent::Kind::ReloadStarted,     hotstate::ReloadEvent::Kind::StatePreserved,
+    hotstate::ReloadEvent::Kind::StateRestored,     hotstate::ReloadEvent::Kind::ReloadCompleted,
+    hotstate::ReloadEvent::Kind::ReloadFailed,      hotstate::ReloadEvent::Kind::RollbackTriggered,
+    hotstate::ReloadEvent::Kind::PluginDiscovered,  hotstate::ReloadEvent::Kind::PluginRemoved,
+};
+
+struct StateName {
+  hotstate::PluginState::Kind kind;
+  const char* name;
+};
+constexpr StateName plugin_state_names[] = {
+    {hotstate::PluginState::Kind::Unloaded, "Unloaded"},   {hotstate::PluginState::Kind::Loading, "Loading"},
+    {hotstate::PluginState::Kind::Loaded, "Loaded"},       {hotstate::PluginState::Kind::Running, "Running"},
+    {hotstate::PluginState::Kind::Reloading, "Reloading"}, {hotstate::PluginState::Kind::Failed, "Failed"},
+    {hotstate::PluginState::Kind::Unloading, "Unloading"},
+};
+
+const char* plugin_state_name(hotstate::PluginState::Kind kind) {
+  for (const auto& entry : plugin_state_names) {
+    if (entry.kind == kind) return entry.name;
+  }
+  throw Error(ErrorCode::Internal, "a plugin state without a name");
+}
+
+hotstate_code load_like(const char* function, hotstate_db* db, const char* plugin_id, std::size_t plugin_id_len,
+                        char** json, std::size_t* json_len, std::uint64_t* seq,
+                        hotstate::SnapshotPtr (*operation)(hotstate::StateManager&, std::string_view)) noexcept {
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    require_out(json, function, "json");
+    require_out(json_len, function, "json_len");
+    const std::string_view id = text_of(plugin_id, plugin_id_len, function, "plugin_id");
+    give_snapshot(operation(manager, id), json, json_len, seq);
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+// ---- Versions and errors
+
+const char* hotstate_version(void) noexcept { return hotstate::version_string; }
+
+int hotstate_schema_version(void) noexcept { return hotstate::schema_version(); }
+
+const char* hotstate_code_name(hotstate_code code) noexcept {
+  // Compared as int: a C caller may pass any int.
+  switch (static_cast<int>(code)) {
+    case HOTSTATE_OK: return "Ok";
+    case HOTSTATE_INVALID_ARGUMENT: return hotstate::to_string(ErrorCode::InvalidArgument);
+    case HOTSTATE_INVALID_UTF8: return hotstate::to_string(ErrorCode::InvalidUtf8);
+    case HOTSTATE_INVALID_JSON: return hotstate::to_string(ErrorCode::InvalidJson);
+    case HOTSTATE_INVALID_SNAPSHOT: return hotstate::to_string(ErrorCode::InvalidSnapshot);
+    case HOTSTATE_TYPE_MISMATCH: return hotstate::to_string(ErrorCode::TypeMismatch);
+    case HOTSTATE_NON_FINITE_NUMBER: return hotstate::to_string(ErrorCode::NonFiniteNumber);
+    case HOTSTATE_NOT_A_DATABASE: return hotstate::to_string(ErrorCode::NotADatabase);
+    case HOTSTATE_NEWER_SCHEMA: return hotstate::to_string(ErrorCode::NewerSchema);
+    case HOTSTATE_CORRUPT: return hotstate::to_string(ErrorCode::Corrupt);
+    case HOTSTATE_CANNOT_OPEN: return hotstate::to_string(ErrorCode::CannotOpen);
+    case HOTSTATE_READ_ONLY: return hotstate::to_string(ErrorCode::ReadOnly);
+    case HOTSTATE_BUSY: return hotstate::to_string(ErrorCode::Busy);
+    case HOTSTATE_DISK_FULL: return hotstate::to_string(ErrorCode::DiskFull);
+    case HOTSTATE_IO: return hotstate::to_string(ErrorCode::Io);
+    case HOTSTATE_CONSTRAINT: return hotstate::to_string(ErrorCode::Constraint);
+    case HOTSTATE_CONFLICT: return hotstate::to_string(ErrorCode::Conflict);
+    case HOTSTATE_TOO_LARGE: return hotstate::to_string(ErrorCode::TooLarge);
+    case HOTSTATE_INTERNAL: return hotstate::to_string(ErrorCode::Internal);
+    case HOTSTATE_OUT_OF_MEMORY: return "OutOfMemory";
+    default: return "Unknown";
+  }
+}
+
+const char* hotstate_last_error(void) noexcept {
+  if (last_error.lost) return "OutOfMemory: the error message could not be stored";
+  return last_error.text.c_str();
+}
+
+void hotstate_free(void* p) noexcept { std::free(p); }
+
+// ---- Opening and closing
+
+void hotstate_options_init(hotstate_options* options) noexcept {
+  if (options == nullptr) return;
+  const hotstate::Options defaults;
+  options->path = nullptr;
+  options->max_history = defaults.max_history;
+  options->synchronous_normal = defaults.synchronous == hotstate::Synchronous::Normal ? 1 : 0;
+  options->read_only = defaults.read_only ? 1 : 0;
+  options->busy_timeout_ms = static_cast<std::int64_t>(defaults.busy_timeout.count());
+  options->cache_max_entries = defaults.cache_max_entries;
+  options->cache_max_bytes = defaults.cache_max_bytes;
+  options->max_id_bytes = defaults.max_id_bytes;
+  options->max_data_bytes = defaults.max_data_bytes;
+  options->max_metadata_bytes = defaults.max_metadata_bytes;
+  options->vfs = nullptr;
+}
+
+hotstate_code hotstate_open(const hotstate_options* options, hotstate_db** out) noexcept {
+  static constexpr const char* function = "hotstate_open";
+  return guarded([&] {
+    if (options == nullptr) invalid_argument(function, "options is NULL");
+    require_out(out, function, "out");
+    if (options->path == nullptr) invalid_argument(function, "options->path is NULL");
+    if (options->busy_timeout_ms < 0) invalid_argument(function, "options->busy_timeout_ms is negative");
+    hotstate::Options cpp;
+    cpp.path = options->path;
+    cpp.max_history = options->max_history;
+    cpp.synchronous = options->synchronous_normal != 0 ? hotstate::Synchronous::Normal : hotstate::Synchronous::Full;
+    cpp.read_only = options->read_only != 0;
+    cpp.busy_timeout = std::chrono::milliseconds(options->busy_timeout_ms);
+    cpp.cache_max_entries = options->cache_max_entries;
+    cpp.cache_max_bytes = options->cache_max_bytes;
+    cpp.max_id_bytes = options->max_id_bytes;
+    cpp.max_data_bytes = options->max_data_bytes;
+    cpp.max_metadata_bytes = options->max_metadata_bytes;
+    if (options->vfs != nullptr) cpp.vfs = options->vfs;
+    *out = new hotstate_db(std::move(cpp));
+  });
+}
+
+hotstate_code hotstate_open_path(const char* path, hotstate_db** out) noexcept {
+  hotstate_options options;
+  hotstate_options_init(&options);
+  options.path = path;
+  return hotstate_open(&options, out);
+}
+
+void hotstate_close(hotstate_db* db) noexcept { delete db; }
+
+// ---- Snapshots
+
+hotstate_code hotstate_save(hotstate_db* db, const char* json, size_t json_len, uint64_t* seq) noexcept {
+  static constexpr const char* function = "hotstate_save";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    std::vector<StateSnapshot> snapshots;
+    snapshots.push_back(StateSnapshot::from_bytes(text_of(json, json_len, function, "json")));
+    const std::vector<std::uint64_t> seqs = manager.save_snapshots(std::move(snapshots));
+    if (seq != nullptr) *seq = seqs.at(0);
+  });
+}
+
+hotstate_code hotstate_save_if(hotstate_db* db, const char* json, size_t json_len, uint64_t expected_seq,
+                               uint64_t* seq) noexcept {
+  static constexpr const char* function = "hotstate_save_if";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    StateSnapshot snapshot = StateSnapshot::from_bytes(text_of(json, json_len, function, "json"));
+    const std::uint64_t saved = manager.save_snapshot_if(std::move(snapshot), expected_seq);
+    if (seq != nullptr) *seq = saved;
+  });
+}
+
+hotstate_code hotstate_load(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, char** json,
+                            size_t* json_len, uint64_t* seq) noexcept {
+  return load_like("hotstate_load", db, plugin_id, plugin_id_len, json, json_len, seq,
+                   [](hotstate::StateManager& m, std::string_view id) { return m.load_snapshot(id); });
+}
+
+hotstate_code hotstate_get_latest(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, char** json,
+                                  size_t* json_len, uint64_t* seq) noexcept {
+  return load_like("hotstate_get_latest", db, plugin_id, plugin_id_len, json, json_len, seq,
+                   [](hotstate::StateManager& m, std::string_view id) { return m.get_latest(id); });
+}
+
+hotstate_code hotstate_rollback(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, char** json,
+                                size_t* json_len, uint64_t* seq) noexcept {
+  return load_like("hotstate_rollback", db, plugin_id, plugin_id_len, json, json_len, seq,
+                   [](hotstate::StateManager& m, std::string_view id) { return m.rollback(id); });
+}
+
+hotstate_code hotstate_clear(hotstate_db* db, const char* plugin_id, size_t plugin_id_len) noexcept {
+  static constexpr const char* function = "hotstate_clear";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    manager.clear(text_of(plugin_id, plugin_id_len, function, "plugin_id"));
+  });
+}
+
+hotstate_code hotstate_clear_all(hotstate_db* db) noexcept {
+  return guarded([&] { manager_of(db, "hotstate_clear_all").clear_all(); });
+}
+
+hotstate_code hotstate_history(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, char** json,
+                               size_t* json_len) noexcept {
+  static constexpr const char* function = "hotstate_history";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    require_out(json, function, "json");
+    require_out(json_len, function, "json_len");
+    const auto history = manager.get_history(text_of(plugin_id, plugin_id_len, function, "plugin_id"));
+    // Each snapshot exactly as to_bytes writes it (a JsonWriter would sort its members).
+    std::string out = "[";
+    for (const auto& snapshot : history) {
+      if (out.size() > 1) out += ',';
+      out += snapshot.to_bytes();
+    }
+    out += ']';
+    give(out, json, json_len);
+  });
+}
+
+hotstate_code hotstate_plugin_ids(hotstate_db* db, char** json, size_t* json_len) noexcept {
+  static constexpr const char* function = "hotstate_plugin_ids";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    require_out(json, function, "json");
+    require_out(json_len, function, "json_len");
+    const std::string text = Json::from(manager.plugin_ids()).text();
+    give(text, json, json_len);
+  });
+}
+
+// ---- The audit log
+
+hotstate_code hotstate_record_event(hotstate_db* db, const char* kind, const char* plugin_id, size_t plugin_id_len,
+                                    const char* detail_json, size_t detail_len) noexcept {
+  static constexpr const char* function = "hotstate_record_event";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    const std::string_view kind_name = name_of(kind, function, "kind");
+    hotstate::ReloadEvent event;
+    bool known = false;
+    for (const auto candidate : reload_event_kinds) {
+      if (hotstate::to_string(candidate) == kind_name) {
+        event.kind = candidate;
+        known = true;
+      }
+    }
+    if (!known) {
+      invalid_argument(function, "unknown event kind \"" + std::string(kind_name) +
+                                     "\" (expected ReloadStarted, StatePreserved, StateRestored, ReloadCompleted, "
+                                     "ReloadFailed, RollbackTriggered, PluginDiscovered or PluginRemoved)");
+    }
+    event.plugin_id = std::string(text_of(plugin_id, plugin_id_len, function, "plugin_id"));
+    const std::string_view detail = text_of(detail_json, detail_len, function, "detail_json");
+    if (!detail.empty()) {
+      const Json parsed = Json::parse(detail);
+      if (parsed.type() != hotstate::JsonType::Object) {
+        throw Error(ErrorCode::TypeMismatch, std::string(function) + ": the detail must be a JSON object, not " +
+                                                 hotstate::to_string(parsed.type()));
+      }
+      event.detail = parsed.get<std::map<std::string, Json>>();
+    }
+    manager.record_event(event);
+  });
+}
+
+hotstate_code hotstate_audit_events(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, const char* kind,
+                                    int64_t since_us, size_t limit, int newest_first, char** json,
+                                    size_t* json_len) noexcept {
+  static constexpr const char* function = "hotstate_audit_events";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    require_out(json, function, "json");
+    require_out(json_len, function, "json_len");
+    hotstate::AuditQuery query;
+    if (plugin_id == nullptr && plugin_id_len != 0) invalid_argument(function, "plugin_id is NULL with a non-zero length");
+    if (plugin_id != nullptr) query.plugin_id = std::string(plugin_id, plugin_id_len);
+    if (kind != nullptr) query.kinds.emplace_back(kind);
+    if (since_us != std::numeric_limits<std::int64_t>::min()) query.since_us = since_us;
+    query.limit = limit;
+    query.order = newest_first != 0 ? hotstate::AuditOrder::NewestFirst : hotstate::AuditOrder::OldestFirst;
+    const auto events = manager.audit_events(query);
+    JsonWriter out;
+    out.begin_array();
+    for (const auto& event : events) {
+      out.begin_object();
+      out.member("id", event.id);
+      out.member("time_us", event.time_us);
+      out.member("plugin_id", event.plugin_id);
+      out.member("kind", event.kind);
+      out.member("detail", detail_json(event.detail));
+      out.end_object();
+    }
+    out.end_array();
+    give(out.take().text(), json, json_len);
+  });
+}
+
+// ---- The reload journal
+
+hotstate_code hotstate_begin_reload(hotstate_db* db, const char* snapshot_json, size_t snapshot_len,
+                                    const char* to_version, size_t to_version_len, uint64_t* reload_id,
+                                    uint64_t* snapshot_seq) noexcept {
+  static constexpr const char* function = "hotstate_begin_reload";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    require_out(reload_id, function, "reload_id");
+    StateSnapshot snapshot = StateSnapshot::from_bytes(text_of(snapshot_json, snapshot_len, function, "snapshot_json"));
+    const std::string_view version = text_of(to_version, to_version_len, function, "to_version");
+    const hotstate::ReloadTicket ticket = manager.begin_reload(std::move(snapshot), version);
+    *reload_id = ticket.id;
+    if (snapshot_seq != nullptr) *snapshot_seq = ticket.snapshot_seq;
+  });
+}
+
+hotstate_code hotstate_finish_reload(hotstate_db* db, uint64_t reload_id, int success, const char* error,
+                                     size_t error_len, uint32_t attempt) noexcept {
+  static constexpr const char* function = "hotstate_finish_reload";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    hotstate::ReloadResult result;
+    result.success = success != 0;
+    result.error = std::string(text_of(error, error_len, function, "error"));
+    result.attempt = attempt;
+    manager.finish_reload(reload_id, result);
+  });
+}
+
+hotstate_code hotstate_unfinished_reloads(hotstate_db* db, char** json, size_t* json_len) noexcept {
+  static constexpr const char* function = "hotstate_unfinished_reloads";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    require_out(json, function, "json");
+    require_out(json_len, function, "json_len");
+    const auto reloads = manager.unfinished_reloads();
+    // Written by hand so that last_good keeps the seed's layout (to_bytes).
+    std::string out = "[";
+    for (const auto& reload : reloads) {
+      if (out.size() > 1) out += ',';
+      out += "{\"id\":" + std::to_string(reload.id);
+      out += ",\"plugin_id\":";
+      append_json_string(out, reload.plugin_id);
+      out += ",\"from_version\":";
+      append_json_string(out, reload.from_version);
+      out += ",\"to_version\":";
+      append_json_string(out, reload.to_version);
+      out += ",\"started_at_us\":" + std::to_string(reload.started_at_us);
+      out += ",\"last_good\":" + reload.last_good.to_bytes();
+      out += ",\"last_good_seq\":" + std::to_string(reload.last_good.seq);
+      out += '}';
+    }
+    out += ']';
+    give(out, json, json_len);
+  });
+}
+
+hotstate_code hotstate_resolve_reload(hotstate_db* db, uint64_t reload_id, const char* note, size_t note_len) noexcept {
+  static constexpr const char* function = "hotstate_resolve_reload";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    manager.resolve_reload(reload_id, text_of(note, note_len, function, "note"));
+  });
+}
+
+// ---- Plugin life cycle
+
+hotstate_code hotstate_set_plugin_state(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, const char* state,
+                                        const char* reason, size_t reason_len) noexcept {
+  static constexpr const char* function = "hotstate_set_plugin_state";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    const std::string_view id = text_of(plugin_id, plugin_id_len, function, "plugin_id");
+    const std::string_view state_name = name_of(state, function, "state");
+    const std::string_view reason_text = text_of(reason, reason_len, function, "reason");
+    const StateName* found = nullptr;
+    for (const auto& entry : plugin_state_names) {
+      if (state_name == entry.name) found = &entry;
+    }
+    if (found == nullptr) {
+      invalid_argument(function, "unknown plugin state \"" + std::string(state_name) +
+                                     "\" (expected Unloaded, Loading, Loaded, Running, Reloading, Failed or "
+                                     "Unloading)");
+    }
+    if (found->kind == hotstate::PluginState::Kind::Failed) {
+      manager.set_plugin_state(id, hotstate::PluginState::failed(std::string(reason_text)));
+    } else {
+      if (!reason_text.empty()) invalid_argument(function, "only the state Failed has a reason");
+      manager.set_plugin_state(id, hotstate::PluginState(found->kind));
+    }
+  });
+}
+
+hotstate_code hotstate_plugin_state(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, char** json,
+                                    size_t* json_len) noexcept {
+  static constexpr const char* function = "hotstate_plugin_state";
+  return guarded([&] {
+    auto& manager = manager_of(db, function);
+    require_out(json, function, "json");
+    require_out(json_len, function, "json_len");
+    const hotstate::PluginState state = manager.plugin_state(text_of(plugin_id, plugin_id_len, function, "plugin_id"));
+    JsonWriter out;
+    out.begin_object();
+    out.member("state", plugin_state_name(state.kind()));
+    out.member("reason", state.reason());
+    out.end_object();
+    give(out.take().text(), json, json_len);
+  });
+}
+
+}  // extern "C"
