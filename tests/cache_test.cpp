@@ -100,6 +100,34 @@ TEST_CASE("a failed write never reaches the cache", "[cache][errors]") {
   CHECK(current_version(manager, "p") == 1);
 }
 
+TEST_CASE("a write refused before it commits anything keeps the cache warm", "[cache][errors]") {
+  TempDir dir;
+  hotstate::Options options = file_options(dir.file("refused.db"));
+  options.max_data_bytes = 64;
+  StateManager manager(options);
+  manager.save_snapshot(versioned("p", 1));
+  manager.save_snapshot(versioned("q", 1));
+  REQUIRE(current_version(manager, "p") == 1);
+  REQUIRE(current_version(manager, "q") == 1);
+  const auto before = manager.cache_stats();
+
+  // Refused input (before any SQL) and a conflict (its own transaction rolled back).
+  CHECK(error_code_of([&] {
+          manager.save_snapshot(StateSnapshot("p", "1.0.0").with_data("big", std::string(100, 'x')));
+        }) == ErrorCode::TooLarge);
+  CHECK(error_code_of([&] { manager.save_snapshot(StateSnapshot("\xff", "1.0.0")); }) == ErrorCode::InvalidUtf8);
+  CHECK(error_code_of([&] { manager.save_snapshot_if(versioned("p", 2), 12345); }) == ErrorCode::Conflict);
+  CHECK(error_code_of([&] { manager.finish_reload(99, hotstate::ReloadResult::succeeded()); }) ==
+        ErrorCode::InvalidArgument);
+
+  CHECK(current_version(manager, "p") == 1);
+  CHECK(current_version(manager, "q") == 1);
+  const auto after = manager.cache_stats();
+  CHECK(after.misses == before.misses);  // both answered from memory
+  CHECK(after.hits == before.hits + 2);
+  CHECK(after.entries == before.entries);
+}
+
 // --- Coherence with other writers ------------------------------------------------
 
 TEST_CASE("another StateManager's commit on the same file is seen by the next load", "[cache][coherence]") {

@@ -81,6 +81,11 @@ class SnapshotCache {
     // `clear_all`: the write removed every plugin.
     void complete(const ChangeMarker& before, const ChangeMarker& after, const std::vector<CacheUpdate>& updates,
                   bool clear_all = false);
+    // The write failed and is known to have committed nothing (its input was
+    // refused before any SQL ran, or its own transaction rolled it back):
+    // the cache stays as it is. Other writers are still caught by the
+    // marker check of every lookup.
+    void nothing_committed() noexcept { completed_ = true; }
 
    private:
     SnapshotCache& cache_;

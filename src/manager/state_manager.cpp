@@ -29,6 +29,39 @@ internal::CacheLimits cache_limits(const Options& options, const internal::Store
   return {options.cache_max_entries, options.cache_max_bytes};
 }
 
+// Errors that say a write committed nothing: refused input, or a refusal
+// inside the write's own transaction, which the store rolled back. Any other
+// failure (Io, DiskFull, Busy, …) may have struck at COMMIT, with an outcome
+// nobody knows, so the cache is dropped then.
+bool committed_nothing(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::InvalidArgument:
+    case ErrorCode::InvalidUtf8:
+    case ErrorCode::InvalidJson:
+    case ErrorCode::InvalidSnapshot:
+    case ErrorCode::TypeMismatch:
+    case ErrorCode::NonFiniteNumber:
+    case ErrorCode::TooLarge:
+    case ErrorCode::Conflict:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Runs `body(write)` with a cache Write begun; keeps the cache when the body
+// throws an error that committed nothing.
+template <class Body>
+auto write_through(internal::SnapshotCache& cache, Body&& body) {
+  internal::SnapshotCache::Write write(cache);
+  try {
+    return body(write);
+  } catch (const Error& error) {
+    if (committed_nothing(error.code())) write.nothing_committed();
+    throw;
+  }
+}
+
 }  // namespace
 
 struct StateManager::Impl {
@@ -48,31 +81,34 @@ StateManager::StateManager(Options options) : impl_(std::make_unique<Impl>(std::
 StateManager::~StateManager() = default;
 
 void StateManager::save_snapshot(StateSnapshot snapshot) {
-  internal::SnapshotCache::Write write(impl_->cache);
-  const auto outcome = impl_->store.insert(snapshot);
-  const SnapshotPtr saved = share_saved(std::move(snapshot), outcome.value);
-  write.complete(outcome.before, outcome.after, {{saved->plugin_id, saved}});
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    const auto outcome = impl_->store.insert(snapshot);
+    const SnapshotPtr saved = share_saved(std::move(snapshot), outcome.value);
+    write.complete(outcome.before, outcome.after, {{saved->plugin_id, saved}});
+  });
 }
 
 std::uint64_t StateManager::save_snapshot_if(StateSnapshot snapshot, std::uint64_t expected_seq) {
-  internal::SnapshotCache::Write write(impl_->cache);
-  const auto outcome = impl_->store.insert_if(snapshot, expected_seq);
-  const SnapshotPtr saved = share_saved(std::move(snapshot), outcome.value);
-  write.complete(outcome.before, outcome.after, {{saved->plugin_id, saved}});
-  return outcome.value;
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    const auto outcome = impl_->store.insert_if(snapshot, expected_seq);
+    const SnapshotPtr saved = share_saved(std::move(snapshot), outcome.value);
+    write.complete(outcome.before, outcome.after, {{saved->plugin_id, saved}});
+    return outcome.value;
+  });
 }
 
 std::vector<std::uint64_t> StateManager::save_snapshots(std::vector<StateSnapshot> snapshots) {
-  internal::SnapshotCache::Write write(impl_->cache);
-  const auto outcome = impl_->store.insert_all(snapshots);
-  std::vector<internal::CacheUpdate> updates;
-  updates.reserve(snapshots.size());
-  for (std::size_t i = 0; i < snapshots.size(); ++i) {
-    const SnapshotPtr saved = share_saved(std::move(snapshots[i]), outcome.value[i]);
-    updates.push_back({saved->plugin_id, saved});  // a later save of the same plugin wins
-  }
-  write.complete(outcome.before, outcome.after, updates);
-  return outcome.value;
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    const auto outcome = impl_->store.insert_all(snapshots);
+    std::vector<internal::CacheUpdate> updates;
+    updates.reserve(snapshots.size());
+    for (std::size_t i = 0; i < snapshots.size(); ++i) {
+      const SnapshotPtr saved = share_saved(std::move(snapshots[i]), outcome.value[i]);
+      updates.push_back({saved->plugin_id, saved});  // a later save of the same plugin wins
+    }
+    write.complete(outcome.before, outcome.after, updates);
+    return outcome.value;
+  });
 }
 
 SnapshotPtr StateManager::load_snapshot(std::string_view plugin_id) const {
@@ -87,23 +123,26 @@ SnapshotPtr StateManager::load_snapshot(std::string_view plugin_id) const {
 SnapshotPtr StateManager::get_latest(std::string_view plugin_id) const { return load_snapshot(plugin_id); }
 
 SnapshotPtr StateManager::rollback(std::string_view plugin_id) {
-  internal::SnapshotCache::Write write(impl_->cache);
-  auto outcome = impl_->store.rollback(plugin_id);
-  SnapshotPtr restored = share(std::move(outcome.value));
-  write.complete(outcome.before, outcome.after, {{plugin_id, restored}});
-  return restored;
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    auto outcome = impl_->store.rollback(plugin_id);
+    SnapshotPtr restored = share(std::move(outcome.value));
+    write.complete(outcome.before, outcome.after, {{plugin_id, restored}});
+    return restored;
+  });
 }
 
 void StateManager::clear(std::string_view plugin_id) {
-  internal::SnapshotCache::Write write(impl_->cache);
-  const auto outcome = impl_->store.clear(plugin_id);
-  write.complete(outcome.before, outcome.after, {{plugin_id, nullptr}});
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    const auto outcome = impl_->store.clear(plugin_id);
+    write.complete(outcome.before, outcome.after, {{plugin_id, nullptr}});
+  });
 }
 
 void StateManager::clear_all() {
-  internal::SnapshotCache::Write write(impl_->cache);
-  const auto outcome = impl_->store.clear_all();
-  write.complete(outcome.before, outcome.after, {}, /*clear_all=*/true);
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    const auto outcome = impl_->store.clear_all();
+    write.complete(outcome.before, outcome.after, {}, /*clear_all=*/true);
+  });
 }
 
 std::vector<StateSnapshot> StateManager::get_history(std::string_view plugin_id) const {
@@ -131,9 +170,10 @@ StateManager::VerifyReport StateManager::verify() const {
 
 void StateManager::record_event(const ReloadEvent& event) {
   const std::string detail = Json::from(event.detail).text();
-  internal::SnapshotCache::Write write(impl_->cache);
-  const auto outcome = impl_->store.append_event(event.plugin_id, to_string(event.kind), detail);
-  write.complete(outcome.before, outcome.after, {});
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    const auto outcome = impl_->store.append_event(event.plugin_id, to_string(event.kind), detail);
+    write.complete(outcome.before, outcome.after, {});
+  });
 }
 
 std::vector<AuditEvent> StateManager::audit_events(const AuditQuery& query) const {
@@ -141,38 +181,43 @@ std::vector<AuditEvent> StateManager::audit_events(const AuditQuery& query) cons
 }
 
 std::uint64_t StateManager::prune_audit(const AuditPrune& prune) {
-  internal::SnapshotCache::Write write(impl_->cache);
-  const auto outcome = impl_->store.prune_audit(prune);
-  write.complete(outcome.before, outcome.after, {});
-  return outcome.value;
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    const auto outcome = impl_->store.prune_audit(prune);
+    write.complete(outcome.before, outcome.after, {});
+    return outcome.value;
+  });
 }
 
 ReloadTicket StateManager::begin_reload(StateSnapshot pre_reload, std::string_view to_version) {
-  internal::SnapshotCache::Write write(impl_->cache);
-  const auto outcome = impl_->store.begin_reload(pre_reload, to_version);
-  const SnapshotPtr saved = share_saved(std::move(pre_reload), outcome.value.snapshot_seq);
-  write.complete(outcome.before, outcome.after, {{saved->plugin_id, saved}});
-  return outcome.value;
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    const auto outcome = impl_->store.begin_reload(pre_reload, to_version);
+    const SnapshotPtr saved = share_saved(std::move(pre_reload), outcome.value.snapshot_seq);
+    write.complete(outcome.before, outcome.after, {{saved->plugin_id, saved}});
+    return outcome.value;
+  });
 }
 
 void StateManager::finish_reload(std::uint64_t reload_id, const ReloadResult& result) {
-  internal::SnapshotCache::Write write(impl_->cache);
-  const auto outcome = impl_->store.finish_reload(reload_id, result);
-  write.complete(outcome.before, outcome.after, {});
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    const auto outcome = impl_->store.finish_reload(reload_id, result);
+    write.complete(outcome.before, outcome.after, {});
+  });
 }
 
 std::vector<UnfinishedReload> StateManager::unfinished_reloads() const { return impl_->store.unfinished_reloads(); }
 
 void StateManager::resolve_reload(std::uint64_t reload_id, std::string_view note) {
-  internal::SnapshotCache::Write write(impl_->cache);
-  const auto outcome = impl_->store.resolve_reload(reload_id, note);
-  write.complete(outcome.before, outcome.after, {});
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    const auto outcome = impl_->store.resolve_reload(reload_id, note);
+    write.complete(outcome.before, outcome.after, {});
+  });
 }
 
 void StateManager::set_plugin_state(std::string_view plugin_id, const PluginState& state) {
-  internal::SnapshotCache::Write write(impl_->cache);
-  const auto outcome = impl_->store.set_plugin_state(plugin_id, state);
-  write.complete(outcome.before, outcome.after, {});
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    const auto outcome = impl_->store.set_plugin_state(plugin_id, state);
+    write.complete(outcome.before, outcome.after, {});
+  });
 }
 
 PluginState StateManager::plugin_state(std::string_view plugin_id) const { return impl_->store.plugin_state(plugin_id); }
