@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,7 +197,7 @@ static void test_null_arguments(const char* db_path) {
   CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_open_path(NULL, &db));
   CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_open_path(db_path, NULL));
   CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_open_path("", &db));
-  hotstate_options_init(&options);
+  hotstate_options_init(&options, sizeof options);
   CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_open(&options, &db)); /* path NULL */
   options.path = db_path;
   options.busy_timeout_ms = -1;
@@ -207,13 +208,13 @@ static void test_null_arguments(const char* db_path) {
 
   hotstate_close(NULL);
   hotstate_free(NULL);
-  hotstate_options_init(NULL);
+  hotstate_options_init(NULL, sizeof(hotstate_options));
 }
 
 static void test_options_defaults(void) {
   hotstate_options options;
   memset(&options, 0xAB, sizeof options);
-  hotstate_options_init(&options);
+  hotstate_options_init(&options, sizeof options);
   CHECK(options.path == NULL);
   CHECK(options.max_history == 10);
   CHECK(options.synchronous_normal == 0);
@@ -225,6 +226,42 @@ static void test_options_defaults(void) {
   CHECK(options.max_data_bytes == (size_t)16 << 20);
   CHECK(options.max_metadata_bytes == (size_t)1 << 20);
   CHECK(options.vfs == NULL);
+  CHECK(options.struct_size == sizeof options);
+}
+
+/* Bindings built against another version of the header: a caller with a
+ * shorter (older) struct opens with defaults for the fields it lacks; one
+ * with a longer (newer) struct, or no struct_size, is refused. */
+static void test_options_struct_size(const char* db_path) {
+  hotstate_options options;
+  hotstate_db* db = NULL;
+  char* json = NULL;
+  size_t json_len = 0;
+
+  memset(&options, 0xAB, sizeof options);
+  hotstate_options_init(&options, offsetof(hotstate_options, synchronous_normal));
+  CHECK(options.struct_size == offsetof(hotstate_options, synchronous_normal));
+  CHECK(options.max_history == 10);
+  CHECK(options.read_only != 0); /* beyond the given size: untouched (0xAB...) */
+  options.path = db_path;
+  options.max_history = 3;
+  CHECK_CODE(HOTSTATE_OK, hotstate_open(&options, &db)); /* read_only etc. take their defaults */
+  CHECK_CODE(HOTSTATE_OK, hotstate_save(db, S(counter1), NULL));
+  CHECK_CODE(HOTSTATE_OK, hotstate_load(db, S("counter"), &json, &json_len, NULL));
+  CHECK(json != NULL);
+  hotstate_free(json);
+  hotstate_close(db);
+
+  hotstate_options_init(&options, sizeof options);
+  options.path = db_path;
+  options.struct_size = sizeof options + 8;
+  db = NULL;
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_open(&options, &db));
+  CHECK(contains(hotstate_last_error(), "newer hotstate"));
+  options.struct_size = 0;
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_open(&options, &db));
+  CHECK(contains(hotstate_last_error(), "struct_size"));
+  CHECK(db == NULL);
 }
 
 /* The seed's own files: saved as they are, read back in the seed's layout. */
@@ -633,7 +670,7 @@ static void test_reopen_and_read_only(const char* db_path) {
   hotstate_close(db);
   db = NULL;
 
-  hotstate_options_init(&options);
+  hotstate_options_init(&options, sizeof options);
   options.path = db_path;
   options.read_only = 1;
   CHECK_OK(hotstate_open(&options, &db));
@@ -698,7 +735,7 @@ static void test_options(void) {
   size_t json_len = 0;
   char expected[2048];
 
-  hotstate_options_init(&options);
+  hotstate_options_init(&options, sizeof options);
   options.path = temp_file("small.db");
   options.max_history = 1;
   options.synchronous_normal = 1;
@@ -825,6 +862,7 @@ int main(int argc, char** argv) {
   }
   test_not_a_database();
   test_options();
+  test_options_struct_size(temp_file("struct-size.db"));
   test_threads();
 
   remove_temp_dir();

@@ -130,9 +130,14 @@ HOTSTATE_C_API void hotstate_free(void* p) HOTSTATE_NOEXCEPT;
 typedef struct hotstate_db hotstate_db;
 
 /* How to open a database (hotstate::Options). Fill it with
- * hotstate_options_init() first, then set the fields you need: fields may be
- * added at the end in later versions, and init gives them their defaults. */
+ * hotstate_options_init() first, then set the fields you need. Later
+ * versions may add fields at the end only; struct_size says how much of the
+ * struct the caller knows, so a binding built against this header keeps
+ * working with a newer library (the fields it lacks keep their defaults). */
 typedef struct hotstate_options {
+  /* sizeof(hotstate_options) as the caller's header defines it; set by
+   * hotstate_options_init(). */
+  size_t struct_size;
   /* The database file (NUL-terminated), created when missing; ":memory:" for
    * a private database that vanishes with its handle. Required. The string is
    * copied; it need not outlive hotstate_open(). */
@@ -166,8 +171,11 @@ typedef struct hotstate_options {
   const char* vfs;
 } hotstate_options;
 
-/* Fills *options with the defaults (path NULL). Does nothing for NULL. */
-HOTSTATE_C_API void hotstate_options_init(hotstate_options* options) HOTSTATE_NOEXCEPT;
+/* Fills *options with the defaults (path NULL) and sets struct_size; pass
+ * the size of the caller's struct: hotstate_options_init(&options,
+ * sizeof options). Writes nothing beyond `struct_size` bytes. Does nothing
+ * for NULL or a struct_size too small to hold struct_size itself. */
+HOTSTATE_C_API void hotstate_options_init(hotstate_options* options, size_t struct_size) HOTSTATE_NOEXCEPT;
 
 /* Opens (or creates) the database options->path, brings its schema up to
  * date and records options->max_history in it. On success stores a new
@@ -177,7 +185,8 @@ HOTSTATE_C_API void hotstate_options_init(hotstate_options* options) HOTSTATE_NO
  * untouched), HOTSTATE_CANNOT_OPEN, HOTSTATE_READ_ONLY (a file or directory
  * that cannot be written: open it with read_only), HOTSTATE_BUSY,
  * HOTSTATE_CORRUPT, HOTSTATE_INVALID_ARGUMENT (NULL options, out or path,
- * an empty path, a bad option). */
+ * an empty path, a bad option, a struct_size that is not set or comes from a
+ * newer hotstate whose options this library does not know). */
 HOTSTATE_C_API hotstate_code hotstate_open(const hotstate_options* options, hotstate_db** out) HOTSTATE_NOEXCEPT;
 
 /* hotstate_open() with the default options and `path`. */

@@ -2,6 +2,8 @@
 // handle. Every entry point catches everything: no exception crosses into C.
 #include "hotstate/hotstate.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -259,48 +261,75 @@ void hotstate_free(void* p) noexcept { std::free(p); }
 
 // ---- Opening and closing
 
-void hotstate_options_init(hotstate_options* options) noexcept {
-  if (options == nullptr) return;
+namespace {
+
+hotstate_options default_options() noexcept {
   const hotstate::Options defaults;
-  options->path = nullptr;
-  options->max_history = defaults.max_history;
-  options->synchronous_normal = defaults.synchronous == hotstate::Synchronous::Normal ? 1 : 0;
-  options->read_only = defaults.read_only ? 1 : 0;
-  options->busy_timeout_ms = static_cast<std::int64_t>(defaults.busy_timeout.count());
-  options->cache_max_entries = defaults.cache_max_entries;
-  options->cache_max_bytes = defaults.cache_max_bytes;
-  options->max_id_bytes = defaults.max_id_bytes;
-  options->max_data_bytes = defaults.max_data_bytes;
-  options->max_metadata_bytes = defaults.max_metadata_bytes;
-  options->vfs = nullptr;
+  hotstate_options options{};
+  options.struct_size = sizeof(hotstate_options);
+  options.path = nullptr;
+  options.max_history = defaults.max_history;
+  options.synchronous_normal = defaults.synchronous == hotstate::Synchronous::Normal ? 1 : 0;
+  options.read_only = defaults.read_only ? 1 : 0;
+  options.busy_timeout_ms = static_cast<std::int64_t>(defaults.busy_timeout.count());
+  options.cache_max_entries = defaults.cache_max_entries;
+  options.cache_max_bytes = defaults.cache_max_bytes;
+  options.max_id_bytes = defaults.max_id_bytes;
+  options.max_data_bytes = defaults.max_data_bytes;
+  options.max_metadata_bytes = defaults.max_metadata_bytes;
+  options.vfs = nullptr;
+  return options;
 }
 
-hotstate_code hotstate_open(const hotstate_options* options, hotstate_db** out) noexcept {
+}  // namespace
+
+void hotstate_options_init(hotstate_options* options, size_t struct_size) noexcept {
+  if (options == nullptr || struct_size < sizeof(options->struct_size)) return;
+  hotstate_options defaults = default_options();
+  // A caller built against an older, shorter struct gets only the fields it has.
+  const std::size_t known = std::min(struct_size, sizeof defaults);
+  defaults.struct_size = struct_size;
+  std::memcpy(static_cast<void*>(options), &defaults, known);
+}
+
+hotstate_code hotstate_open(const hotstate_options* caller_options, hotstate_db** out) noexcept {
   static constexpr const char* function = "hotstate_open";
   return guarded([&] {
-    if (options == nullptr) invalid_argument(function, "options is NULL");
+    if (caller_options == nullptr) invalid_argument(function, "options is NULL");
     require_out(out, function, "out");
-    if (options->path == nullptr) invalid_argument(function, "options->path is NULL");
-    if (options->busy_timeout_ms < 0) invalid_argument(function, "options->busy_timeout_ms is negative");
+    // The fields the caller's struct has; the others keep their defaults.
+    const std::size_t size = caller_options->struct_size;
+    if (size < offsetof(hotstate_options, path) + sizeof(caller_options->path)) {
+      invalid_argument(function, "options->struct_size is not set (call hotstate_options_init first)");
+    }
+    if (size > sizeof(hotstate_options)) {
+      invalid_argument(function, "options->struct_size is " + std::to_string(size) +
+                                     ": options of a newer hotstate than this library (" +
+                                     std::to_string(sizeof(hotstate_options)) + " bytes)");
+    }
+    hotstate_options options = default_options();
+    std::memcpy(static_cast<void*>(&options), caller_options, size);
+    if (options.path == nullptr) invalid_argument(function, "options->path is NULL");
+    if (options.busy_timeout_ms < 0) invalid_argument(function, "options->busy_timeout_ms is negative");
     hotstate::Options cpp;
-    cpp.path = options->path;
-    cpp.max_history = options->max_history;
-    cpp.synchronous = options->synchronous_normal != 0 ? hotstate::Synchronous::Normal : hotstate::Synchronous::Full;
-    cpp.read_only = options->read_only != 0;
-    cpp.busy_timeout = std::chrono::milliseconds(options->busy_timeout_ms);
-    cpp.cache_max_entries = options->cache_max_entries;
-    cpp.cache_max_bytes = options->cache_max_bytes;
-    cpp.max_id_bytes = options->max_id_bytes;
-    cpp.max_data_bytes = options->max_data_bytes;
-    cpp.max_metadata_bytes = options->max_metadata_bytes;
-    if (options->vfs != nullptr) cpp.vfs = options->vfs;
+    cpp.path = options.path;
+    cpp.max_history = options.max_history;
+    cpp.synchronous = options.synchronous_normal != 0 ? hotstate::Synchronous::Normal : hotstate::Synchronous::Full;
+    cpp.read_only = options.read_only != 0;
+    cpp.busy_timeout = std::chrono::milliseconds(options.busy_timeout_ms);
+    cpp.cache_max_entries = options.cache_max_entries;
+    cpp.cache_max_bytes = options.cache_max_bytes;
+    cpp.max_id_bytes = options.max_id_bytes;
+    cpp.max_data_bytes = options.max_data_bytes;
+    cpp.max_metadata_bytes = options.max_metadata_bytes;
+    if (options.vfs != nullptr) cpp.vfs = options.vfs;
     *out = new hotstate_db(std::move(cpp));
   });
 }
 
 hotstate_code hotstate_open_path(const char* path, hotstate_db** out) noexcept {
   hotstate_options options;
-  hotstate_options_init(&options);
+  hotstate_options_init(&options, sizeof options);
   options.path = path;
   return hotstate_open(&options, out);
 }
