@@ -166,6 +166,20 @@ BEGIN
      AND (NEW.data IS NOT OLD.data OR NEW.metadata IS NOT OLD.metadata);
 END;
 
+-- The snapshot views show when each row was saved and its content hash too
+-- (columns added at the end, so queries naming columns are unaffected).
+DROP VIEW current_snapshots;
+CREATE VIEW current_snapshots AS
+  SELECT plugin_id, seq, timestamp, plugin_version, data, metadata, saved_at_us, content_hash
+    FROM snapshots AS s
+   WHERE seq = (SELECT max(seq) FROM snapshots WHERE plugin_id = s.plugin_id);
+
+DROP VIEW snapshot_history;
+CREATE VIEW snapshot_history AS
+  SELECT plugin_id, seq, timestamp, plugin_version, data, metadata, saved_at_us, content_hash
+    FROM snapshots AS s
+   WHERE seq < (SELECT max(seq) FROM snapshots WHERE plugin_id = s.plugin_id);
+
 -- Each plugin's life-cycle state (hotstate::PluginState); a plugin without a
 -- row is Unloaded.
 CREATE TABLE plugin_states (

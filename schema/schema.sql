@@ -337,7 +337,9 @@ CREATE VIEW current_snapshots AS
          timestamp,       -- its time, seconds since the Unix epoch
          plugin_version,  -- the version that made it
          data,            -- its state, a JSON object
-         metadata         -- its metadata, a JSON object of strings
+         metadata,        -- its metadata, a JSON object of strings
+         saved_at_us,     -- when the row was written, microseconds since the Unix epoch
+         content_hash     -- SHA3-256 of data || metadata (NULL for rows written without one)
     FROM snapshots AS s
    WHERE seq = (SELECT max(seq) FROM snapshots WHERE plugin_id = s.plugin_id);
 
@@ -349,7 +351,9 @@ CREATE VIEW snapshot_history AS
          timestamp,       -- its time, seconds since the Unix epoch
          plugin_version,  -- the version that made it
          data,            -- its state, a JSON object
-         metadata         -- its metadata, a JSON object of strings
+         metadata,        -- its metadata, a JSON object of strings
+         saved_at_us,     -- when the row was written, microseconds since the Unix epoch
+         content_hash     -- SHA3-256 of data || metadata (NULL for rows written without one)
     FROM snapshots AS s
    WHERE seq < (SELECT max(seq) FROM snapshots WHERE plugin_id = s.plugin_id);
 
