@@ -112,7 +112,7 @@ TEST_CASE("the tool reports errors on stderr with a non-zero exit code, and --he
   CHECK(unknown.exit_code != 0);
   for (const char* command :
        {"demo", "plugins", "show", "history", "diff", "rollback", "export", "import", "verify", "backup", "state",
-        "audit", "reloads", "resolve"}) {
+        "audit", "reloads", "resolve", "prune-audit"}) {
     INFO(command);
     const Run help = hotstate_tool(dir, {command, "--help"});
     CHECK(help.exit_code == 0);
@@ -515,4 +515,37 @@ TEST_CASE("demo runs twice on the same file and tells the whole story", "[cli]")
     CHECK_THAT(second.out, Catch::Contains(command.front()));
   }
   CHECK_THAT(hotstate_tool(dir, {"--db", db, "verify"}).out, Catch::Contains("audit log consistent"));
+}
+
+TEST_CASE("prune-audit removes old events through the audited prune", "[cli]") {
+  TempDir dir;
+  const auto db = dir.file("prune.db");
+  std::int64_t now = 1'700'000'000'000'000;
+  {
+    hotstate::Options options = file_options(db);
+    options.clock = [&now] { return now; };
+    StateManager manager(options);
+    for (int i = 0; i < 5; ++i) {
+      manager.record_event(hotstate::ReloadEvent::plugin_discovered("p").with("i", i));
+      now += 1'000'000;
+    }
+  }
+  CHECK(hotstate_tool(dir, {"--db", db, "prune-audit"}).exit_code == 2);  // needs a bound
+  CHECK(hotstate_tool(dir, {"--db", db, "prune-audit", "--older-than", "yesterday-ish"}).exit_code == 2);
+
+  const Run by_count = hotstate_tool(dir, {"--db", db, "--json", "prune-audit", "--keep", "3"});
+  REQUIRE(by_count.exit_code == 0);
+  CHECK(object_of(Json::parse(by_count.out)).at("removed").get<std::uint64_t>() == 2);
+  // 1.7e9 s is in 2023: everything is older than a day.
+  const Run by_time = hotstate_tool(dir, {"--db", db, "prune-audit", "--older-than", "1d"});
+  REQUIRE(by_time.exit_code == 0);
+  CHECK_THAT(by_time.out, Catch::Contains("removed 3 audit event(s)"));
+  StateManager manager(file_options(db));
+  hotstate::AuditQuery query;
+  query.limit = 0;
+  const auto events = manager.audit_events(query);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].kind == "AuditPruned");
+  CHECK(events[1].kind == "AuditPruned");
+  CHECK(manager.verify().ok);
 }

@@ -697,6 +697,25 @@ int command_reloads(StateManager& manager, bool json) {
   return 0;
 }
 
+int command_prune_audit(StateManager& manager, const hotstate::AuditPrune& prune, bool json) {
+  const std::uint64_t removed = manager.prune_audit(prune);
+  if (json) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("removed", removed);
+    if (prune.older_than_us) out.member("older_than_us", *prune.older_than_us);
+    if (prune.keep_newest) out.member("keep_newest", static_cast<std::uint64_t>(*prune.keep_newest));
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+    return 0;
+  }
+  std::cout << "removed " << removed << " audit event(s)";
+  if (prune.older_than_us) std::cout << " older than " << iso_time_us(*prune.older_than_us);
+  if (prune.keep_newest) std::cout << (prune.older_than_us ? " or" : "") << " beyond the newest " << *prune.keep_newest;
+  std::cout << "; the prune itself is recorded (AuditPruned), and the saves of existing snapshots stay\n";
+  return 0;
+}
+
 int command_resolve(StateManager& manager, std::uint64_t reload_id, const std::string& note, bool json) {
   std::string plugin_id;
   for (const auto& reload : manager.unfinished_reloads()) {

@@ -39,6 +39,8 @@ int command_audit(hotstate::StateManager& manager, const hotstate::AuditQuery& q
 int command_reloads(hotstate::StateManager& manager, bool json);
 // Throws UsageError for a reload that does not exist.
 int command_resolve(hotstate::StateManager& manager, std::uint64_t reload_id, const std::string& note, bool json);
+// The retention prune (StateManager::prune_audit); prints how many events went.
+int command_prune_audit(hotstate::StateManager& manager, const hotstate::AuditPrune& prune, bool json);
 
 // ---- Helpers shared with the demo
 

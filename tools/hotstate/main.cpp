@@ -353,6 +353,15 @@ int main(int argc, char** argv) {
   resolve->add_option("ID", reload_id, "the reload's id (see `reloads`)")->required();
   resolve->add_option("--note", note, "what was done about it");
 
+  std::string older_than_text;
+  std::size_t keep_newest = 0;
+  auto* prune = app.add_subcommand(
+      "prune-audit", "the retention prune: remove audit events older than T and/or beyond the newest N (itself audited)");
+  auto* older_than_option =
+      prune->add_option("--older-than", older_than_text, std::string("remove events before T: ") + kTimeForms)
+          ->type_name("T");
+  auto* keep_option = prune->add_option("--keep", keep_newest, "keep only the newest N events")->type_name("N");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -377,9 +386,21 @@ int main(int argc, char** argv) {
       query.order = oldest_first ? hotstate::AuditOrder::OldestFirst : hotstate::AuditOrder::NewestFirst;
     }
 
+    hotstate::AuditPrune prune_bounds;
+    if (*prune) {
+      if (older_than_option->count() == 0 && keep_option->count() == 0) {
+        throw hotstate_tool::UsageError("prune-audit needs --older-than T, --keep N or both");
+      }
+      if (older_than_option->count() > 0) {
+        prune_bounds.older_than_us =
+            hotstate_tool::parse_time_argument(older_than_text, hotstate_tool::now_us(), "--older-than");
+      }
+      if (keep_option->count() > 0) prune_bounds.keep_newest = keep_newest;
+    }
+
     hotstate::Options options;
     options.path = db_path;
-    const bool writes = *rollback || *import_command || *resolve;
+    const bool writes = *rollback || *import_command || *resolve || *prune;
     options.read_only = !writes;  // looking never changes the file
     if (writes && !std::filesystem::exists(db_path) && !*import_command) {
       throw hotstate_tool::UsageError("no database '" + db_path + "'");
@@ -398,6 +419,7 @@ int main(int argc, char** argv) {
     if (*audit) return hotstate_tool::command_audit(manager, query, json);
     if (*reloads) return hotstate_tool::command_reloads(manager, json);
     if (*resolve) return hotstate_tool::command_resolve(manager, reload_id, note, json);
+    if (*prune) return hotstate_tool::command_prune_audit(manager, prune_bounds, json);
   } catch (const hotstate_tool::UsageError& error) {
     std::cerr << "hotstate: " << error.what() << "\n";
     return 2;
