@@ -1,5 +1,9 @@
 // hotstate: the audit log. What was reloaded, when, from which version to
 // which, with what state, what failed and what was rolled back.
+//
+// Thread safety: every type here is a plain value; copy it and hand it between
+// threads freely. Distinct objects may be used concurrently; one object is not
+// synchronized. StateManager's audit calls are thread-safe (state_manager.hpp).
 #pragma once
 
 #include <chrono>

@@ -1,6 +1,10 @@
 // hotstate: the reload journal. A reload begins with the state saved before
 // it and ends with its outcome; a reload whose host died in between is found
 // by the next process, with the state to go back to.
+//
+// Thread safety: every type here is a plain value; copy it and hand it between
+// threads freely. Distinct objects may be used concurrently; one object is not
+// synchronized.
 #pragma once
 
 #include <cstdint>
