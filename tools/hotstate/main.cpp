@@ -148,7 +148,9 @@ std::string shell_word(const std::string& text) {
   return quoted + "'";
 }
 
-int run_demo(const std::string& db_path) {
+// `program`: how the tool was invoked (argv[0]), so the commands it suggests
+// can be pasted as they are, also before the tool is installed.
+int run_demo(const std::string& db_path, const std::string& program) {
   hotstate::Options options;
   options.path = db_path;
   StateManager manager(options);
@@ -256,7 +258,7 @@ int run_demo(const std::string& db_path) {
             << " events):\n";
   hotstate_tool::print_table({"TIME (UTC)", "KIND", "DETAIL"}, rows, "  ");
 
-  const std::string tool = "hotstate --db " + shell_word(db_path) + " ";
+  const std::string tool = shell_word(program) + " --db " + shell_word(db_path) + " ";
   const std::uint64_t seq_a = first.ticket.snapshot_seq;
   const std::uint64_t seq_b = current ? current->seq : second.ticket.snapshot_seq;
   const std::vector<std::pair<std::string, std::string>> explore = {
@@ -370,7 +372,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*demo) return run_demo(db_path);
+    if (*demo) return run_demo(db_path, argc > 0 && argv[0][0] != '\0' ? argv[0] : "hotstate");
 
     hotstate::AuditQuery query;
     if (*audit) {
