@@ -206,3 +206,17 @@ TEST_CASE("a plugin may override is_snapshot_compatible", "[plugin][stateful]") 
   REQUIRE(plugin->is_snapshot_compatible(StateSnapshot("p", "1.0.0")));
   REQUIRE_FALSE(plugin->is_snapshot_compatible(StateSnapshot("p", "3.0.0")));
 }
+
+TEST_CASE("each PluginState kind has a name that reads back, and nothing else does", "[plugin]") {
+  using hotstate::PluginState;
+  for (const auto kind : {PluginState::Unloaded, PluginState::Loading, PluginState::Loaded, PluginState::Running,
+                          PluginState::Reloading, PluginState::Failed, PluginState::Unloading}) {
+    INFO(PluginState::kind_name(kind));
+    CHECK(PluginState::kind_named(PluginState::kind_name(kind)) == kind);
+    if (kind != PluginState::Failed) CHECK(PluginState(kind).to_string() == PluginState::kind_name(kind));
+  }
+  CHECK(PluginState::kind_name(PluginState::Failed) == "Failed");
+  CHECK_FALSE(PluginState::kind_named("Failed: x").has_value());
+  CHECK_FALSE(PluginState::kind_named("running").has_value());
+  CHECK_FALSE(PluginState::kind_named("").has_value());
+}

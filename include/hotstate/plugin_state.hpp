@@ -2,7 +2,9 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace hotstate {
 
@@ -25,6 +27,12 @@ class PluginState {
 
   // Exactly as the seed displays it: "Unloaded", …, "Failed: <reason>".
   std::string to_string() const;
+
+  // A kind's name, "Unloaded", …, "Failed" (no reason): the names the
+  // database (plugin_states.state), the audit log and the C API use.
+  static std::string_view kind_name(Kind kind) noexcept;
+  // The kind with that name; nullopt for any other text.
+  static std::optional<Kind> kind_named(std::string_view name) noexcept;
 
   friend bool operator==(const PluginState&, const PluginState&) = default;
 

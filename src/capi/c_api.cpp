@@ -185,24 +185,6 @@ constexpr hotstate::ReloadEvent::Kind reload_event_kinds[] = {
     hotstate::ReloadEvent::Kind::PluginDiscovered,  hotstate::ReloadEvent::Kind::PluginRemoved,
 };
 
-struct StateName {
-  hotstate::PluginState::Kind kind;
-  const char* name;
-};
-constexpr StateName plugin_state_names[] = {
-    {hotstate::PluginState::Kind::Unloaded, "Unloaded"},   {hotstate::PluginState::Kind::Loading, "Loading"},
-    {hotstate::PluginState::Kind::Loaded, "Loaded"},       {hotstate::PluginState::Kind::Running, "Running"},
-    {hotstate::PluginState::Kind::Reloading, "Reloading"}, {hotstate::PluginState::Kind::Failed, "Failed"},
-    {hotstate::PluginState::Kind::Unloading, "Unloading"},
-};
-
-const char* plugin_state_name(hotstate::PluginState::Kind kind) {
-  for (const auto& entry : plugin_state_names) {
-    if (entry.kind == kind) return entry.name;
-  }
-  throw Error(ErrorCode::Internal, "a plugin state without a name");
-}
-
 hotstate_code load_like(const char* function, hotstate_db* db, const char* plugin_id, std::size_t plugin_id_len,
                         char** json, std::size_t* json_len, std::uint64_t* seq,
                         hotstate::SnapshotPtr (*operation)(hotstate::StateManager&, std::string_view)) noexcept {
@@ -342,10 +324,8 @@ hotstate_code hotstate_save(hotstate_db* db, const char* json, size_t json_len, 
   static constexpr const char* function = "hotstate_save";
   return guarded([&] {
     auto& manager = manager_of(db, function);
-    std::vector<StateSnapshot> snapshots;
-    snapshots.push_back(StateSnapshot::from_bytes(text_of(json, json_len, function, "json")));
-    const std::vector<std::uint64_t> seqs = manager.save_snapshots(std::move(snapshots));
-    if (seq != nullptr) *seq = seqs.at(0);
+    const std::uint64_t saved = manager.save_snapshot(StateSnapshot::from_bytes(text_of(json, json_len, function, "json")));
+    if (seq != nullptr) *seq = saved;
   });
 }
 
@@ -563,20 +543,17 @@ hotstate_code hotstate_set_plugin_state(hotstate_db* db, const char* plugin_id, 
     const std::string_view id = text_of(plugin_id, plugin_id_len, function, "plugin_id");
     const std::string_view state_name = name_of(state, function, "state");
     const std::string_view reason_text = text_of(reason, reason_len, function, "reason");
-    const StateName* found = nullptr;
-    for (const auto& entry : plugin_state_names) {
-      if (state_name == entry.name) found = &entry;
-    }
-    if (found == nullptr) {
+    const auto kind = hotstate::PluginState::kind_named(state_name);
+    if (!kind) {
       invalid_argument(function, "unknown plugin state \"" + std::string(state_name) +
                                      "\" (expected Unloaded, Loading, Loaded, Running, Reloading, Failed or "
                                      "Unloading)");
     }
-    if (found->kind == hotstate::PluginState::Kind::Failed) {
+    if (*kind == hotstate::PluginState::Kind::Failed) {
       manager.set_plugin_state(id, hotstate::PluginState::failed(std::string(reason_text)));
     } else {
       if (!reason_text.empty()) invalid_argument(function, "only the state Failed has a reason");
-      manager.set_plugin_state(id, hotstate::PluginState(found->kind));
+      manager.set_plugin_state(id, hotstate::PluginState(*kind));
     }
   });
 }
@@ -591,7 +568,7 @@ hotstate_code hotstate_plugin_state(hotstate_db* db, const char* plugin_id, size
     const hotstate::PluginState state = manager.plugin_state(text_of(plugin_id, plugin_id_len, function, "plugin_id"));
     JsonWriter out;
     out.begin_object();
-    out.member("state", plugin_state_name(state.kind()));
+    out.member("state", hotstate::PluginState::kind_name(state.kind()));
     out.member("reason", state.reason());
     out.end_object();
     give(out.take().text(), json, json_len);

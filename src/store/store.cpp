@@ -768,28 +768,6 @@ void require_id(const Store::Shared& limits, std::string_view text, const char* 
   require_utf8(text, what);
 }
 
-const char* state_name(PluginState::Kind kind) {
-  switch (kind) {
-    case PluginState::Kind::Unloaded: return "Unloaded";
-    case PluginState::Kind::Loading: return "Loading";
-    case PluginState::Kind::Loaded: return "Loaded";
-    case PluginState::Kind::Running: return "Running";
-    case PluginState::Kind::Reloading: return "Reloading";
-    case PluginState::Kind::Failed: return "Failed";
-    case PluginState::Kind::Unloading: return "Unloading";
-  }
-  return "Unloaded";
-}
-
-std::optional<PluginState::Kind> state_kind(std::string_view name) {
-  for (const auto kind : {PluginState::Kind::Unloaded, PluginState::Kind::Loading, PluginState::Kind::Loaded,
-                          PluginState::Kind::Running, PluginState::Kind::Reloading, PluginState::Kind::Failed,
-                          PluginState::Kind::Unloading}) {
-    if (name == state_name(kind)) return kind;
-  }
-  return std::nullopt;
-}
-
 // A reload's journal row, read inside the transaction that finishes it.
 struct JournalRow {
   std::string plugin_id;
@@ -1012,7 +990,7 @@ WriteOutcome<bool> Store::set_plugin_state(std::string_view plugin_id, const Plu
         " changed_at_us = excluded.changed_at_us"
         " WHERE state IS NOT excluded.state OR reason IS NOT excluded.reason"));
     upsert->bind(1, std::string(plugin_id));
-    upsert->bind(2, state_name(state.kind()));
+    upsert->bind(2, std::string(PluginState::kind_name(state.kind())));
     upsert->bind(3, state.reason());
     upsert->bind(4, shared_->now_us());
     upsert->exec();
@@ -1026,7 +1004,7 @@ PluginState Store::plugin_state(std::string_view plugin_id) const {
     select->bind(1, std::string(plugin_id));
     if (!select->executeStep()) return PluginState();
     const std::string name = select->getColumn(0).getString();
-    const auto kind = state_kind(name);
+    const auto kind = PluginState::kind_named(name);
     if (!kind) throw Error(ErrorCode::Corrupt, "plugin_states holds an unknown state '" + name + "'");
     if (*kind == PluginState::Kind::Failed) return PluginState::failed(select->getColumn(1).getString());
     return PluginState(*kind);

@@ -492,19 +492,6 @@ std::size_t display_width(std::string_view text) {
   }));
 }
 
-const char* state_name(hotstate::PluginState::Kind kind) {
-  using Kind = hotstate::PluginState::Kind;
-  switch (kind) {
-    case Kind::Unloaded: return "Unloaded";
-    case Kind::Loading: return "Loading";
-    case Kind::Loaded: return "Loaded";
-    case Kind::Running: return "Running";
-    case Kind::Reloading: return "Reloading";
-    case Kind::Failed: return "Failed";
-    case Kind::Unloading: return "Unloading";
-  }
-  return "Unknown";
-}
 
 // Embeds the text of a JSON object read from the store; a text hotstate cannot
 // read (only possible for rows other clients wrote) goes in as a string.
@@ -611,7 +598,7 @@ int command_state(StateManager& manager, const std::string& plugin_id, bool json
     JsonWriter out;
     out.begin_object();
     out.member("plugin_id", plugin_id);
-    out.member("state", std::string(state_name(state.kind())));
+    out.member("state", hotstate::PluginState::kind_name(state.kind()));
     out.member("reason", state.reason());
     out.end_object();
     std::cout << out.take().text() << "\n";
