@@ -80,11 +80,12 @@ StateManager::StateManager(Options options) : impl_(std::make_unique<Impl>(std::
 
 StateManager::~StateManager() = default;
 
-void StateManager::save_snapshot(StateSnapshot snapshot) {
+std::uint64_t StateManager::save_snapshot(StateSnapshot snapshot) {
   return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
     const auto outcome = impl_->store.insert(snapshot);
     const SnapshotPtr saved = share_saved(std::move(snapshot), outcome.value);
     write.complete(outcome.before, outcome.after, {{saved->plugin_id, saved}});
+    return outcome.value;
   });
 }
 
