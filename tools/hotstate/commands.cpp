@@ -368,42 +368,6 @@ namespace {
 constexpr std::int64_t kMicrosPerSecond = 1'000'000;
 constexpr std::int64_t kSecondsPerDay = 86'400;
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
-// The proleptic Gregorian calendar, without time_t (H. Hinnant's algorithms).
-std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
-  year -= month <= 2 ? 1 : 0;
-  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const auto year_of_era = static_cast<unsigned>(year - era * 400);
-  const unsigned day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-  return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
-}
-
-struct CivilDate {
-  std::int64_t year;
-  unsigned month;
-  unsigned day;
-};
-
-CivilDate civil_from_days(std::int64_t days) {
-  days += 719468;
-  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const auto day_of_era = static_cast<unsigned>(days - era * 146097);
-  const unsigned year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-  const unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-  const unsigned mp = (5 * day_of_year + 2) / 153;
-  const unsigned day = day_of_year - (153 * mp + 2) / 5 + 1;
-  const unsigned month = mp < 10 ? mp + 3 : mp - 9;
-  return {static_cast<std::int64_t>(year_of_era) + era * 400 + (month <= 2 ? 1 : 0), month, day};
-}
-
-unsigned days_in_month(std::int64_t year, unsigned month) {
-  static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  return month == 2 && leap ? 29 : days[month - 1];
-}
-
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // `count` digits at text[pos…] as a number, or nullopt.
@@ -430,11 +394,12 @@ std::optional<std::int64_t> parse_iso(std::string_view text) {
   const auto month = digits_at(text, 5, 2);
   const auto day = digits_at(text, 8, 2);
   if (!year || !month || !day || text[4] != '-' || text[7] != '-') return std::nullopt;
-  if (*month < 1 || *month > 12 || *day < 1 || *day > days_in_month(*year, static_cast<unsigned>(*month))) {
-    return std::nullopt;
-  }
+  const std::chrono::year_month_day date{std::chrono::year(static_cast<int>(*year)),
+                                         std::chrono::month(static_cast<unsigned>(*month)),
+                                         std::chrono::day(static_cast<unsigned>(*day))};
+  if (!date.ok()) return std::nullopt;  // e.g. month 13, or February 30
   std::int64_t seconds =
-      days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day)) * kSecondsPerDay;
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::sys_days(date).time_since_epoch()).count();
   if (text.size() == 10) return seconds * kMicrosPerSecond;
   if (text[10] != 'T' && text[10] != 't' && text[10] != ' ') return std::nullopt;
   const auto hour = digits_at(text, 11, 2);
@@ -507,16 +472,15 @@ void embed_json_text(JsonWriter& out, std::string_view key, const std::string& t
 }  // namespace
 
 std::string iso_time_us(std::int64_t time_us) {
-  const std::int64_t seconds = floor_div(time_us, kMicrosPerSecond);
-  const std::int64_t micros = time_us - seconds * kMicrosPerSecond;
-  const std::int64_t days = floor_div(seconds, kSecondsPerDay);
-  const std::int64_t second_of_day = seconds - days * kSecondsPerDay;
-  const CivilDate date = civil_from_days(days);
+  const std::chrono::sys_time<std::chrono::microseconds> time{std::chrono::microseconds(time_us)};
+  const auto day = std::chrono::floor<std::chrono::days>(time);  // floor: times before 1970 too
+  const std::chrono::year_month_day date{day};
+  const std::chrono::hh_mm_ss clock{time - day};
   char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
-                static_cast<long long>(date.year), date.month, date.day,
-                static_cast<long long>(second_of_day / 3600), static_cast<long long>(second_of_day / 60 % 60),
-                static_cast<long long>(second_of_day % 60), static_cast<long long>(micros));
+  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                static_cast<long long>(clock.hours().count()), static_cast<long long>(clock.minutes().count()),
+                static_cast<long long>(clock.seconds().count()), static_cast<long long>(clock.subseconds().count()));
   return buffer;
 }
 
