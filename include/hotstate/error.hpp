@@ -28,6 +28,8 @@ enum class ErrorCode {
   Conflict,         // a conditional save found another current snapshot than the caller read
   TooLarge,         // an id, version, data or metadata is over its limit in Options; nothing was written
   Internal,         // any other failure inside SQLite or hotstate; the message has the details
+  UntrustedSchema,  // the file has triggers, views or indexes hotstate did not create, or changed ones (named in the message); nothing was written
+  TimedOut,         // a call ran longer than Options::call_time_limit inside SQLite and was interrupted; a write was undone whole
 };
 
 // The name of a code, e.g. "Busy". Never null.

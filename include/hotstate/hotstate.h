@@ -80,7 +80,8 @@ HOTSTATE_C_API int hotstate_schema_version(void) HOTSTATE_NOEXCEPT;
 /* ---- Errors */
 
 /* What went wrong. HOTSTATE_OK, then hotstate::ErrorCode in its order (see
- * error.hpp), then HOTSTATE_OUT_OF_MEMORY. The values are stable. */
+ * error.hpp), then HOTSTATE_OUT_OF_MEMORY, then the codes added later. The
+ * values are stable. */
 typedef enum hotstate_code {
   HOTSTATE_OK = 0,                /* success */
   HOTSTATE_INVALID_ARGUMENT = 1,  /* an argument is outside what the API accepts (NULL handle, bad option, unknown name) */
@@ -101,7 +102,9 @@ typedef enum hotstate_code {
   HOTSTATE_CONFLICT = 16,         /* a conditional save lost a race; a reload already finished */
   HOTSTATE_TOO_LARGE = 17,        /* an id, version, data or metadata is over its limit; nothing was written */
   HOTSTATE_INTERNAL = 18,         /* any other failure inside SQLite or hotstate; see hotstate_last_error() */
-  HOTSTATE_OUT_OF_MEMORY = 19     /* an allocation failed; nothing was written */
+  HOTSTATE_OUT_OF_MEMORY = 19,    /* an allocation failed; nothing was written */
+  HOTSTATE_UNTRUSTED_SCHEMA = 20, /* the file has triggers, views or indexes hotstate did not create (named); nothing was written */
+  HOTSTATE_TIMED_OUT = 21         /* a call ran past its time limit inside SQLite and was undone */
 } hotstate_code;
 
 /* The name of a code, e.g. "Busy", "Ok", "OutOfMemory" (the names of

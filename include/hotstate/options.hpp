@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace hotstate {
@@ -22,11 +23,14 @@ struct Options {
   std::string path;
 
   // History entries kept per plugin besides its current snapshot (0 keeps no
-  // history). The bound lives in the database (table `settings`) and holds for
-  // every writer; opening a StateManager writes this value there, so the last
-  // one opened wins, and lowering it trims every plugin's history at once.
-  // At most 2147483647.
-  std::size_t max_history = 10;
+  // history), for a database this StateManager creates; unset: 10. The bound
+  // lives in the database (table `settings`) and holds for every writer.
+  // Opening an existing database never changes it: the file keeps its own
+  // bound whatever this says (StateManager::max_history() tells which), so a
+  // second program or a tool opened with other Options cannot trim anybody's
+  // history. Change it on purpose with StateManager::set_max_history, which
+  // is audited. At most 2147483647.
+  std::optional<std::size_t> max_history;
 
   Synchronous synchronous = Synchronous::Full;
 
@@ -52,6 +56,12 @@ struct Options {
   // a snapshot's data and its metadata, as compact JSON text.
   std::size_t max_data_bytes = std::size_t{16} << 20;
   std::size_t max_metadata_bytes = std::size_t{1} << 20;
+
+  // How long one call may spend inside SQLite before it is interrupted: the
+  // call then throws Error(TimedOut) and a write is undone whole. 0: no
+  // bound. Waiting for another connection's lock is bounded by busy_timeout
+  // instead. For tools that open files prepared by someone else.
+  std::chrono::milliseconds call_time_limit{0};
 
   // The SQLite VFS to open the database with; empty for SQLite's default.
   // For hosts with their own VFS, and for fault-injection tests.

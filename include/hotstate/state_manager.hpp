@@ -25,6 +25,10 @@ namespace hotstate {
 //    current;
 //  - order is the order of saves (the row's seq), never the timestamp.
 //
+// Plugin ids: every function that takes one applies the same rule as
+// save_snapshot, reads included: an id that is not UTF-8 throws
+// Error(InvalidUtf8), one over Options::max_id_bytes Error(TooLarge).
+//
 // Every public write is one SQLite transaction, fsynced before it returns at
 // Synchronous::Full: on any failure it throws Error and the database is as it
 // was (after a failed fsync, Error(Io), the write may still reappear after a
@@ -44,13 +48,27 @@ namespace hotstate {
 // copyable or movable (share it by reference or through a smart pointer).
 class StateManager {
  public:
-  // Opens (or creates) the database at options.path, brings its schema up to
-  // date (each migration in its own transaction) and records
-  // options.max_history in it. Throws Error: NotADatabase for a file that is
-  // not a SQLite database, NewerSchema for a database written by a newer
-  // hotstate (both left untouched), CannotOpen, ReadOnly (a file or directory
-  // that cannot be written; Options::read_only reads it), Busy, Corrupt,
-  // InvalidArgument for an empty path or max_history above 2147483647.
+  // Opens (or creates) the database at options.path and brings its schema up
+  // to date (each migration in its own transaction). Opening an existing
+  // database changes nothing else: not its history bound (see
+  // Options::max_history), not a row. A new database's directory is synced,
+  // so the new file's name survives a power cut. `path` is a file name,
+  // never a SQLite URI ("file:..." names a file of that name). Busy from
+  // other connections is waited out up to busy_timeout. Throws Error:
+  // NotADatabase for a file that is not a SQLite database, NewerSchema for a
+  // database written by a newer hotstate (both left untouched),
+  // UntrustedSchema for an older database whose schema is not exactly the
+  // one hotstate created (it is not migrated), CannotOpen, ReadOnly (a file
+  // or directory that cannot be written; Options::read_only reads it), Busy,
+  // Corrupt, InvalidArgument for an empty path or max_history above
+  // 2147483647.
+  //
+  // Files prepared by someone else: every connection runs with SQLite's
+  // defensive settings (trusted_schema off, SQLITE_DBCONFIG_DEFENSIVE,
+  // limits on lengths and depths), reads never run a view or trigger, and
+  // every write first checks that the file's triggers and indexes are
+  // exactly hotstate's; a write through a file with others throws
+  // Error(UntrustedSchema) naming them and writes nothing.
   explicit StateManager(Options options);
   ~StateManager();
 
@@ -108,14 +126,41 @@ class StateManager {
   // The history bound the database holds now (see Options::max_history).
   std::size_t max_history() const;
 
+  // Changes the history bound of the database, for every writer, in one
+  // transaction: lowering it trims every plugin's history at once. The change
+  // and each trimmed row are recorded in the audit log (MaxHistoryChanged
+  // {from, to}, HistoryTrimmed {seq, content_hash}). Returns how many rows it
+  // trimmed. Setting the bound the database has changes nothing. Throws
+  // Error: InvalidArgument above 2147483647, ReadOnly, Busy, DiskFull, Io,
+  // UntrustedSchema.
+  std::size_t set_max_history(std::size_t max_history);
+
+  // A plugin's current snapshot in brief, as SQL counts and reads it: no
+  // data or metadata is read or parsed.
+  struct PluginSummary {
+    std::string plugin_id;
+    std::uint64_t seq = 0;               // the current snapshot's seq
+    std::string plugin_version;          // the current snapshot's plugin_version
+    std::uint64_t timestamp = 0;         // the current snapshot's timestamp (seconds)
+    std::int64_t saved_at_us = 0;        // when the current snapshot was written
+    std::size_t history_entries = 0;     // rows besides the current one
+  };
+  // Every plugin with a current snapshot, sorted as plugin_ids(). Never
+  // fails because of one row: a listing of a file with unreadable rows still
+  // lists every plugin (load_snapshot then reports the unreadable one).
+  std::vector<PluginSummary> plugin_summaries() const;
+
   // The options this manager was opened with.
   const Options& options() const noexcept;
 
-  // Writes a consistent copy of the database to `path` (replacing that file)
-  // with SQLite's online backup API: the copy is the database as of one
-  // moment, while other threads and processes go on writing. Throws Error
-  // (CannotOpen, Io, DiskFull, …); a failed backup may leave a partial file
-  // at `path`, never a changed source.
+  // Writes a consistent copy of the database to `path` with SQLite's online
+  // backup API: the copy is the database as of one moment, while other
+  // threads and processes go on writing. The copy is written to a temporary
+  // file beside `path`, fsynced, renamed over `path` and the directory
+  // fsynced: `path` is either its old self or the whole copy, never a part.
+  // Throws Error: InvalidArgument when `path` is this database itself (or
+  // one of its -wal/-shm files), CannotOpen, Io, DiskFull; the temporary is
+  // removed on failure, the source never changes.
   void backup(const std::string& path) const;
 
   // What verify() found; ok when `problems` is empty.
@@ -125,7 +170,9 @@ class StateManager {
     int schema_version = 0;             // the file's PRAGMA user_version
   };
   // Checks the file: PRAGMA integrity_check, schema version and application
-  // id, that the schema's triggers and views are all there, that no plugin
+  // id, that every schema object is exactly the SQL hotstate's migrations
+  // create (changed, missing and unknown triggers, views, indexes and tables
+  // are each reported), that no id is beyond 2^53-1, that no plugin
   // has more rows than the history bound allows, that every row reads and
   // matches its content_hash, and that the audit log is consistent with the
   // snapshots (every row has its SnapshotSaved event with the same hash;

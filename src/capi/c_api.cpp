@@ -58,6 +58,8 @@ hotstate_code to_c(ErrorCode code) noexcept {
     case ErrorCode::Conflict: return HOTSTATE_CONFLICT;
     case ErrorCode::TooLarge: return HOTSTATE_TOO_LARGE;
     case ErrorCode::Internal: return HOTSTATE_INTERNAL;
+    case ErrorCode::UntrustedSchema: return HOTSTATE_UNTRUSTED_SCHEMA;
+    case ErrorCode::TimedOut: return HOTSTATE_TIMED_OUT;
   }
   return HOTSTATE_INTERNAL;
 }
@@ -230,6 +232,8 @@ const char* hotstate_code_name(hotstate_code code) noexcept {
     case HOTSTATE_TOO_LARGE: return hotstate::to_string(ErrorCode::TooLarge);
     case HOTSTATE_INTERNAL: return hotstate::to_string(ErrorCode::Internal);
     case HOTSTATE_OUT_OF_MEMORY: return "OutOfMemory";
+    case HOTSTATE_UNTRUSTED_SCHEMA: return hotstate::to_string(ErrorCode::UntrustedSchema);
+    case HOTSTATE_TIMED_OUT: return hotstate::to_string(ErrorCode::TimedOut);
     default: return "Unknown";
   }
 }
@@ -250,7 +254,7 @@ hotstate_options default_options() noexcept {
   hotstate_options options{};
   options.struct_size = sizeof(hotstate_options);
   options.path = nullptr;
-  options.max_history = defaults.max_history;
+  options.max_history = 10;  // FIXME(c-api helper): unset marker
   options.synchronous_normal = defaults.synchronous == hotstate::Synchronous::Normal ? 1 : 0;
   options.read_only = defaults.read_only ? 1 : 0;
   options.busy_timeout_ms = static_cast<std::int64_t>(defaults.busy_timeout.count());
@@ -295,7 +299,7 @@ hotstate_code hotstate_open(const hotstate_options* caller_options, hotstate_db*
     if (options.busy_timeout_ms < 0) invalid_argument(function, "options->busy_timeout_ms is negative");
     hotstate::Options cpp;
     cpp.path = options.path;
-    cpp.max_history = options.max_history;
+    cpp.max_history = options.max_history;  // FIXME(c-api helper)
     cpp.synchronous = options.synchronous_normal != 0 ? hotstate::Synchronous::Normal : hotstate::Synchronous::Full;
     cpp.read_only = options.read_only != 0;
     cpp.busy_timeout = std::chrono::milliseconds(options.busy_timeout_ms);

@@ -154,6 +154,19 @@ std::vector<std::string> StateManager::plugin_ids() const { return impl_->store.
 
 std::size_t StateManager::max_history() const { return impl_->store.max_history(); }
 
+std::size_t StateManager::set_max_history(std::size_t max_history) {
+  return write_through(impl_->cache, [&](internal::SnapshotCache::Write& write) {
+    const auto outcome = impl_->store.set_max_history(max_history);
+    // Trimming removes history rows only, never a current snapshot.
+    write.complete(outcome.before, outcome.after, {});
+    return outcome.value;
+  });
+}
+
+std::vector<StateManager::PluginSummary> StateManager::plugin_summaries() const {
+  return impl_->store.plugin_summaries();
+}
+
 const Options& StateManager::options() const noexcept { return impl_->options; }
 
 void StateManager::backup(const std::string& path) const { impl_->store.backup_to(path); }

@@ -24,6 +24,8 @@ const char* to_string(ErrorCode code) noexcept {
     case ErrorCode::Conflict: return "Conflict";
     case ErrorCode::TooLarge: return "TooLarge";
     case ErrorCode::Internal: return "Internal";
+    case ErrorCode::UntrustedSchema: return "UntrustedSchema";
+    case ErrorCode::TimedOut: return "TimedOut";
   }
   return "Unknown";
 }

@@ -216,8 +216,10 @@ class WriteTransaction {
 };
 
 // Applies each pending migration in its own transaction. Re-inspects the file
-// inside each transaction, so a concurrent opener cannot slip in between.
-void migrate(SQLite::Database& db, const std::string& path) {
+// inside each transaction, so a concurrent opener cannot slip in between. A
+// database created here (schema version 0) gets `initial_max_history` in the
+// transaction that creates it.
+void migrate(SQLite::Database& db, const std::string& path, std::optional<std::size_t> initial_max_history) {
   for (const Migration& migration : embedded_migrations()) {
     SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
     const FileIdentity identity = inspect(db);
@@ -225,6 +227,11 @@ void migrate(SQLite::Database& db, const std::string& path) {
     if (identity.user_version >= migration.version) continue;
     try {
       db.exec(std::string(migration.sql));
+      if (identity.user_version == 0 && initial_max_history) {
+        SQLite::Statement update(db, "UPDATE settings SET max_history = ?1 WHERE id = 1");
+        update.bind(1, static_cast<std::int64_t>(*initial_max_history));
+        update.exec();
+      }
     } catch (const SQLite::Exception& e) {
       rethrow_sqlite("migration " + std::string(migration.name), e, e.getExtendedErrorCode());
     }
@@ -423,18 +430,6 @@ struct Store::Shared {
 
 namespace {
 
-void record_max_history(Store::Connection& c, std::size_t max_history) {
-  if (static_cast<std::size_t>(c.db.execAndGet("SELECT max_history FROM settings WHERE id = 1").getInt64()) ==
-      max_history) {
-    return;
-  }
-  WriteTransaction transaction(c);
-  SQLite::Statement update(c.db, "UPDATE settings SET max_history = ?1 WHERE id = 1");
-  update.bind(1, static_cast<std::int64_t>(max_history));
-  update.exec();
-  transaction.commit();
-}
-
 // A snapshot's row, encoded (and checked) before any transaction starts.
 struct EncodedRow {
   const StateSnapshot* snapshot;
@@ -528,8 +523,8 @@ Store::Store(const Options& options) : shared_(std::make_unique<Shared>()) {
   if (options.path.empty()) {
     throw Error(ErrorCode::InvalidArgument, "Options::path is empty (use \":memory:\" for a throwaway store)");
   }
-  if (options.max_history > max_history_limit) {
-    throw Error(ErrorCode::InvalidArgument, "Options::max_history is " + std::to_string(options.max_history) +
+  if (options.max_history && *options.max_history > max_history_limit) {
+    throw Error(ErrorCode::InvalidArgument, "Options::max_history is " + std::to_string(*options.max_history) +
                                                 "; the most is " + std::to_string(max_history_limit));
   }
   if (options.busy_timeout.count() < 0 || options.busy_timeout.count() > std::numeric_limits<int>::max()) {
@@ -586,9 +581,8 @@ Store::Store(const Options& options) : shared_(std::make_unique<Shared>()) {
                                            "Options::read_only to read it");
     }
     if (!shared.in_memory) db.execAndGet("PRAGMA journal_mode = WAL");
-    migrate(db, options.path);
+    migrate(db, options.path, options.max_history);
     shared.writer = std::make_unique<Connection>(std::move(db));
-    record_max_history(*shared.writer, options.max_history);
     if (!shared.in_memory) shared.wal_index = map_wal_index(shared.writer->db);
   });
 }
@@ -748,6 +742,46 @@ std::vector<std::string> Store::plugin_ids() const {
     StatementUse select(c.select_plugin_ids);
     while (select->executeStep()) ids.push_back(select->getColumn(0).getString());
     return ids;
+  });
+}
+
+WriteOutcome<std::size_t> Store::set_max_history(std::size_t max_history) {
+  if (max_history > max_history_limit) {
+    throw Error(ErrorCode::InvalidArgument, "set_max_history: " + std::to_string(max_history) + " is above the most, " +
+                                                std::to_string(max_history_limit) + "; nothing was written");
+  }
+  return shared_->write("set_max_history", Shared::Statements::Many, [&](Connection& c) -> std::size_t {
+    const auto rows = [&] { return c.db.execAndGet("SELECT count(*) FROM snapshots").getInt64(); };
+    const std::int64_t rows_before = rows();
+    // The settings triggers delete what the lower bound trims, and audit the
+    // change and every trimmed row.
+    StatementUse update(c.statement("UPDATE settings SET max_history = ?1 WHERE id = 1 AND max_history <> ?1"));
+    update->bind(1, static_cast<std::int64_t>(max_history));
+    update->exec();
+    return static_cast<std::size_t>(rows_before - rows());
+  });
+}
+
+std::vector<StateManager::PluginSummary> Store::plugin_summaries() const {
+  return shared_->read("plugin_summaries", [&](Connection& c) {
+    std::vector<StateManager::PluginSummary> summaries;
+    StatementUse select(c.statement(
+        "SELECT s.plugin_id, s.seq, s.plugin_version, s.timestamp, s.saved_at_us,"
+        "       (SELECT count(*) FROM snapshots AS h WHERE h.plugin_id = s.plugin_id) - 1"
+        "  FROM snapshots AS s"
+        " WHERE s.seq = (SELECT max(seq) FROM snapshots WHERE plugin_id = s.plugin_id)"
+        " ORDER BY s.plugin_id"));
+    while (select->executeStep()) {
+      StateManager::PluginSummary summary;
+      summary.plugin_id = select->getColumn(0).getString();
+      summary.seq = static_cast<std::uint64_t>(select->getColumn(1).getInt64());
+      summary.plugin_version = select->getColumn(2).getString();
+      summary.timestamp = static_cast<std::uint64_t>(select->getColumn(3).getInt64());
+      summary.saved_at_us = select->getColumn(4).getInt64();
+      summary.history_entries = static_cast<std::size_t>(select->getColumn(5).getInt64());
+      summaries.push_back(std::move(summary));
+    }
+    return summaries;
   });
 }
 

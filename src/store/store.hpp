@@ -19,6 +19,7 @@
 #include "hotstate/plugin_state.hpp"
 #include "hotstate/reload.hpp"
 #include "hotstate/snapshot.hpp"
+#include "hotstate/state_manager.hpp"
 #include "store/change_marker.hpp"
 
 namespace hotstate::internal {
@@ -69,6 +70,9 @@ class Store {
   std::vector<StateSnapshot> history(std::string_view plugin_id) const;
   std::vector<std::string> plugin_ids() const;
   std::size_t max_history() const;
+  // Sets the bound in one transaction; returns the number of rows trimmed.
+  WriteOutcome<std::size_t> set_max_history(std::size_t max_history);
+  std::vector<StateManager::PluginSummary> plugin_summaries() const;
 
   // The audit log: appends one event in its own transaction.
   WriteOutcome<bool> append_event(std::string_view plugin_id, std::string_view kind, const std::string& detail);
