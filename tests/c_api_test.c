@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hotstate/hotstate.h"
@@ -148,13 +149,16 @@ static void test_versions_and_codes(void) {
   CHECK_TEXT(hotstate_code_name(HOTSTATE_BUSY), "Busy");
   CHECK_TEXT(hotstate_code_name(HOTSTATE_INTERNAL), "Internal");
   CHECK_TEXT(hotstate_code_name(HOTSTATE_OUT_OF_MEMORY), "OutOfMemory");
+  CHECK_TEXT(hotstate_code_name(HOTSTATE_UNTRUSTED_SCHEMA), "UntrustedSchema");
+  CHECK_TEXT(hotstate_code_name(HOTSTATE_TIMED_OUT), "TimedOut");
   CHECK_TEXT(hotstate_code_name((hotstate_code)-1), "Unknown");
-  CHECK_TEXT(hotstate_code_name((hotstate_code)20), "Unknown");
+  CHECK_TEXT(hotstate_code_name((hotstate_code)22), "Unknown");
   CHECK_TEXT(hotstate_code_name((hotstate_code)1000), "Unknown");
-  for (code = HOTSTATE_OK; code <= HOTSTATE_OUT_OF_MEMORY; ++code) {
+  for (code = HOTSTATE_OK; code <= HOTSTATE_TIMED_OUT; ++code) {
     CHECK(strcmp(hotstate_code_name((hotstate_code)code), "Unknown") != 0);
   }
   CHECK(HOTSTATE_OK == 0 && HOTSTATE_INTERNAL == 18 && HOTSTATE_OUT_OF_MEMORY == 19);
+  CHECK(HOTSTATE_UNTRUSTED_SCHEMA == 20 && HOTSTATE_TIMED_OUT == 21);
 }
 
 /* Misuse returns HOTSTATE_INVALID_ARGUMENT with a message, touches no
@@ -216,7 +220,8 @@ static void test_options_defaults(void) {
   memset(&options, 0xAB, sizeof options);
   hotstate_options_init(&options, sizeof options);
   CHECK(options.path == NULL);
-  CHECK(options.max_history == 10);
+  CHECK(options.max_history == HOTSTATE_MAX_HISTORY_DEFAULT);
+  CHECK(HOTSTATE_MAX_HISTORY_DEFAULT == (size_t)-1);
   CHECK(options.synchronous_normal == 0);
   CHECK(options.read_only == 0);
   CHECK(options.busy_timeout_ms == 5000);
@@ -226,6 +231,7 @@ static void test_options_defaults(void) {
   CHECK(options.max_data_bytes == (size_t)16 << 20);
   CHECK(options.max_metadata_bytes == (size_t)1 << 20);
   CHECK(options.vfs == NULL);
+  CHECK(options.call_time_limit_ms == 0);
   CHECK(options.struct_size == sizeof options);
 }
 
@@ -241,7 +247,7 @@ static void test_options_struct_size(const char* db_path) {
   memset(&options, 0xAB, sizeof options);
   hotstate_options_init(&options, offsetof(hotstate_options, synchronous_normal));
   CHECK(options.struct_size == offsetof(hotstate_options, synchronous_normal));
-  CHECK(options.max_history == 10);
+  CHECK(options.max_history == HOTSTATE_MAX_HISTORY_DEFAULT);
   CHECK(options.read_only != 0); /* beyond the given size: untouched (0xAB...) */
   options.path = db_path;
   options.max_history = 3;
@@ -333,15 +339,31 @@ static void test_seed_fixtures(hotstate_db* db, const char* fixtures) {
     json = again = NULL;
   }
 
-  /* The numbers fixture's timestamp is 2^64-1: beyond what the store keeps. */
+  /* The numbers fixture's timestamp is 2^64-1: every u64 the seed accepts is
+   * stored exactly and read back exactly. (Its top-level data members are in
+   * the seed's hash order, so the text is compared with itself saved again.) */
   snprintf(path, sizeof path, "%s/persisted/numbers.json", fixtures);
   persisted = read_text_file(path);
   CHECK(persisted != NULL);
   if (persisted != NULL) {
-    seq = 77;
-    CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_save(db, persisted, strlen(persisted), &seq));
-    CHECK(contains(hotstate_last_error(), "2^63-1"));
-    CHECK(seq == 77);
+    static const char numbers_start[] = "{\"plugin_id\":\"fx-numbers\",\"timestamp\":18446744073709551615,";
+    seq = 0;
+    CHECK_OK(hotstate_save(db, persisted, strlen(persisted), &seq));
+    CHECK(seq > 0);
+    CHECK_OK(hotstate_load(db, S("fx-numbers"), &json, &json_len, &loaded_seq));
+    CHECK(loaded_seq == seq);
+    CHECK(json != NULL && strncmp(json, numbers_start, strlen(numbers_start)) == 0);
+    CHECK(contains(json, "\"u64_max\":18446744073709551615,"));
+    CHECK(contains(json, "\"list\":[18446744073709551615,-9223372036854775808,0.1,1e300]"));
+    if (json != NULL) {
+      CHECK_OK(hotstate_save(db, json, json_len, NULL));
+      CHECK_OK(hotstate_load(db, S("fx-numbers"), &again, &again_len, NULL));
+      CHECK_TEXT(again, json);
+      hotstate_free(again);
+      again = NULL;
+    }
+    hotstate_free(json);
+    json = NULL;
     free(persisted);
   }
 
@@ -828,6 +850,641 @@ static void test_threads(void) {
   hotstate_close(db);
 }
 
+/* ---- The history bound: opening never changes it (issue 10, point 1) */
+
+/* Saves a snapshot of plugin `id` with timestamp and data `i`. */
+static hotstate_code save_numbered(hotstate_db* db, const char* id, int i) {
+  char snapshot[256];
+  snprintf(snapshot, sizeof snapshot,
+           "{\"plugin_id\":\"%s\",\"timestamp\":%d,\"data\":{\"i\":%d},\"plugin_version\":\"1\",\"metadata\":{}}", id, i,
+           i);
+  return hotstate_save(db, snapshot, strlen(snapshot), NULL);
+}
+
+/* The number of history entries of `id`; -1 when they cannot be read. */
+static int history_count(hotstate_db* db, const char* id) {
+  char* json = NULL;
+  size_t json_len = 0;
+  int n;
+  if (hotstate_history(db, id, strlen(id), &json, &json_len) != HOTSTATE_OK) return -1;
+  n = count(json, "\"plugin_id\":");
+  hotstate_free(json);
+  return n;
+}
+
+/* The database's history bound; (size_t)77777 when it cannot be read. */
+static size_t bound_of(hotstate_db* db) {
+  size_t bound = 77777;
+  CHECK_OK(hotstate_max_history(db, &bound));
+  return bound;
+}
+
+/* The number of audit events of kind `kind` (all plugins); -1 on failure. */
+static int event_count(hotstate_db* db, const char* kind) {
+  char* json = NULL;
+  size_t json_len = 0;
+  int n;
+  if (hotstate_audit_events(db, NULL, 0, kind, INT64_MIN, 0, 0, &json, &json_len) != HOTSTATE_OK) return -1;
+  n = count(json, "\"kind\":");
+  hotstate_free(json);
+  return n;
+}
+
+static void test_max_history(void) {
+  const char* path = temp_file("bound.db");
+  static const size_t reopen_with[] = {HOTSTATE_MAX_HISTORY_DEFAULT, 3, 0, 100};
+  hotstate_options options;
+  hotstate_db* db = NULL;
+  char* json = NULL;
+  size_t json_len = 0;
+  size_t trimmed = 77;
+  size_t k;
+  int i;
+  int trimmed_events;
+
+  /* A new file with the default options: 10. */
+  CHECK_OK(hotstate_open_path(temp_file("bound-default.db"), &db));
+  if (db == NULL) return;
+  CHECK(bound_of(db) == 10);
+  for (i = 1; i <= 13; ++i) CHECK_OK(save_numbered(db, "p", i));
+  CHECK(history_count(db, "p") == 10);
+  hotstate_close(db);
+
+  /* Created with 12, filled beyond it: 12 history entries per plugin. */
+  hotstate_options_init(&options, sizeof options);
+  options.path = path;
+  options.max_history = 12;
+  db = NULL;
+  CHECK_OK(hotstate_open(&options, &db));
+  if (db == NULL) return;
+  CHECK(bound_of(db) == 12);
+  for (i = 1; i <= 15; ++i) {
+    CHECK_OK(save_numbered(db, "a", i));
+    CHECK_OK(save_numbered(db, "b", i));
+  }
+  CHECK(history_count(db, "a") == 12 && history_count(db, "b") == 12);
+  hotstate_close(db);
+
+  /* Opened again with default options, a smaller, a zero and a larger bound:
+   * the file keeps 12 and every row, also through writes that change
+   * nothing (rolling back an unknown plugin) and saves (which trim at 12). */
+  for (k = 0; k < sizeof reopen_with / sizeof reopen_with[0]; ++k) {
+    hotstate_options_init(&options, sizeof options);
+    options.path = path;
+    options.max_history = reopen_with[k];
+    db = NULL;
+    CHECK_OK(hotstate_open(&options, &db));
+    if (db == NULL) return;
+    CHECK(bound_of(db) == 12);
+    CHECK(history_count(db, "a") == 12 && history_count(db, "b") == 12);
+    json = (char*)"untouched";
+    CHECK_OK(hotstate_rollback(db, S("unknown"), &json, &json_len, NULL));
+    CHECK(json == NULL);
+    CHECK(history_count(db, "b") == 12);
+    CHECK_OK(save_numbered(db, "a", 100 + (int)k));
+    CHECK(history_count(db, "a") == 12 && history_count(db, "b") == 12);
+    CHECK(bound_of(db) == 12);
+    hotstate_close(db);
+  }
+  db = NULL;
+  CHECK_OK(hotstate_open_path(path, &db));
+  if (db == NULL) return;
+  CHECK(bound_of(db) == 12);
+  CHECK(history_count(db, "a") == 12 && history_count(db, "b") == 12);
+  CHECK(event_count(db, "MaxHistoryChanged") == 0);
+
+  /* set_max_history: lowering trims every plugin at once, reports the count
+   * and audits the change and each trimmed row. */
+  trimmed_events = event_count(db, "HistoryTrimmed");
+  CHECK_OK(hotstate_set_max_history(db, 5, &trimmed));
+  CHECK(trimmed == 14);
+  CHECK(bound_of(db) == 5);
+  CHECK(history_count(db, "a") == 5 && history_count(db, "b") == 5);
+  CHECK(event_count(db, "HistoryTrimmed") == trimmed_events + 14);
+  CHECK_OK(hotstate_audit_events(db, NULL, 0, "MaxHistoryChanged", INT64_MIN, 0, 0, &json, &json_len));
+  CHECK(count(json, "\"kind\":") == 1);
+  CHECK(contains(json, "\"from\":12") && contains(json, "\"to\":5"));
+  hotstate_free(json);
+  /* The current snapshots stay. */
+  CHECK_OK(hotstate_load(db, S("a"), &json, &json_len, NULL));
+  CHECK(contains(json, "\"timestamp\":103"));
+  hotstate_free(json);
+
+  /* The same bound: nothing changes, nothing is recorded. */
+  trimmed = 77;
+  CHECK_OK(hotstate_set_max_history(db, 5, &trimmed));
+  CHECK(trimmed == 0);
+  CHECK(event_count(db, "MaxHistoryChanged") == 1);
+  /* Raising trims nothing; NULL for trimmed is allowed. */
+  CHECK_OK(hotstate_set_max_history(db, 20, NULL));
+  CHECK(bound_of(db) == 20);
+  CHECK(history_count(db, "a") == 5);
+  CHECK(event_count(db, "MaxHistoryChanged") == 2);
+
+  /* Refused: the unset marker, above the most; a NULL out-parameter. */
+  trimmed = 77;
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_set_max_history(db, HOTSTATE_MAX_HISTORY_DEFAULT, &trimmed));
+  CHECK(contains(hotstate_last_error(), "2147483647"));
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_set_max_history(db, (size_t)2147483647u + 1u, &trimmed));
+  CHECK(trimmed == 77);
+  CHECK(bound_of(db) == 20);
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_max_history(db, NULL));
+  CHECK(contains(hotstate_last_error(), "hotstate_max_history"));
+
+  /* 0: no history at all. */
+  CHECK_OK(hotstate_set_max_history(db, 0, &trimmed));
+  CHECK(trimmed == 10);
+  CHECK(history_count(db, "a") == 0 && history_count(db, "b") == 0);
+  CHECK_OK(hotstate_plugin_ids(db, &json, &json_len));
+  CHECK_TEXT(json, "[\"a\",\"b\"]");
+  hotstate_free(json);
+  CHECK_OK(hotstate_set_max_history(db, 7, NULL));
+  hotstate_close(db);
+
+  /* A read-only handle reads the bound and cannot change it. */
+  hotstate_options_init(&options, sizeof options);
+  options.path = path;
+  options.read_only = 1;
+  options.max_history = 2;
+  db = NULL;
+  CHECK_OK(hotstate_open(&options, &db));
+  if (db == NULL) return;
+  CHECK(bound_of(db) == 7);
+  trimmed = 77;
+  CHECK_CODE(HOTSTATE_READ_ONLY, hotstate_set_max_history(db, 1, &trimmed));
+  CHECK(trimmed == 77);
+  CHECK(bound_of(db) == 7);
+  hotstate_close(db);
+
+  /* A bound above the most when creating: refused, no file is created. */
+  hotstate_options_init(&options, sizeof options);
+  options.path = temp_file("bound-too-large.db");
+  options.max_history = (size_t)2147483647u + 1u;
+  db = NULL;
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_open(&options, &db));
+  CHECK(contains(hotstate_last_error(), "max_history"));
+  CHECK(db == NULL);
+  CHECK(access(options.path, F_OK) != 0);
+  options.max_history = 2147483647u;
+  CHECK_OK(hotstate_open(&options, &db));
+  if (db != NULL) CHECK(bound_of(db) == 2147483647u);
+  hotstate_close(db);
+}
+
+/* ---- Options of an older layout (struct_size) and call_time_limit_ms */
+
+/* hotstate_options as 0.1.0 first laid it out, before call_time_limit_ms: what
+ * a binding built against that header passes. */
+struct options_v1 {
+  size_t struct_size;
+  const char* path;
+  size_t max_history;
+  int synchronous_normal;
+  int read_only;
+  int64_t busy_timeout_ms;
+  size_t cache_max_entries;
+  size_t cache_max_bytes;
+  size_t max_id_bytes;
+  size_t max_data_bytes;
+  size_t max_metadata_bytes;
+  const char* vfs;
+};
+
+static void test_options_old_layout(void) {
+  struct {
+    struct options_v1 options;
+    unsigned char after[32];
+  } framed;
+  struct options_v1* exact;
+  hotstate_options options;
+  hotstate_db* db = NULL;
+  char* json = NULL;
+  size_t json_len = 0;
+  size_t i;
+  int untouched = 1;
+
+  CHECK(offsetof(struct options_v1, vfs) == offsetof(hotstate_options, vfs));
+  CHECK(sizeof(struct options_v1) <= offsetof(hotstate_options, call_time_limit_ms));
+  CHECK(sizeof(struct options_v1) < sizeof(hotstate_options));
+
+  /* hotstate_options_init writes nothing beyond the old struct. */
+  memset(&framed, 0xAB, sizeof framed);
+  hotstate_options_init((hotstate_options*)(void*)&framed.options, sizeof framed.options);
+  for (i = 0; i < sizeof framed.after; ++i) untouched = untouched && framed.after[i] == 0xAB;
+  CHECK(untouched);
+  CHECK(framed.options.struct_size == sizeof(struct options_v1));
+  CHECK(framed.options.path == NULL && framed.options.vfs == NULL);
+  CHECK(framed.options.max_history == HOTSTATE_MAX_HISTORY_DEFAULT);
+  CHECK(framed.options.busy_timeout_ms == 5000);
+  CHECK(framed.options.max_metadata_bytes == (size_t)1 << 20);
+
+  /* It opens, and hotstate_open reads nothing beyond it: the 0xAB bytes after
+   * it, read as call_time_limit_ms, would be negative and refused. */
+  framed.options.path = temp_file("old-layout.db");
+  framed.options.max_history = 4;
+  CHECK_OK(hotstate_open((const hotstate_options*)(void*)&framed.options, &db));
+  if (db != NULL) {
+    CHECK(bound_of(db) == 4);
+    CHECK_OK(hotstate_save(db, S(counter1), NULL));
+    hotstate_close(db);
+  }
+
+  /* On the heap, exactly as large as the old struct: a read beyond it is a
+   * heap overflow that AddressSanitizer reports. */
+  exact = malloc(sizeof *exact);
+  CHECK(exact != NULL);
+  if (exact != NULL) {
+    hotstate_options_init((hotstate_options*)(void*)exact, sizeof *exact);
+    exact->path = temp_file("old-layout.db");
+    db = NULL;
+    CHECK_OK(hotstate_open((const hotstate_options*)(void*)exact, &db));
+    if (db != NULL) {
+      CHECK(bound_of(db) == 4); /* the file's own */
+      CHECK_OK(hotstate_load(db, S("counter"), &json, &json_len, NULL));
+      CHECK_TEXT(json, counter1);
+      hotstate_free(json);
+      hotstate_close(db);
+    }
+    free(exact);
+  }
+
+  /* call_time_limit_ms: a negative one is refused when the caller's struct
+   * has the field, and a field cut by struct_size is not read at all. */
+  hotstate_options_init(&options, sizeof options);
+  options.path = temp_file("time-limit.db");
+  options.call_time_limit_ms = -1;
+  db = NULL;
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_open(&options, &db));
+  CHECK(contains(hotstate_last_error(), "call_time_limit_ms"));
+  CHECK(db == NULL);
+  options.struct_size = offsetof(hotstate_options, call_time_limit_ms) + sizeof(int32_t);
+  CHECK_OK(hotstate_open(&options, &db));
+  hotstate_close(db);
+  options.struct_size = sizeof options;
+  options.call_time_limit_ms = 60000;
+  db = NULL;
+  CHECK_OK(hotstate_open(&options, &db));
+  if (db != NULL) {
+    CHECK_OK(hotstate_save(db, S(counter2), NULL));
+    CHECK_OK(hotstate_load(db, S("counter"), &json, &json_len, NULL));
+    CHECK_TEXT(json, counter2);
+    hotstate_free(json);
+    hotstate_close(db);
+  }
+}
+
+/* ---- Ids that are not UTF-8: one rule everywhere (issue 10, point 12) */
+
+/* Everything a call could have changed, as one text: the audit log, the
+ * plugins, the history and state of "counter", the unfinished reloads. */
+static char* observable_state(hotstate_db* db) {
+  char* parts[5] = {NULL, NULL, NULL, NULL, NULL};
+  size_t lengths[5] = {0, 0, 0, 0, 0};
+  char* all;
+  size_t total = 1;
+  size_t i;
+  if (hotstate_audit_events(db, NULL, 0, NULL, INT64_MIN, 0, 0, &parts[0], &lengths[0]) != HOTSTATE_OK ||
+      hotstate_plugin_ids(db, &parts[1], &lengths[1]) != HOTSTATE_OK ||
+      hotstate_history(db, S("counter"), &parts[2], &lengths[2]) != HOTSTATE_OK ||
+      hotstate_plugin_state(db, S("counter"), &parts[3], &lengths[3]) != HOTSTATE_OK ||
+      hotstate_unfinished_reloads(db, &parts[4], &lengths[4]) != HOTSTATE_OK) {
+    for (i = 0; i < 5; ++i) hotstate_free(parts[i]);
+    return NULL;
+  }
+  for (i = 0; i < 5; ++i) total += lengths[i] + 1;
+  all = malloc(total);
+  if (all != NULL) {
+    all[0] = '\0';
+    for (i = 0; i < 5; ++i) {
+      strcat(all, parts[i]);
+      strcat(all, "\n");
+    }
+  }
+  for (i = 0; i < 5; ++i) hotstate_free(parts[i]);
+  return all;
+}
+
+static void test_invalid_utf8_ids(void) {
+  /* Invalid bytes, a cut sequence, an encoded surrogate, an overlong form,
+   * and a valid id followed by an invalid byte. */
+  static const char* const bad_ids[] = {"bad\xff\xfe", "\xc3", "\xed\xa0\x80", "\xc0\xaf", "counter\xff"};
+  char* const untouched = (char*)"untouched";
+  hotstate_db* db = NULL;
+  char* before;
+  char* after;
+  char* json;
+  size_t json_len;
+  uint64_t seq;
+  uint64_t reload_id = 0;
+  size_t i;
+
+  CHECK_OK(hotstate_open_path(temp_file("utf8.db"), &db));
+  if (db == NULL) return;
+  CHECK_OK(hotstate_save(db, S(counter1), NULL));
+  CHECK_OK(hotstate_save(db, S(counter2), NULL));
+  CHECK_OK(hotstate_set_plugin_state(db, S("counter"), "Running", NULL, 0));
+  CHECK_OK(hotstate_begin_reload(db, S(counter3), S("3.0.0"), &reload_id, NULL));
+  before = observable_state(db);
+  CHECK(before != NULL);
+
+  for (i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; ++i) {
+    const char* id = bad_ids[i];
+    const size_t id_len = strlen(id);
+    const int failures_before = failures;
+    int written = 0; /* out-parameters written by a call that should have failed */
+    json_len = 77;
+    seq = 77;
+/* Frees what a wrong success returned, so that it is reported as a failed
+ * CHECK and not as a leak. */
+#define CHECK_OUT_UNTOUCHED()                     \
+  do {                                            \
+    if (json != untouched) {                      \
+      written = 1;                                \
+      if (json != NULL) hotstate_free(json);      \
+      json = untouched;                           \
+    }                                             \
+  } while (0)
+    json = untouched;
+    CHECK_CODE(HOTSTATE_INVALID_UTF8, hotstate_rollback(db, id, id_len, &json, &json_len, &seq));
+    CHECK(contains(hotstate_last_error(), "InvalidUtf8"));
+    CHECK_OUT_UNTOUCHED();
+    CHECK_CODE(HOTSTATE_INVALID_UTF8, hotstate_clear(db, id, id_len));
+    CHECK_CODE(HOTSTATE_INVALID_UTF8, hotstate_load(db, id, id_len, &json, &json_len, &seq));
+    CHECK_OUT_UNTOUCHED();
+    CHECK_CODE(HOTSTATE_INVALID_UTF8, hotstate_get_latest(db, id, id_len, &json, &json_len, &seq));
+    CHECK_OUT_UNTOUCHED();
+    CHECK_CODE(HOTSTATE_INVALID_UTF8, hotstate_history(db, id, id_len, &json, &json_len));
+    CHECK_OUT_UNTOUCHED();
+    CHECK_CODE(HOTSTATE_INVALID_UTF8,
+               hotstate_audit_events(db, id, id_len, NULL, INT64_MIN, 0, 0, &json, &json_len));
+    CHECK_OUT_UNTOUCHED();
+    CHECK_CODE(HOTSTATE_INVALID_UTF8, hotstate_plugin_state(db, id, id_len, &json, &json_len));
+    CHECK_OUT_UNTOUCHED();
+#undef CHECK_OUT_UNTOUCHED
+    CHECK_CODE(HOTSTATE_INVALID_UTF8, hotstate_set_plugin_state(db, id, id_len, "Failed", S("x")));
+    CHECK_CODE(HOTSTATE_INVALID_UTF8, hotstate_record_event(db, "PluginRemoved", id, id_len, NULL, 0));
+    CHECK_CODE(HOTSTATE_INVALID_UTF8, hotstate_begin_reload(db, S(counter1), id, id_len, &seq, NULL));
+    CHECK_CODE(HOTSTATE_INVALID_UTF8, hotstate_resolve_reload(db, reload_id, id, id_len));
+    CHECK_CODE(HOTSTATE_INVALID_UTF8, hotstate_finish_reload(db, reload_id, 0, id, id_len, 1));
+    CHECK(!written);
+    CHECK(json_len == 77 && seq == 77);
+    if (failures != failures_before) fprintf(stderr, "  (with the id of bad_ids[%u])\n", (unsigned)i);
+  }
+
+  /* Nothing was written. */
+  after = observable_state(db);
+  CHECK(before != NULL && after != NULL && strcmp(before, after) == 0);
+  if (before != NULL && after != NULL && strcmp(before, after) != 0) {
+    fprintf(stderr, "before:\n%s\nafter:\n%s\n", before, after);
+  }
+  free(before);
+  free(after);
+  CHECK_OK(hotstate_load(db, S("counter"), &json, &json_len, NULL));
+  CHECK_TEXT(json, counter3);
+  hotstate_free(json);
+  hotstate_close(db);
+}
+
+/* ---- Handles that are closed or were never handles (issue 10, point 13) */
+
+/* Every function with `db`, which is not an open handle: each returns
+ * HOTSTATE_INVALID_ARGUMENT naming itself, and writes no out-parameter. */
+static void check_unusable_handle(hotstate_db* db, const char* what) {
+  const int failures_before = failures;
+  char* json = (char*)"untouched";
+  size_t json_len = 77;
+  size_t bound = 77;
+  uint64_t seq = 77;
+  uint64_t reload_id = 77;
+
+#define CHECK_NOT_OPEN(function, call)                                                    \
+  do {                                                                                    \
+    CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, call);                                          \
+    CHECK(contains(hotstate_last_error(), function));                                     \
+    CHECK(contains(hotstate_last_error(), "not open"));                                   \
+  } while (0)
+  CHECK_NOT_OPEN("hotstate_save", hotstate_save(db, S(counter1), &seq));
+  CHECK_NOT_OPEN("hotstate_save_if", hotstate_save_if(db, S(counter1), 0, &seq));
+  CHECK_NOT_OPEN("hotstate_load", hotstate_load(db, S("counter"), &json, &json_len, &seq));
+  CHECK_NOT_OPEN("hotstate_get_latest", hotstate_get_latest(db, S("counter"), &json, &json_len, &seq));
+  CHECK_NOT_OPEN("hotstate_rollback", hotstate_rollback(db, S("counter"), &json, &json_len, &seq));
+  CHECK_NOT_OPEN("hotstate_clear", hotstate_clear(db, S("counter")));
+  CHECK_NOT_OPEN("hotstate_clear_all", hotstate_clear_all(db));
+  CHECK_NOT_OPEN("hotstate_history", hotstate_history(db, S("counter"), &json, &json_len));
+  CHECK_NOT_OPEN("hotstate_plugin_ids", hotstate_plugin_ids(db, &json, &json_len));
+  CHECK_NOT_OPEN("hotstate_max_history", hotstate_max_history(db, &bound));
+  CHECK_NOT_OPEN("hotstate_set_max_history", hotstate_set_max_history(db, 1, &bound));
+  CHECK_NOT_OPEN("hotstate_record_event", hotstate_record_event(db, "PluginDiscovered", S("counter"), NULL, 0));
+  CHECK_NOT_OPEN("hotstate_audit_events",
+                 hotstate_audit_events(db, NULL, 0, NULL, INT64_MIN, 0, 0, &json, &json_len));
+  CHECK_NOT_OPEN("hotstate_begin_reload", hotstate_begin_reload(db, S(counter1), NULL, 0, &reload_id, &seq));
+  CHECK_NOT_OPEN("hotstate_finish_reload", hotstate_finish_reload(db, 1, 1, NULL, 0, 1));
+  CHECK_NOT_OPEN("hotstate_unfinished_reloads", hotstate_unfinished_reloads(db, &json, &json_len));
+  CHECK_NOT_OPEN("hotstate_resolve_reload", hotstate_resolve_reload(db, 1, NULL, 0));
+  CHECK_NOT_OPEN("hotstate_set_plugin_state", hotstate_set_plugin_state(db, S("counter"), "Running", NULL, 0));
+  CHECK_NOT_OPEN("hotstate_plugin_state", hotstate_plugin_state(db, S("counter"), &json, &json_len));
+#undef CHECK_NOT_OPEN
+  CHECK_TEXT(json, "untouched");
+  CHECK(json_len == 77 && bound == 77 && seq == 77 && reload_id == 77);
+
+  /* Closing it does nothing, and leaves the last error as it is. */
+  hotstate_close(db);
+  hotstate_close(db);
+  CHECK(contains(hotstate_last_error(), "hotstate_plugin_state"));
+  if (failures != failures_before) fprintf(stderr, "  (with %s)\n", what);
+}
+
+static void test_closed_and_garbage_handles(void) {
+  const char* path = temp_file("closed.db");
+  hotstate_db* db = NULL;
+  hotstate_db* closed;
+  hotstate_db* other = NULL;
+  int on_the_stack = 0;
+  char* json = NULL;
+  size_t json_len = 0;
+
+  /* Use after close, double close. */
+  CHECK_OK(hotstate_open_path(path, &db));
+  if (db == NULL) return;
+  CHECK_OK(hotstate_save(db, S(counter1), NULL));
+  closed = db;
+  hotstate_close(db);
+  check_unusable_handle(closed, "a closed handle");
+  hotstate_close(closed); /* a third close */
+  check_unusable_handle(closed, "a handle closed three times");
+
+  /* A closed handle's value is not given out again: it never reaches a
+   * database opened later. */
+  CHECK_OK(hotstate_open_path(path, &other));
+  CHECK(other != NULL && other != closed);
+  check_unusable_handle(closed, "a closed handle after another open");
+  CHECK_OK(hotstate_load(other, S("counter"), &json, &json_len, NULL)); /* the other one works */
+  CHECK_TEXT(json, counter1);
+  hotstate_free(json);
+
+  /* Values that never were handles; none is dereferenced. */
+  check_unusable_handle((hotstate_db*)(uintptr_t)0x1234, "0x1234");
+  check_unusable_handle((hotstate_db*)(void*)&on_the_stack, "a stack address");
+  check_unusable_handle((hotstate_db*)(void*)&checks, "a static address");
+  check_unusable_handle((hotstate_db*)(uintptr_t)-16, "-16");
+  check_unusable_handle((hotstate_db*)(uintptr_t)1, "1");
+  if (other != NULL) {
+    check_unusable_handle((hotstate_db*)((uintptr_t)other + 1), "an open handle + 1");
+    check_unusable_handle((hotstate_db*)((uintptr_t)other + 16), "an open handle + 16");
+  }
+
+  /* The open handle is untouched by all that. */
+  CHECK_OK(hotstate_load(other, S("counter"), &json, &json_len, NULL));
+  CHECK_TEXT(json, counter1);
+  hotstate_free(json);
+  hotstate_close(other);
+  hotstate_close(other);
+}
+
+/* Threads calling one handle while another closes it (twice, from two
+ * threads): every call either completes (OK) or finds the handle closed
+ * (HOTSTATE_INVALID_ARGUMENT); once closed it stays closed; the calls that
+ * completed are all in the file. Runs under TSan and ASan in CI. */
+struct racer {
+  hotstate_db* db;
+  int index;
+  pthread_mutex_t* mutex; /* guards *started */
+  pthread_cond_t* cond;
+  int* started;
+  /* Read after the join. */
+  int ok;
+  int closed;
+  int other;
+  int ok_after_closed;
+  int bad_message;
+  char last_saved[256]; /* the last snapshot saved with HOTSTATE_OK */
+};
+
+static void* racer_main(void* argument) {
+  struct racer* r = argument;
+  char id[32];
+  char snapshot[256];
+  int i;
+  int announced = 0;
+  int closed_in_a_row = 0;
+  snprintf(id, sizeof id, "racer-%d", r->index);
+  r->last_saved[0] = '\0';
+  for (i = 0; i < 2000000 && closed_in_a_row < 50; ++i) {
+    hotstate_code code;
+    char* json = NULL;
+    size_t json_len = 0;
+    snprintf(snapshot, sizeof snapshot,
+             "{\"plugin_id\":\"%s\",\"timestamp\":%d,\"data\":{},\"plugin_version\":\"1\",\"metadata\":{}}", id, i);
+    switch ((i + r->index) % 4) {
+      case 0: code = hotstate_save(r->db, snapshot, strlen(snapshot), NULL); break;
+      case 1: code = hotstate_load(r->db, id, strlen(id), &json, &json_len, NULL); break;
+      case 2: code = hotstate_plugin_ids(r->db, &json, &json_len); break;
+      default: code = hotstate_audit_events(r->db, id, strlen(id), NULL, INT64_MIN, 1, 1, &json, &json_len); break;
+    }
+    if (code == HOTSTATE_OK) {
+      hotstate_free(json);
+      ++r->ok;
+      closed_in_a_row = 0;
+      if (r->closed > 0) ++r->ok_after_closed;
+      if ((i + r->index) % 4 != 0) continue;
+      strcpy(r->last_saved, snapshot);
+      if (!announced) { /* after its first save */
+        pthread_mutex_lock(r->mutex);
+        ++*r->started;
+        pthread_cond_broadcast(r->cond);
+        pthread_mutex_unlock(r->mutex);
+        announced = 1;
+      }
+    } else if (code == HOTSTATE_INVALID_ARGUMENT) {
+      ++r->closed;
+      ++closed_in_a_row;
+      if (!contains(hotstate_last_error(), "not open")) ++r->bad_message;
+    } else {
+      ++r->other;
+    }
+  }
+  if (!announced) {
+    pthread_mutex_lock(r->mutex);
+    ++*r->started;
+    pthread_cond_broadcast(r->cond);
+    pthread_mutex_unlock(r->mutex);
+  }
+  return NULL;
+}
+
+static void* closer_main(void* argument) {
+  hotstate_close(argument);
+  return NULL;
+}
+
+static void test_close_while_calling(void) {
+  enum { racer_count = 4 };
+  const char* path = temp_file("close-race.db");
+  pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+  pthread_t threads[racer_count];
+  pthread_t closer;
+  struct racer racers[racer_count];
+  const struct timespec pause = {0, 20 * 1000 * 1000};
+  hotstate_db* db = NULL;
+  char* json = NULL;
+  size_t json_len = 0;
+  int started = 0;
+  int created = 0;
+  int closer_created;
+  int i;
+
+  CHECK_OK(hotstate_open_path(path, &db));
+  if (db == NULL) return;
+  for (i = 0; i < racer_count; ++i) {
+    memset(&racers[i], 0, sizeof racers[i]);
+    racers[i].db = db;
+    racers[i].index = i;
+    racers[i].mutex = &mutex;
+    racers[i].cond = &cond;
+    racers[i].started = &started;
+    if (pthread_create(&threads[i], NULL, racer_main, &racers[i]) == 0) ++created;
+  }
+  CHECK(created == racer_count);
+  /* Every racer has saved and goes on calling; then two threads close at
+   * once. */
+  pthread_mutex_lock(&mutex);
+  while (started < created) pthread_cond_wait(&cond, &mutex);
+  pthread_mutex_unlock(&mutex);
+  nanosleep(&pause, NULL);
+  closer_created = pthread_create(&closer, NULL, closer_main, db) == 0;
+  CHECK(closer_created);
+  hotstate_close(db);
+  /* Closed when close returns. */
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_plugin_ids(db, &json, &json_len));
+  if (closer_created) CHECK(pthread_join(closer, NULL) == 0);
+  for (i = 0; i < created; ++i) CHECK(pthread_join(threads[i], NULL) == 0);
+
+  for (i = 0; i < created; ++i) {
+    CHECK(racers[i].ok > 0);
+    CHECK(racers[i].closed >= 50);
+    CHECK(racers[i].ok_after_closed == 0);
+    CHECK(racers[i].other == 0);
+    CHECK(racers[i].bad_message == 0);
+  }
+
+  /* Every save that returned OK is in the file. */
+  db = NULL;
+  CHECK_OK(hotstate_open_path(path, &db));
+  if (db == NULL) return;
+  for (i = 0; i < created; ++i) {
+    char id[32];
+    snprintf(id, sizeof id, "racer-%d", i);
+    CHECK(racers[i].last_saved[0] != '\0');
+    CHECK_OK(hotstate_load(db, id, strlen(id), &json, &json_len, NULL));
+    CHECK_TEXT(json, racers[i].last_saved);
+    hotstate_free(json);
+  }
+  hotstate_close(db);
+  pthread_mutex_destroy(&mutex);
+  pthread_cond_destroy(&cond);
+}
+
 int main(int argc, char** argv) {
   const char* tmp = getenv("TMPDIR");
   const char* db_path;
@@ -863,7 +1520,12 @@ int main(int argc, char** argv) {
   test_not_a_database();
   test_options();
   test_options_struct_size(temp_file("struct-size.db"));
+  test_options_old_layout();
+  test_max_history();
+  test_invalid_utf8_ids();
+  test_closed_and_garbage_handles();
   test_threads();
+  test_close_while_calling();
 
   remove_temp_dir();
   printf("%d checks, %d failed\n", checks, failures);

@@ -303,9 +303,8 @@ TEST_CASE("save_snapshots writes all snapshots in one transaction, in order", "[
 TEST_CASE("a batch with one bad snapshot writes nothing", "[cache][batch][errors]") {
   StateManager manager(memory_options());
   manager.save_snapshot(versioned("p", 1));
-  StateSnapshot too_late = versioned("p", 3);
-  too_late.timestamp = ~std::uint64_t{0};
-  CHECK(error_code_of([&] { manager.save_snapshots({versioned("p", 2), too_late}); }) == ErrorCode::InvalidArgument);
+  StateSnapshot bad_id("bad\xff", "3");
+  CHECK(error_code_of([&] { manager.save_snapshots({versioned("p", 2), bad_id}); }) == ErrorCode::InvalidUtf8);
   CHECK(current_version(manager, "p") == 1);
   CHECK(manager.get_history("p").empty());
 }

@@ -1,7 +1,15 @@
 // The hotstate command-line tool, run as a person or a script would.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
 
 #include <atomic>
 #include <chrono>
@@ -26,33 +34,81 @@ using hotstate_test::TempDir;
 namespace {
 
 struct Run {
-  int exit_code = -1;
-  std::string out;  // stdout; stderr goes to err
+  int exit_code = -1;  // -1 when it did not exit by itself (a signal, or killed at the deadline)
+  std::string out;     // stdout; stderr goes to err
   std::string err;
+  bool timed_out = false;  // killed at the deadline
+  long max_rss_kb = 0;     // the most memory it held (ru_maxrss)
 };
 
-std::string quoted(const std::string& text) {
-  std::string result = "'";
-  for (const char c : text) result += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return result + "'";
+struct RunOptions {
+  std::string cwd;  // empty: the test's own
+  // Killed after this: a tool that hangs fails its test instead of blocking the suite.
+  std::chrono::seconds deadline{120};
+};
+
+// Appends what is readable on `fd` to `into`; false at end of file.
+bool drain(int fd, std::string& into) {
+  char buffer[65536];
+  const ssize_t n = ::read(fd, buffer, sizeof buffer);
+  if (n < 0) return errno == EINTR || errno == EAGAIN;
+  into.append(buffer, static_cast<std::size_t>(n));
+  return n > 0;
 }
 
-// Runs the tool with `arguments` (each quoted for the shell).
-Run hotstate_tool(const TempDir& dir, const std::vector<std::string>& arguments) {
-  std::string command = quoted(HOTSTATE_CLI);
-  for (const auto& argument : arguments) command += " " + quoted(argument);
-  const std::string err_file = dir.file("stderr.txt");
-  command += " 2>" + quoted(err_file);
+// Runs the tool with `arguments`, exactly as given (no shell), and collects
+// its output, exit code and peak memory.
+Run run_tool(const std::vector<std::string>& arguments, const RunOptions& options = {}) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(HOTSTATE_CLI));
+  for (const auto& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
+  argv.push_back(nullptr);
+  int out_pipe[2];
+  int err_pipe[2];
+  REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {  // only async-signal-safe calls until exec
+    ::dup2(out_pipe[1], STDOUT_FILENO);
+    ::dup2(err_pipe[1], STDERR_FILENO);
+    if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) ::_exit(127);
+    ::execv(HOTSTATE_CLI, argv.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
   Run run;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) run.out.append(buffer, n);
-  const int status = pclose(pipe);
+  const auto deadline = std::chrono::steady_clock::now() + options.deadline;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* into[2] = {&run.out, &run.err};
+  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(child, SIGKILL);
+      run.timed_out = true;
+      break;
+    }
+    if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !drain(fds[i].fd, *into[i])) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+      }
+    }
+  }
+  for (const auto& fd : fds) {
+    if (fd.fd >= 0) ::close(fd.fd);
+  }
+  int status = 0;
+  rusage usage{};
+  REQUIRE(::wait4(child, &status, 0, &usage) == child);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.err = hotstate_test::read_file(err_file);
+  run.max_rss_kb = usage.ru_maxrss;
   return run;
 }
+
+Run hotstate_tool(const std::vector<std::string>& arguments) { return run_tool(arguments); }
 
 }  // namespace
 
@@ -64,33 +120,33 @@ TEST_CASE("the tool lists, shows, and diffs plugins as tables and as JSON", "[cl
     manager.save_snapshot(StateSnapshot("p", "1.0.0").with_data("a", 1).with_data("b", "x").with_metadata("m", "1"));
     manager.save_snapshot(StateSnapshot("p", "1.1.0").with_data("a", 2).with_data("c", true).with_metadata("m", "1"));
   }
-  const Run plugins = hotstate_tool(dir, {"--db", db, "--json", "plugins"});
+  const Run plugins = hotstate_tool({"--db", db, "--json", "plugins"});
   REQUIRE(plugins.exit_code == 0);
   const Json list = Json::parse(plugins.out);
   CHECK(list.text().find(R"("plugin_id":"p")") != std::string::npos);
   CHECK(list.text().find(R"("history":1)") != std::string::npos);
 
-  const Run table = hotstate_tool(dir, {"--db", db, "plugins"});
+  const Run table = hotstate_tool({"--db", db, "plugins"});
   CHECK(table.exit_code == 0);
   CHECK_THAT(table.out, Catch::Contains("PLUGIN") && Catch::Contains("1.1.0"));
 
-  const Run show = hotstate_tool(dir, {"--db", db, "--json", "show", "p"});
+  const Run show = hotstate_tool({"--db", db, "--json", "show", "p"});
   REQUIRE(show.exit_code == 0);
   CHECK(Json::parse(show.out).get<std::map<std::string, Json>>().at("data").text() == R"({"a":2,"c":true})");
 
-  const Run history = hotstate_tool(dir, {"--db", db, "--json", "history", "p"});
+  const Run history = hotstate_tool({"--db", db, "--json", "history", "p"});
   REQUIRE(history.exit_code == 0);
   CHECK(Json::parse(history.out).get<std::vector<Json>>().size() == 2);
 
-  const Run diff = hotstate_tool(dir, {"--db", db, "--json", "diff", "p", "1", "2"});
+  const Run diff = hotstate_tool({"--db", db, "--json", "diff", "p", "1", "2"});
   REQUIRE(diff.exit_code == 0);
   CHECK(Json::parse(diff.out).get<std::map<std::string, Json>>().at("data").text() ==
         R"({"added":{"c":true},"changed":{"a":{"from":1,"to":2}},"removed":["b"]})");
-  const Run diff_table = hotstate_tool(dir, {"--db", db, "diff", "p", "1", "2"});
+  const Run diff_table = hotstate_tool({"--db", db, "diff", "p", "1", "2"});
   CHECK_THAT(diff_table.out, Catch::Contains("+ data.c = true") && Catch::Contains("- data.b") &&
                                  Catch::Contains("~ data.a: 1 -> 2"));
 
-  const Run rollback = hotstate_tool(dir, {"--db", db, "rollback", "p"});
+  const Run rollback = hotstate_tool({"--db", db, "rollback", "p"});
   CHECK(rollback.exit_code == 0);
   CHECK(StateManager(file_options(db)).load_snapshot("p")->get<int>("a") == 1);
 }
@@ -99,22 +155,22 @@ TEST_CASE("the tool reports errors on stderr with a non-zero exit code, and --he
   TempDir dir;
   const auto db = dir.file("errors.db");
   { StateManager manager(file_options(db)); }
-  const Run missing = hotstate_tool(dir, {"--db", db, "show", "nobody"});
+  const Run missing = hotstate_tool({"--db", db, "show", "nobody"});
   CHECK(missing.exit_code != 0);
   CHECK(missing.out.empty());
   CHECK_THAT(missing.err, Catch::Contains("no plugin 'nobody'"));
-  const Run bad_seq = hotstate_tool(dir, {"--db", db, "diff", "nobody", "1", "2"});
+  const Run bad_seq = hotstate_tool({"--db", db, "diff", "nobody", "1", "2"});
   CHECK(bad_seq.exit_code != 0);
-  const Run no_file = hotstate_tool(dir, {"--db", dir.file("absent.db"), "plugins"});
+  const Run no_file = hotstate_tool({"--db", dir.file("absent.db"), "plugins"});
   CHECK(no_file.exit_code != 0);
   CHECK_FALSE(std::filesystem::exists(dir.file("absent.db")));  // looking creates nothing
-  const Run unknown = hotstate_tool(dir, {"frobnicate"});
+  const Run unknown = hotstate_tool({"frobnicate"});
   CHECK(unknown.exit_code != 0);
   for (const char* command :
        {"demo", "plugins", "show", "history", "diff", "rollback", "export", "import", "verify", "backup", "state",
-        "audit", "reloads", "resolve", "prune-audit"}) {
+        "audit", "reloads", "resolve", "prune-audit", "set-max-history"}) {
     INFO(command);
-    const Run help = hotstate_tool(dir, {command, "--help"});
+    const Run help = hotstate_tool({command, "--help"});
     CHECK(help.exit_code == 0);
     CHECK_THAT(help.out, Catch::Contains("Usage"));
   }
@@ -133,7 +189,7 @@ TEST_CASE("export writes each plugin in the seed's format under a safe name, and
     }
   }
   const auto out = dir.path() / "export";
-  const Run exported = hotstate_tool(dir, {"--db", db, "export", out.string()});
+  const Run exported = hotstate_tool({"--db", db, "export", out.string()});
   REQUIRE(exported.exit_code == 0);
   // Every file is directly inside the directory; nothing was written anywhere else.
   std::size_t files = 0;
@@ -144,11 +200,15 @@ TEST_CASE("export writes each plugin in the seed's format under a safe name, and
     ++files;
   }
   CHECK(files == ids.size());
-  CHECK_FALSE(std::filesystem::exists(dir.path() / "x"));
+  // What an id that escaped its name would have written: "../x" as x.json
+  // beside the directory, "/etc/x" as /etc/x.json.
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "x.json"));
+  CHECK_FALSE(std::filesystem::exists("/etc/x.json"));
   CHECK(std::filesystem::exists(out / "plain.json"));
+  CHECK(std::filesystem::exists(out / "%2E%2E%2Fx.json"));
 
   const auto copy = dir.file("copy.db");
-  const Run imported = hotstate_tool(dir, {"--db", copy, "import", out.string()});
+  const Run imported = hotstate_tool({"--db", copy, "import", out.string()});
   REQUIRE(imported.exit_code == 0);
   StateManager source(file_options(db));
   StateManager target(file_options(copy));
@@ -176,7 +236,7 @@ TEST_CASE("import reads a directory the seed itself wrote, all files or none", "
     std::filesystem::copy_file(fixtures + name + ".json", seed_dir / (std::string(name) + ".json"));
   }
   const auto db = dir.file("migrated.db");
-  const Run imported = hotstate_tool(dir, {"--db", db, "import", seed_dir.string()});
+  const Run imported = hotstate_tool({"--db", db, "import", seed_dir.string()});
   REQUIRE(imported.exit_code == 0);
   {
     StateManager manager(file_options(db));
@@ -186,7 +246,7 @@ TEST_CASE("import reads a directory the seed itself wrote, all files or none", "
 
   std::filesystem::copy_file(fixtures + "numbers.json", seed_dir / "numbers.json");
   const auto db2 = dir.file("refused.db");
-  const Run refused = hotstate_tool(dir, {"--db", db2, "import", seed_dir.string()});
+  const Run refused = hotstate_tool({"--db", db2, "import", seed_dir.string()});
   CHECK(refused.exit_code != 0);
   CHECK_THAT(refused.err, Catch::Contains("numbers.json") && Catch::Contains("nothing was imported"));
   CHECK(StateManager(file_options(db2)).plugin_ids().empty());
@@ -199,21 +259,21 @@ TEST_CASE("the tool's verify passes a healthy file and fails a damaged one; back
     StateManager manager(file_options(db, 2));
     for (int i = 0; i < 5; ++i) manager.save_snapshot(StateSnapshot("p", "1.0.0").with_data("i", i));
   }
-  const Run healthy = hotstate_tool(dir, {"--db", db, "verify"});
+  const Run healthy = hotstate_tool({"--db", db, "verify"});
   CHECK(healthy.exit_code == 0);
   CHECK_THAT(healthy.out, Catch::StartsWith("ok"));
 
   const auto copy = dir.file("copy.db");
-  const Run backup = hotstate_tool(dir, {"--db", db, "backup", copy});
+  const Run backup = hotstate_tool({"--db", db, "backup", copy});
   REQUIRE(backup.exit_code == 0);
-  CHECK(hotstate_tool(dir, {"--db", copy, "verify"}).exit_code == 0);
+  CHECK(hotstate_tool({"--db", copy, "verify"}).exit_code == 0);
   CHECK(StateManager(file_options(copy, 2)).load_snapshot("p")->get<int>("i") == 4);
 
   {
     hotstate_test::RawDb shell(db);
     shell.exec("DROP TRIGGER snapshots_trim_history");
   }
-  const Run damaged = hotstate_tool(dir, {"--db", db, "--json", "verify"});
+  const Run damaged = hotstate_tool({"--db", db, "--json", "verify"});
   CHECK(damaged.exit_code == 1);
   CHECK_THAT(damaged.out, Catch::Contains("snapshots_trim_history is missing"));
 }
@@ -251,32 +311,32 @@ TEST_CASE("state prints a plugin's life-cycle state, Unloaded when never set", "
     manager.set_plugin_state("runner", hotstate::PluginState::Running);
     manager.set_plugin_state("broken", hotstate::PluginState::failed("restore failed: \"v2\" rejects v1 state"));
   }
-  const Run running = hotstate_tool(dir, {"--db", db, "state", "runner"});
+  const Run running = hotstate_tool({"--db", db, "state", "runner"});
   CHECK(running.exit_code == 0);
   CHECK_THAT(running.out, Catch::Contains("STATE") && Catch::Contains("runner") && Catch::Contains("Running"));
 
-  const Run failed = hotstate_tool(dir, {"--db", db, "state", "broken"});
+  const Run failed = hotstate_tool({"--db", db, "state", "broken"});
   CHECK(failed.exit_code == 0);
   CHECK_THAT(failed.out, Catch::Contains("Failed: restore failed: \"v2\" rejects v1 state"));
-  const Run failed_json = hotstate_tool(dir, {"--db", db, "--json", "state", "broken"});
+  const Run failed_json = hotstate_tool({"--db", db, "--json", "state", "broken"});
   REQUIRE(failed_json.exit_code == 0);
   const JsonObject state = object_of(Json::parse(failed_json.out));
   CHECK(state.at("plugin_id").get<std::string>() == "broken");
   CHECK(state.at("state").get<std::string>() == "Failed");
   CHECK(state.at("reason").get<std::string>() == "restore failed: \"v2\" rejects v1 state");
 
-  const Run never = hotstate_tool(dir, {"--db", db, "state", "never-seen"});
+  const Run never = hotstate_tool({"--db", db, "state", "never-seen"});
   CHECK(never.exit_code == 0);
   CHECK_THAT(never.out, Catch::Contains("Unloaded"));
   // --json also after the command.
-  const Run never_json = hotstate_tool(dir, {"--db", db, "state", "never-seen", "--json"});
+  const Run never_json = hotstate_tool({"--db", db, "state", "never-seen", "--json"});
   REQUIRE(never_json.exit_code == 0);
   CHECK(Json::parse(never_json.out).text() == R"({"plugin_id":"never-seen","reason":"","state":"Unloaded"})");
 
-  const Run no_id = hotstate_tool(dir, {"--db", db, "state"});
+  const Run no_id = hotstate_tool({"--db", db, "state"});
   CHECK(no_id.exit_code == 2);
   CHECK_FALSE(no_id.err.empty());
-  const Run no_file = hotstate_tool(dir, {"--db", dir.file("absent.db"), "state", "runner"});
+  const Run no_file = hotstate_tool({"--db", dir.file("absent.db"), "state", "runner"});
   CHECK(no_file.exit_code == 1);
   CHECK_FALSE(std::filesystem::exists(dir.file("absent.db")));
 }
@@ -304,7 +364,7 @@ TEST_CASE("audit filters by plugin, kind, time and limit, as a table and as JSON
   const auto kinds_of = [&](const std::vector<std::string>& arguments) {
     std::vector<std::string> all = {"--db", db, "--json", "audit"};
     all.insert(all.end(), arguments.begin(), arguments.end());
-    const Run run = hotstate_tool(dir, all);
+    const Run run = hotstate_tool(all);
     INFO(run.err);
     REQUIRE(run.exit_code == 0);
     std::vector<std::string> kinds;
@@ -341,7 +401,7 @@ TEST_CASE("audit filters by plugin, kind, time and limit, as a table and as JSON
     CHECK(kinds_of({"--limit", "0"}).size() == 6);
   }
   SECTION("JSON: the time as the view audit_log shows it, and the detail as an object") {
-    const Run run = hotstate_tool(dir, {"--db", db, "--json", "audit", "--plugin", "b", "--kind", "RollbackTriggered"});
+    const Run run = hotstate_tool({"--db", db, "--json", "audit", "--plugin", "b", "--kind", "RollbackTriggered"});
     REQUIRE(run.exit_code == 0);
     const auto events = array_of(run.out);
     REQUIRE(events.size() == 1);
@@ -356,28 +416,28 @@ TEST_CASE("audit filters by plugin, kind, time and limit, as a table and as JSON
           event.at("time").get<std::string>());
   }
   SECTION("a table for people") {
-    const Run run = hotstate_tool(dir, {"--db", db, "audit", "--plugin", "a"});
+    const Run run = hotstate_tool({"--db", db, "audit", "--plugin", "a"});
     REQUIRE(run.exit_code == 0);
     CHECK_THAT(run.out, Catch::StartsWith("ID") && Catch::Contains("TIME") && Catch::Contains("KIND") &&
                             Catch::Contains("DETAIL"));
     CHECK_THAT(run.out, Catch::Contains("2026-11-25T10:00:00.000000Z") && Catch::Contains("ReloadFailed") &&
                             Catch::Contains(R"({"attempt":2,"error":"boom"})") &&
                             Catch::Contains("2026-11-25T09:00:00.000000Z"));
-    const Run limited = hotstate_tool(dir, {"--db", db, "audit", "--limit", "1"});
+    const Run limited = hotstate_tool({"--db", db, "audit", "--limit", "1"});
     CHECK_THAT(limited.out, Catch::Contains("--limit 0 for all"));
   }
   SECTION("a time or a limit it cannot read is a usage error naming the accepted forms") {
     for (const char* bad : {"yesterday", "2026-13-01", "2026-02-30", "2026-11-25T25:00:00Z", "10x", "@", "-5m",
                             "2026-11-25T10:00:00+01:00", ""}) {
       INFO("--since '" << bad << "'");
-      const Run run = hotstate_tool(dir, {"--db", db, "audit", "--since", bad});
+      const Run run = hotstate_tool({"--db", db, "audit", "--since", bad});
       CHECK(run.exit_code == 2);
       CHECK(run.out.empty());
       CHECK_THAT(run.err, Catch::Contains("ISO-8601") && Catch::Contains("90s") && Catch::Contains("@<unix seconds>"));
     }
-    CHECK(hotstate_tool(dir, {"--db", db, "audit", "--until", "soon"}).exit_code == 2);
-    CHECK(hotstate_tool(dir, {"--db", db, "audit", "--since", "1h", "--until", "2h"}).exit_code == 2);
-    CHECK(hotstate_tool(dir, {"--db", db, "audit", "--limit", "-1"}).exit_code == 2);
+    CHECK(hotstate_tool({"--db", db, "audit", "--until", "soon"}).exit_code == 2);
+    CHECK(hotstate_tool({"--db", db, "audit", "--since", "1h", "--until", "2h"}).exit_code == 2);
+    CHECK(hotstate_tool({"--db", db, "audit", "--limit", "-1"}).exit_code == 2);
   }
 }
 
@@ -391,13 +451,13 @@ TEST_CASE("reloads lists unfinished reloads and resolve marks them resolved", "[
     manager.finish_reload(finished.id, hotstate::ReloadResult::succeeded());
     unfinished = manager.begin_reload(StateSnapshot("crashed", "1.0.0").with_data("n", 1), "2.0.0");
   }
-  const Run table = hotstate_tool(dir, {"--db", db, "reloads"});
+  const Run table = hotstate_tool({"--db", db, "reloads"});
   REQUIRE(table.exit_code == 0);
   CHECK_THAT(table.out, Catch::Contains("LAST GOOD SEQ") && Catch::Contains("crashed") &&
                             Catch::Contains("1.0.0 -> 2.0.0"));
   CHECK_THAT(table.out, !Catch::Contains("done"));
 
-  const Run json = hotstate_tool(dir, {"--db", db, "--json", "reloads"});
+  const Run json = hotstate_tool({"--db", db, "--json", "reloads"});
   REQUIRE(json.exit_code == 0);
   const auto reloads = array_of(json.out);
   REQUIRE(reloads.size() == 1);
@@ -412,7 +472,7 @@ TEST_CASE("reloads lists unfinished reloads and resolve marks them resolved", "[
   CHECK(last_good.at("data").text() == R"({"n":1})");
   CHECK(StateSnapshot::from_bytes(reload.at("last_good").text()).get<int>("n") == 1);
 
-  const Run resolved = hotstate_tool(dir, {"--db", db, "resolve", std::to_string(unfinished.id), "--note", "restored by hand"});
+  const Run resolved = hotstate_tool({"--db", db, "resolve", std::to_string(unfinished.id), "--note", "restored by hand"});
   CHECK(resolved.exit_code == 0);
   CHECK_THAT(resolved.out, Catch::Contains("resolved"));
   {
@@ -425,26 +485,26 @@ TEST_CASE("reloads lists unfinished reloads and resolve marks them resolved", "[
     CHECK(events[0].plugin_id == "crashed");
     CHECK_THAT(events[0].detail, Catch::Contains("restored by hand"));
   }
-  const Run none = hotstate_tool(dir, {"--db", db, "reloads"});
+  const Run none = hotstate_tool({"--db", db, "reloads"});
   CHECK(none.exit_code == 0);
   CHECK_THAT(none.out, Catch::Contains("no unfinished reloads"));
-  CHECK(hotstate_tool(dir, {"--db", db, "--json", "reloads"}).out == "[]\n");
+  CHECK(hotstate_tool({"--db", db, "--json", "reloads"}).out == "[]\n");
 
-  const Run again = hotstate_tool(dir, {"--db", db, "resolve", std::to_string(unfinished.id)});
+  const Run again = hotstate_tool({"--db", db, "resolve", std::to_string(unfinished.id)});
   CHECK(again.exit_code == 1);
   CHECK_THAT(again.err, Catch::Contains("already ended"));
-  const Run unknown = hotstate_tool(dir, {"--db", db, "resolve", "999"});
+  const Run unknown = hotstate_tool({"--db", db, "resolve", "999"});
   CHECK(unknown.exit_code == 2);
   CHECK_THAT(unknown.err, Catch::Contains("no reload 999"));
-  CHECK(hotstate_tool(dir, {"--db", db, "resolve"}).exit_code == 2);
-  CHECK(hotstate_tool(dir, {"--db", dir.file("absent.db"), "resolve", "1"}).exit_code == 2);
+  CHECK(hotstate_tool({"--db", db, "resolve"}).exit_code == 2);
+  CHECK(hotstate_tool({"--db", dir.file("absent.db"), "resolve", "1"}).exit_code == 2);
   CHECK_FALSE(std::filesystem::exists(dir.file("absent.db")));
 }
 
 TEST_CASE("demo runs twice on the same file and tells the whole story", "[cli]") {
   TempDir dir;
   const auto db = dir.file("demo.db");
-  const Run first = hotstate_tool(dir, {"--db", db, "demo"});
+  const Run first = hotstate_tool({"--db", db, "demo"});
   INFO(first.out << first.err);
   REQUIRE(first.exit_code == 0);
   CHECK(first.err.empty());
@@ -458,7 +518,7 @@ TEST_CASE("demo runs twice on the same file and tells the whole story", "[cli]")
     manager.begin_reload(*manager.load_snapshot("demo-greeter"), "1.2.0");
     manager.set_plugin_state("demo-greeter", hotstate::PluginState::Reloading);
   }
-  const Run second = hotstate_tool(dir, {"--db", db, "demo"});
+  const Run second = hotstate_tool({"--db", db, "demo"});
   INFO(second.out << second.err);
   REQUIRE(second.exit_code == 0);
   CHECK_THAT(second.out, Catch::Contains("from earlier runs") && Catch::Contains("never finished") &&
@@ -500,7 +560,7 @@ TEST_CASE("demo runs twice on the same file and tells the whole story", "[cli]")
   std::string seq_a;
   std::string seq_b;
   seqs >> seq_a >> seq_b;
-  const Run diff = hotstate_tool(dir, {"--db", db, "diff", "demo-greeter", seq_a, seq_b});
+  const Run diff = hotstate_tool({"--db", db, "diff", "demo-greeter", seq_a, seq_b});
   CHECK(diff.exit_code == 0);
   CHECK_THAT(diff.out, Catch::Contains("version 1.0.0") && Catch::Contains("version 1.1.0") &&
                            Catch::Contains("~ data.greetings_sent"));
@@ -509,12 +569,12 @@ TEST_CASE("demo runs twice on the same file and tells the whole story", "[cli]")
         {"state", "demo-greeter"}, {"verify"}}) {
     std::vector<std::string> arguments = {"--db", db};
     arguments.insert(arguments.end(), command.begin(), command.end());
-    const Run run = hotstate_tool(dir, arguments);
+    const Run run = hotstate_tool(arguments);
     INFO(command.front() << ": " << run.err);
     CHECK(run.exit_code == 0);
     CHECK_THAT(second.out, Catch::Contains(command.front()));
   }
-  CHECK_THAT(hotstate_tool(dir, {"--db", db, "verify"}).out, Catch::Contains("audit log consistent"));
+  CHECK_THAT(hotstate_tool({"--db", db, "verify"}).out, Catch::Contains("audit log consistent"));
 }
 
 TEST_CASE("prune-audit removes old events through the audited prune", "[cli]") {
@@ -530,14 +590,14 @@ TEST_CASE("prune-audit removes old events through the audited prune", "[cli]") {
       now += 1'000'000;
     }
   }
-  CHECK(hotstate_tool(dir, {"--db", db, "prune-audit"}).exit_code == 2);  // needs a bound
-  CHECK(hotstate_tool(dir, {"--db", db, "prune-audit", "--older-than", "yesterday-ish"}).exit_code == 2);
+  CHECK(hotstate_tool({"--db", db, "prune-audit"}).exit_code == 2);  // needs a bound
+  CHECK(hotstate_tool({"--db", db, "prune-audit", "--older-than", "yesterday-ish"}).exit_code == 2);
 
-  const Run by_count = hotstate_tool(dir, {"--db", db, "--json", "prune-audit", "--keep", "3"});
+  const Run by_count = hotstate_tool({"--db", db, "--json", "prune-audit", "--keep", "3"});
   REQUIRE(by_count.exit_code == 0);
   CHECK(object_of(Json::parse(by_count.out)).at("removed").get<std::uint64_t>() == 2);
   // 1.7e9 s is in 2023: everything is older than a day.
-  const Run by_time = hotstate_tool(dir, {"--db", db, "prune-audit", "--older-than", "1d"});
+  const Run by_time = hotstate_tool({"--db", db, "prune-audit", "--older-than", "1d"});
   REQUIRE(by_time.exit_code == 0);
   CHECK_THAT(by_time.out, Catch::Contains("removed 3 audit event(s)"));
   StateManager manager(file_options(db));
@@ -548,4 +608,581 @@ TEST_CASE("prune-audit removes old events through the audited prune", "[cli]") {
   CHECK(events[0].kind == "AuditPruned");
   CHECK(events[1].kind == "AuditPruned");
   CHECK(manager.verify().ok);
+}
+
+// ---- Issue 10: files prepared by someone else, and nothing lost or faked
+
+namespace {
+
+// The rows of `table`, counted through a plain sqlite3 connection.
+long long rows_of(const std::string& db, const std::string& table) {
+  hotstate_test::RawDb shell(db);
+  return shell.query_int("SELECT count(*) FROM " + table);
+}
+
+// The first thing in `text` a terminal would act on, or that is not UTF-8,
+// described ("byte 27 at 12"); "" when there is none. Line ends are allowed:
+// they end the output's lines.
+std::string first_raw_control(std::string_view text) {
+  const auto at = [](std::size_t i) { return " at " + std::to_string(i); };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n' || (c >= 0x20 && c < 0x7F)) continue;
+    if (c < 0x80) return "byte " + std::to_string(c) + at(i);
+    const std::size_t length = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return "a byte that is not UTF-8" + at(i);
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return "a byte that is not UTF-8" + at(i);
+    }
+    if (c == 0xC2 && static_cast<unsigned char>(text[i + 1]) <= 0x9F) return "a C1 control" + at(i);
+    i += length - 1;
+  }
+  return "";
+}
+
+// A database whose plugin "p" has `history` history rows and "q" 5, created
+// with a history bound of 100.
+std::string database_with_history(const TempDir& dir, std::size_t history) {
+  const auto db = dir.file("bounded.db");
+  StateManager manager(file_options(db, 100));
+  for (std::size_t i = 0; i <= history; ++i) manager.save_snapshot(hotstate_test::versioned("p", static_cast<int>(i)));
+  for (int i = 0; i <= 5; ++i) manager.save_snapshot(hotstate_test::versioned("q", i));
+  return db;
+}
+
+// A read-only look at `db`, not through a tool run.
+StateManager open_to_read(const std::string& db) {
+  hotstate::Options options;
+  options.path = db;
+  options.read_only = true;
+  return StateManager(options);
+}
+
+// One file of the seed's format for `plugin_id`, in `directory`.
+void write_snapshot_file(const std::filesystem::path& directory, const std::string& plugin_id) {
+  std::filesystem::create_directories(directory);
+  hotstate_test::write_file((directory / (plugin_id + ".json")).string(),
+                            StateSnapshot(plugin_id, "1.0.0").with_data("from", "file").to_persisted_bytes());
+}
+
+}  // namespace
+
+TEST_CASE("no command of the tool changes a file's history bound or trims its history", "[cli][max_history]") {
+  TempDir dir;
+  const auto db = database_with_history(dir, 50);
+  const auto snapshots = dir.path() / "snapshots";
+  write_snapshot_file(snapshots, "r");
+  const std::vector<std::vector<std::string>> commands = {
+      {"rollback", "p"},      {"rollback", "unknown-plugin"}, {"import", snapshots.string()},
+      {"prune-audit", "--keep", "100000"}, {"plugins"}, {"show", "p"}, {"history", "q"}, {"verify"},
+      {"audit"},              {"export", dir.file("exported")}, {"backup", dir.file("copy.db")}};
+  for (const auto& command : commands) {
+    std::vector<std::string> arguments = {"--db", db};
+    arguments.insert(arguments.end(), command.begin(), command.end());
+    const Run run = hotstate_tool(arguments);
+    INFO(command.front() << ": " << run.err);
+    CHECK(run.exit_code == 0);
+  }
+  StateManager manager = open_to_read(db);
+  CHECK(manager.max_history() == 100);
+  CHECK(manager.get_history("p").size() == 49);  // 50, less the one rollback made current
+  CHECK(manager.get_history("q").size() == 5);
+  CHECK(manager.load_snapshot("r"));
+}
+
+TEST_CASE("set-max-history refuses to trim history without --force, and says how much it would trim",
+          "[cli][max_history]") {
+  TempDir dir;
+  const auto db = database_with_history(dir, 50);
+  const auto history_sizes = [&] {
+    StateManager manager = open_to_read(db);
+    return std::make_pair(manager.get_history("p").size(), manager.get_history("q").size());
+  };
+
+  const Run refused = hotstate_tool({"--db", db, "set-max-history", "20"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.out.empty());
+  CHECK_THAT(refused.err, Catch::Contains("30 history row(s) of 1 plugin(s)") && Catch::Contains("--force") &&
+                              Catch::Contains("nothing was changed"));
+  const Run refused_json = hotstate_tool({"--db", db, "--json", "set-max-history", "20"});
+  CHECK(refused_json.exit_code == 1);
+  CHECK(Json::parse(refused_json.out).text() ==
+        R"({"changed":false,"from":100,"plugins":1,"to":20,"would_trim":30})");
+  CHECK(open_to_read(db).max_history() == 100);
+  CHECK(history_sizes() == std::make_pair(std::size_t{50}, std::size_t{5}));
+
+  const Run raised = hotstate_tool({"--db", db, "set-max-history", "200"});  // trims nothing: no --force needed
+  CHECK(raised.exit_code == 0);
+  CHECK_THAT(raised.out, Catch::Contains("100 -> 200") && Catch::Contains("trimmed 0"));
+  CHECK(open_to_read(db).max_history() == 200);
+
+  const Run forced = hotstate_tool({"--db", db, "--json", "set-max-history", "20", "--force"});
+  REQUIRE(forced.exit_code == 0);
+  CHECK(Json::parse(forced.out).text() == R"({"changed":true,"from":200,"plugins":1,"to":20,"trimmed":30})");
+  CHECK(open_to_read(db).max_history() == 20);
+  CHECK(history_sizes() == std::make_pair(std::size_t{20}, std::size_t{5}));
+  hotstate::AuditQuery trims;
+  trims.kinds = {"HistoryTrimmed"};
+  trims.limit = 0;
+  CHECK(open_to_read(db).audit_events(trims).size() == 30);
+
+  const Run same = hotstate_tool({"--db", db, "set-max-history", "20"});
+  CHECK(same.exit_code == 0);
+  CHECK_THAT(same.out, Catch::Contains("nothing changed"));
+
+  for (const char* bad : {"-1", "2147483648", "ten", "", "1e3"}) {
+    INFO("N '" << bad << "'");
+    const Run run = hotstate_tool({"--db", db, "set-max-history", bad, "--force"});
+    CHECK(run.exit_code == 2);
+    CHECK_THAT(run.err, Catch::Contains("not a whole number from 0 to 2147483647"));
+  }
+  CHECK(hotstate_tool({"--db", dir.file("absent.db"), "set-max-history", "5"}).exit_code == 2);
+  CHECK_FALSE(std::filesystem::exists(dir.file("absent.db")));
+  CHECK(open_to_read(db).max_history() == 20);
+}
+
+TEST_CASE("plugins lists every readable plugin and names each one it cannot read", "[cli]") {
+  TempDir dir;
+  const auto db = dir.file("unreadable.db");
+  {
+    StateManager manager(file_options(db));
+    manager.save_snapshot(StateSnapshot("alpha", "1.0.0").with_data("n", 1));
+    manager.save_snapshot(StateSnapshot("alpha", "1.1.0").with_data("n", 2));
+    manager.save_snapshot(StateSnapshot("omega", "2.0.0").with_data("n", 3));
+  }
+  {
+    // 200 levels: json_valid accepts it, hotstate reads at most 128.
+    hotstate_test::RawDb shell(db);
+    shell.exec("INSERT INTO snapshots (plugin_id, plugin_version, data) VALUES ('deep', '1.0.0', '{\"a\":' || "
+               "replace(printf('%.200c', 'x'), 'x', '[') || replace(printf('%.200c', 'x'), 'x', ']') || '}')");
+  }
+  const Run table = hotstate_tool({"--db", db, "plugins"});
+  CHECK(table.exit_code == 1);
+  CHECK_THAT(table.out, Catch::Contains("alpha") && Catch::Contains("1.1.0") && Catch::Contains("omega") &&
+                            Catch::Contains("2.0.0"));
+  CHECK_THAT(table.err, Catch::Contains("cannot read plugin 'deep'") && Catch::Contains("1 of 3"));
+
+  const Run json = hotstate_tool({"--db", db, "--json", "plugins"});
+  CHECK(json.exit_code == 1);
+  CHECK_THAT(json.err, Catch::Contains("'deep'"));
+  const auto entries = array_of(json.out);
+  REQUIRE(entries.size() == 3);
+  const JsonObject alpha = object_of(entries[0]);
+  CHECK(alpha.at("plugin_id").get<std::string>() == "alpha");
+  CHECK(alpha.at("history").get<int>() == 1);
+  CHECK(alpha.count("error") == 0);
+  const JsonObject deep = object_of(entries[1]);
+  CHECK(deep.at("plugin_id").get<std::string>() == "deep");
+  CHECK_FALSE(deep.at("error").get<std::string>().empty());
+  CHECK(object_of(entries[2]).at("plugin_id").get<std::string>() == "omega");
+}
+
+TEST_CASE("human-readable output shows control characters from the file escaped; JSON stays exact", "[cli][escapes]") {
+  TempDir dir;
+  const auto db = dir.file("escapes.db");
+  // ESC sequences (clear screen, set the window title), CR, BEL, DEL and the C1 controls CSI and NEL.
+  const std::string id = "ev\x1b[2Jil\r\xc2\x9b" "x";
+  const std::string shown_id = "ev\\x1B[2Jil\\r\\u009Bx";
+  hotstate::ReloadTicket reload;
+  {
+    StateManager manager(file_options(db));
+    manager.save_snapshot(StateSnapshot(id, "1.0\x1b[31m")
+                              .with_data("k\x1b]0;title\x07", "v\x7f\xc2\x85")
+                              .with_metadata("m", "line\nnext\x1b[0m"));
+    manager.save_snapshot(StateSnapshot(id, "2.0\x1b[31m").with_data("k\x1b]0;title\x07", "w\x1b[0m"));
+    manager.set_plugin_state(id, hotstate::PluginState::failed("crashed\x1b[2J"));
+    reload = manager.begin_reload(*manager.load_snapshot(id), "3.0\x1b[5m");
+  }
+  {
+    // A version that is not UTF-8, as only another client can write it.
+    hotstate_test::RawDb shell(db);
+    shell.exec("INSERT INTO snapshots (plugin_id, plugin_version) VALUES ('raw', CAST(X'31FF1B' AS TEXT))");
+  }
+  const auto check_escaped = [](const Run& run) {
+    INFO(run.out << run.err);
+    CHECK(first_raw_control(run.out).empty());
+    CHECK(first_raw_control(run.err).empty());
+  };
+  const auto tool = [&](std::vector<std::string> arguments) {
+    arguments.insert(arguments.begin(), {"--db", db});
+    Run run = hotstate_tool(arguments);
+    check_escaped(run);
+    return run;
+  };
+
+  CHECK_THAT(tool({"plugins"}).out, Catch::Contains(shown_id) && Catch::Contains("2.0\\x1B[31m"));
+  const Run show = tool({"show", id});
+  CHECK(show.exit_code == 0);
+  CHECK_THAT(show.out, Catch::Contains("plugin   " + shown_id) && Catch::Contains("k\\x1B]0;title\\x07") &&
+                           Catch::Contains("\"w\\u001b[0m\""));
+  CHECK_THAT(tool({"history", id}).out, Catch::Contains("1.0\\x1B[31m") && Catch::Contains("\\x7F\\u0085"));
+  const Run diff = tool({"diff", id, "1", "2"});
+  CHECK(diff.exit_code == 0);
+  CHECK_THAT(diff.out, Catch::Contains(shown_id + ": seq 1") && Catch::Contains("~ data.k\\x1B]0;title\\x07") &&
+                           Catch::Contains("- metadata.m (was \"line\\nnext\\u001b[0m\")"));
+  CHECK_THAT(tool({"state", id}).out, Catch::Contains("crashed\\x1B[2J"));
+  CHECK_THAT(tool({"audit", "--plugin", id}).out, Catch::Contains(shown_id));
+  CHECK_THAT(tool({"reloads"}).out, Catch::Contains(shown_id) && Catch::Contains("3.0\\x1B[5m"));
+  tool({"verify"});
+  tool({"show", "raw"});
+
+  const std::string folder = dir.file("out\x1b[0m");
+  CHECK_THAT(tool({"export", folder}).out, Catch::Contains("out\\x1B[0m"));
+  CHECK_THAT(tool({"import", folder}).out, Catch::Contains("out\\x1B[0m"));
+  CHECK_THAT(tool({"backup", dir.file("copy\x1b[0m.db")}).out, Catch::Contains("copy\\x1B[0m.db"));
+  CHECK_THAT(tool({"resolve", std::to_string(reload.id), "--note", "done\x1b[0m"}).out,
+             Catch::Contains(shown_id) && Catch::Contains("done\\x1B[0m"));
+
+  // Error messages quote what they could not find.
+  CHECK_THAT(tool({"show", "nobody\x1b[31m"}).err, Catch::Contains("nobody\\x1B[31m"));
+  tool({"show", "\xff\x1b"});  // refused as not UTF-8, or not found: either way escaped
+  CHECK_THAT(tool({"show", "a", "b\x1b[31m"}).err, Catch::Contains("b\\x1B[31m"));
+  CHECK_THAT(tool({"diff", id, "1", "x\x1b"}).err, Catch::Contains("x\\x1B"));
+
+  // JSON: the exact text, escaped only as JSON escapes it (C1 controls and
+  // DEL are not escaped by JSON).
+  const Run json = hotstate_tool({"--db", db, "--json", "show", id});
+  REQUIRE(json.exit_code == 0);
+  const JsonObject snapshot = object_of(Json::parse(json.out));
+  CHECK(snapshot.at("plugin_id").get<std::string>() == id);
+  CHECK(snapshot.at("plugin_version").get<std::string>() == "2.0\x1b[31m");
+  CHECK(object_of(snapshot.at("data")).count("k\x1b]0;title\x07") == 1);
+
+  const Run rollback = tool({"rollback", id});
+  CHECK(rollback.exit_code == 0);
+  CHECK_THAT(rollback.out, Catch::Contains(shown_id + " rolled back to seq ") &&
+                               Catch::Contains(" (version 2.0\\x1B[31m)"));
+}
+
+TEST_CASE("export never writes outside its directory through a planted symlink", "[cli][export]") {
+  TempDir dir;
+  const auto db = dir.file("source.db");
+  {
+    StateManager manager(file_options(db));
+    manager.save_snapshot(StateSnapshot("p", "1.0.0").with_data("n", 1));
+    manager.save_snapshot(StateSnapshot("q", "1.0.0").with_data("n", 2));
+  }
+  const auto out = dir.path() / "export";
+  std::filesystem::create_directories(out);
+  // The name the old export used for its temporary, and the final name of q,
+  // both planted as links to files outside the directory.
+  std::filesystem::create_symlink(dir.path() / "planted.txt", out / "p.json.tmp");
+  hotstate_test::write_file(dir.file("victim.txt"), "precious");
+  std::filesystem::create_symlink(dir.path() / "victim.txt", out / "q.json");
+
+  const Run exported = hotstate_tool({"--db", db, "export", out.string()});
+  INFO(exported.err);
+  REQUIRE(exported.exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "planted.txt"));
+  CHECK(hotstate_test::read_file(dir.file("victim.txt")) == "precious");
+  for (const char* id : {"p", "q"}) {
+    const auto file = out / (std::string(id) + ".json");
+    CHECK(std::filesystem::is_regular_file(std::filesystem::symlink_status(file)));
+    CHECK(StateSnapshot::from_bytes(hotstate_test::read_file(file.string())).plugin_id == id);
+  }
+  std::set<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(out)) names.insert(entry.path().filename().string());
+  CHECK(names == std::set<std::string>{"p.json", "p.json.tmp", "q.json"});  // the planted link is left alone
+
+  // A link in place of the directory itself is not followed either.
+  std::filesystem::create_directories(dir.path() / "elsewhere");
+  std::filesystem::create_directory_symlink(dir.path() / "elsewhere", dir.path() / "linked");
+  const Run through_link = hotstate_tool({"--db", db, "export", dir.file("linked")});
+  CHECK(through_link.exit_code != 0);
+  CHECK(std::filesystem::is_empty(dir.path() / "elsewhere"));
+}
+
+TEST_CASE("export leaves no temporary file behind when it fails", "[cli][export]") {
+  TempDir dir;
+  const auto db = dir.file("source.db");
+  {
+    StateManager manager(file_options(db));
+    for (const char* id : {"a", "b", "c"}) manager.save_snapshot(StateSnapshot(id, "1.0.0"));
+  }
+  const auto out = dir.path() / "export";
+  // b's file cannot be put in place: a directory that is not empty has its name.
+  std::filesystem::create_directories(out / "b.json");
+  hotstate_test::write_file((out / "b.json" / "keep").string(), "");
+
+  const Run failed = hotstate_tool({"--db", db, "export", out.string()});
+  CHECK(failed.exit_code == 1);
+  CHECK_THAT(failed.err, Catch::Contains("b.json"));
+  std::set<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(out)) names.insert(entry.path().filename().string());
+  CHECK(names == std::set<std::string>{"a.json", "b.json"});
+}
+
+TEST_CASE("import refuses links, FIFOs and oversized files without following, blocking on or reading them",
+          "[cli][export]") {
+  TempDir dir;
+  const auto db = dir.file("target.db");
+  const auto folder = dir.path() / "snapshots";
+  write_snapshot_file(folder, "good");
+  write_snapshot_file(dir.path() / "outside", "outside");
+  const auto imports_nothing = [&](const std::string& culprit) {
+    const Run run = run_tool({"--db", db, "import", folder.string()}, RunOptions{{}, std::chrono::seconds(20)});
+    INFO(run.err);
+    CHECK_FALSE(run.timed_out);
+    CHECK(run.exit_code == 1);
+    CHECK_THAT(run.err, Catch::Contains(culprit) && Catch::Contains("nothing was imported"));
+    CHECK(run.max_rss_kb < 150 * 1024);
+    CHECK(open_to_read(db).plugin_ids().empty());
+  };
+  { StateManager create(file_options(db)); }
+
+  SECTION("a symbolic link, even to a valid snapshot") {
+    std::filesystem::create_symlink(dir.path() / "outside" / "outside.json", folder / "link.json");
+    imports_nothing("link.json is a symbolic link");
+  }
+  SECTION("a FIFO, which would block a reader forever") {
+    REQUIRE(::mkfifo((folder / "fifo.json").c_str(), 0644) == 0);
+    imports_nothing("fifo.json is not a regular file");
+  }
+  SECTION("a directory") {
+    std::filesystem::create_directories(folder / "dir.json");
+    imports_nothing("dir.json is not a regular file");
+  }
+  SECTION("files larger than any snapshot within the limits, refused before they are read whole") {
+    for (const auto size : {std::uintmax_t{1} << 30, std::uintmax_t{100} << 20}) {
+      INFO(size << " bytes");
+      const auto huge = folder / "huge.json";
+      hotstate_test::write_file(huge.string(), "");
+      std::filesystem::resize_file(huge, size);  // sparse: no disk used
+      imports_nothing("huge.json is larger than any snapshot");
+    }
+  }
+  SECTION("a link in place of the directory") {
+    std::filesystem::create_directory_symlink(folder, dir.path() / "linked");
+    const Run run = hotstate_tool({"--db", db, "import", dir.file("linked")});
+    CHECK(run.exit_code == 2);
+    CHECK_THAT(run.err, Catch::Contains("symbolic link"));
+  }
+  // A pretty-printed file with more white space than content still imports.
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  hotstate_test::write_file((folder / "spaced.json").string(),
+                            "{\n" + std::string(1000, ' ') + "\"plugin_id\" :\t\"spaced out\",\r\n  \"timestamp\": 7,\n"
+                            "  \"data\": { \"text\": \"two  spaces\" , \"list\" : [ 1 , 2 ] },\n"
+                            "  \"plugin_version\": \"1.0.0\", \"metadata\": {}\n}\n");
+  const Run spaced = hotstate_tool({"--db", db, "import", folder.string()});
+  INFO(spaced.err);
+  REQUIRE(spaced.exit_code == 0);
+  const auto imported = open_to_read(db).load_snapshot("spaced out");
+  REQUIRE(imported);
+  CHECK(imported->get<std::string>("text") == "two  spaces");
+  CHECK(Json::from(imported->data).text() == R"({"list":[1,2],"text":"two  spaces"})");
+}
+
+TEST_CASE("backup refuses an existing destination unless --force, and never replaces the database itself",
+          "[cli][backup]") {
+  TempDir dir;
+  const auto db = dir.file("live.db");
+  {
+    StateManager manager(file_options(db));
+    manager.save_snapshot(StateSnapshot("p", "1.0.0").with_data("n", 7));
+  }
+  const auto copy = dir.file("copy.db");
+  hotstate_test::write_file(copy, "precious");
+  const Run refused = hotstate_tool({"--db", db, "backup", copy});
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("exists") && Catch::Contains("--force"));
+  CHECK(hotstate_test::read_file(copy) == "precious");
+
+  const Run forced = hotstate_tool({"--db", db, "backup", copy, "--force"});
+  INFO(forced.err);
+  REQUIRE(forced.exit_code == 0);
+  CHECK(open_to_read(copy).load_snapshot("p")->get<int>("n") == 7);
+
+  // The database itself, under any spelling, is refused even with --force.
+  std::filesystem::create_symlink(db, dir.path() / "link.db");
+  for (const std::string& itself : {db, std::string("./live.db"), std::string("link.db"), dir.file("./live.db")}) {
+    INFO("backup " << itself);
+    const Run run = run_tool({"--db", db, "backup", itself, "--force"}, RunOptions{dir.path().string()});
+    CHECK(run.exit_code == 1);
+    CHECK(run.out.empty());
+    StateManager check = open_to_read(db);
+    CHECK(check.load_snapshot("p")->get<int>("n") == 7);
+    CHECK(check.verify().ok);
+  }
+  CHECK(std::filesystem::is_symlink(dir.path() / "link.db"));
+}
+
+TEST_CASE("numeric arguments that do not fit are refused with exit code 2, never wrapped", "[cli]") {
+  TempDir dir;
+  const auto db = dir.file("numbers.db");
+  {
+    StateManager manager(file_options(db));
+    manager.save_snapshot(StateSnapshot("p", "1.0.0"));
+    manager.save_snapshot(StateSnapshot("p", "1.1.0"));
+  }
+  const long long events = rows_of(db, "audit_events");
+  const std::vector<std::vector<std::string>> commands = {
+      {"diff", "p", "-1", "2"},
+      {"diff", "p", "99999999999999999999", "1"},
+      {"diff", "p", "1", "+2"},
+      {"diff", "p", "1", "0x2"},
+      {"diff", "p", " 1", "2"},
+      {"resolve", "-3"},
+      {"resolve", "18446744073709551616"},
+      {"audit", "--limit", "-1"},
+      {"audit", "--limit", "99999999999999999999"},
+      {"audit", "--limit", "1e3"},
+      {"prune-audit", "--keep", "-1"},
+      {"prune-audit", "--keep", "18446744073709551615"},
+      {"set-max-history", "-1"},
+      {"--time-limit", "-5", "plugins"},
+      {"--time-limit", "soon", "plugins"},
+  };
+  for (const auto& command : commands) {
+    std::vector<std::string> arguments = {"--db", db};
+    arguments.insert(arguments.end(), command.begin(), command.end());
+    const Run run = hotstate_tool(arguments);
+    std::string words;
+    for (const auto& word : command) words += " '" + word + "'";
+    INFO(words << ": " << run.out << run.err);
+    CHECK(run.exit_code == 2);
+    CHECK(run.out.empty());
+    CHECK_THAT(run.err, Catch::Contains("is not a whole number from 0 to"));
+  }
+  CHECK(rows_of(db, "audit_events") == events);
+  CHECK(hotstate_tool({"--db", db, "--time-limit", "0", "diff", "p", "1", "2"}).exit_code == 0);
+}
+
+// The cases below check library fixes of issue 10 through the tool.
+
+TEST_CASE("SQL planted in a file cannot hang the tool: writes refuse a foreign trigger and verify names it",
+          "[cli][untrusted]") {
+  TempDir dir;
+  const auto db = dir.file("planted.db");
+  {
+    StateManager manager(file_options(db));
+    manager.save_snapshot(StateSnapshot("p", "1.0.0"));
+    manager.save_snapshot(StateSnapshot("p", "1.1.0"));
+  }
+  {
+    hotstate_test::RawDb shell(db);
+    shell.exec(
+        "CREATE TRIGGER planted_spin AFTER DELETE ON snapshots BEGIN "
+        "  SELECT count(*) FROM (WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r); "
+        "END");
+  }
+  const RunOptions bounded{{}, std::chrono::seconds(20)};
+  for (const std::vector<std::string>& arguments :
+       {std::vector<std::string>{"--db", db, "--time-limit", "2000", "rollback", "p"}, {"--db", db, "rollback", "p"}}) {
+    const Run rollback = run_tool(arguments, bounded);
+    INFO(rollback.err);
+    REQUIRE_FALSE(rollback.timed_out);
+    CHECK(rollback.exit_code == 1);
+    CHECK_THAT(rollback.err, Catch::Contains("planted_spin"));
+  }
+  CHECK(rows_of(db, "snapshots") == 2);
+
+  const Run verify = run_tool({"--db", db, "verify"}, bounded);
+  REQUIRE_FALSE(verify.timed_out);
+  CHECK(verify.exit_code == 1);
+  CHECK_THAT(verify.out, Catch::Contains("planted_spin"));
+}
+
+TEST_CASE("--db takes a name starting with file: as a file name, not as a SQLite URI", "[cli]") {
+  TempDir dir;
+  write_snapshot_file(dir.path() / "snapshots", "kept");
+  const std::string name = "file:x?mode=memory";
+  const RunOptions here{dir.path().string()};
+  const Run imported = run_tool({"--db", name, "import", "snapshots"}, here);
+  INFO(imported.err);
+  REQUIRE(imported.exit_code == 0);
+  CHECK(std::filesystem::is_regular_file(dir.path() / name));
+  const Run listed = run_tool({"--db", name, "--json", "plugins"}, here);
+  INFO(listed.err);
+  REQUIRE(listed.exit_code == 0);
+  const auto entries = array_of(listed.out);
+  REQUIRE(entries.size() == 1);
+  CHECK(object_of(entries[0]).at("plugin_id").get<std::string>() == "kept");
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "x"));
+}
+
+TEST_CASE("read-only commands leave no -wal or -shm file behind", "[cli]") {
+  TempDir dir;
+  const auto db = dir.file("quiet.db");
+  hotstate::ReloadTicket reload;
+  {
+    StateManager manager(file_options(db));
+    manager.save_snapshot(StateSnapshot("p", "1.0.0").with_data("n", 1));
+    manager.save_snapshot(StateSnapshot("p", "1.1.0").with_data("n", 2));
+  }
+  const auto leftovers = [&] {
+    std::string found;
+    for (const char* suffix : {"-wal", "-shm"}) {
+      if (std::filesystem::exists(db + suffix)) found += suffix;
+    }
+    return found;
+  };
+  REQUIRE(leftovers().empty());
+  const std::vector<std::vector<std::string>> commands = {
+      {"plugins"}, {"show", "p"}, {"history", "p"}, {"diff", "p", "1", "2"}, {"verify"}, {"state", "p"},
+      {"audit"},   {"reloads"},   {"export", dir.file("exported")},          {"backup", dir.file("copy.db")}};
+  for (const auto& command : commands) {
+    std::vector<std::string> arguments = {"--db", db};
+    arguments.insert(arguments.end(), command.begin(), command.end());
+    const Run run = hotstate_tool(arguments);
+    INFO(command.front() << ": " << run.err);
+    CHECK(run.exit_code == 0);
+    CHECK(leftovers().empty());
+  }
+}
+
+TEST_CASE("a 200 MB row is refused by show without being loaded, and plugins still lists it", "[cli][large]") {
+  TempDir dir;
+  const auto db = dir.file("large.db");
+  {
+    StateManager manager(file_options(db));
+    manager.save_snapshot(StateSnapshot("small", "1.0.0").with_data("n", 1));
+  }
+  {
+    hotstate_test::RawDb shell(db);
+    shell.exec("INSERT INTO snapshots (plugin_id, plugin_version, data) "
+               "VALUES ('big', '1.0.0', '{\"k\":\"' || printf('%.*c', 200000000, 'x') || '\"}')");
+  }
+  constexpr long kMostKb = 150 * 1024;
+
+  const Run show = hotstate_tool({"--db", db, "show", "big"});
+  INFO(show.err);
+  CHECK(show.exit_code != 0);
+  CHECK(show.max_rss_kb < kMostKb);
+
+  const Run plugins = hotstate_tool({"--db", db, "--json", "plugins"});
+  INFO(plugins.err);
+  CHECK(plugins.max_rss_kb < kMostKb);
+  CHECK(plugins.exit_code == 1);  // big cannot be read, small can
+  const auto entries = array_of(plugins.out);
+  REQUIRE(entries.size() == 2);
+  CHECK(object_of(entries[0]).at("plugin_id").get<std::string>() == "big");
+  CHECK(object_of(entries[0]).count("error") == 1);
+  CHECK(object_of(entries[1]).at("plugin_id").get<std::string>() == "small");
+}
+
+TEST_CASE("ids that are not UTF-8 are refused by every command, and nothing is written", "[cli]") {
+  TempDir dir;
+  const auto db = dir.file("utf8.db");
+  {
+    StateManager manager(file_options(db));
+    manager.save_snapshot(StateSnapshot("p", "1.0.0"));
+    manager.save_snapshot(StateSnapshot("p", "1.1.0"));
+  }
+  const auto counts = [&] {
+    return std::vector<long long>{rows_of(db, "snapshots"), rows_of(db, "audit_events"), rows_of(db, "plugin_states")};
+  };
+  const auto before = counts();
+  const std::string id = "p\xff\xfe";
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"rollback", id}, {"audit", "--plugin", id}, {"show", id}, {"history", id},
+        {"state", id}, {"diff", id, "1", "2"}}) {
+    std::vector<std::string> arguments = {"--db", db};
+    arguments.insert(arguments.end(), command.begin(), command.end());
+    const Run run = hotstate_tool(arguments);
+    INFO(command.front() << ": " << run.out << run.err);
+    CHECK(run.exit_code != 0);
+    CHECK(first_raw_control(run.err).empty());
+  }
+  CHECK(counts() == before);
 }

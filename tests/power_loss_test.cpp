@@ -15,7 +15,9 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fault_vfs.hpp"
@@ -419,7 +421,524 @@ TEST_CASE("at Synchronous::Normal a power cut may lose acknowledged saves but le
       ++runs_with_loss;
     }
   }
-  // Not asserted either way: what NORMAL may lose, not what it must.
   WARN("Synchronous::Normal: " << lost << " acknowledged saves lost in " << runs_with_loss << " of " << iterations()
                                << " power cuts (consistent every time)");
+  // What NORMAL may lose is not a promise; but a power loss that never loses
+  // an acknowledged, unsynced save would mean the cuts model nothing (a VFS
+  // that writes through would pass every check above). Among 10 or more cuts
+  // spread over a run that syncs the -wal only at checkpoints, some do.
+  if (!std::getenv("HOTSTATE_POWER_LOSS_RUN") && iterations() >= 10) {
+    CHECK(runs_with_loss > 0);
+  }
+}
+
+// --- Every kind of write under power loss ---------------------------------------------
+//
+// A fixed script of writes of every kind (saves, batches, rollbacks, clears,
+// life-cycle states, reloads begun and finished, history bound changes, and
+// WAL checkpoints by a second connection of the same process) runs until the
+// power is cut at one of its writes, truncations or syncs; a model says what
+// the database holds after each step. After the power came back, a fresh
+// StateManager must find exactly the state after some step: at
+// Synchronous::Full the last acknowledged one, or the one in flight (whole:
+// all or nothing); at Normal any earlier one too (a prefix).
+
+namespace {
+
+enum class Op { Save, Batch, Rollback, Clear, SetState, BeginReload, FinishReload, SetMaxHistory, Checkpoint };
+
+struct Step {
+  Op op;
+  std::vector<std::pair<std::string, int>> saves;  // Save, Batch, BeginReload: (plugin, version) each
+  std::string plugin;                               // Rollback, Clear, SetState
+  hotstate::PluginState state;                      // SetState
+  std::string to_version;                           // BeginReload
+  int reload = -1;                                  // FinishReload: which begin_reload of the script (0: the first)
+  bool success = true;                              // FinishReload
+  std::size_t bound = 0;                            // SetMaxHistory
+};
+
+Step step_of(Op op) {
+  Step step{};
+  step.op = op;
+  return step;
+}
+Step save_step(const std::string& plugin, int version) {
+  Step step = step_of(Op::Save);
+  step.saves = {{plugin, version}};
+  return step;
+}
+Step batch_step(std::vector<std::pair<std::string, int>> saves) {
+  Step step = step_of(Op::Batch);
+  step.saves = std::move(saves);
+  return step;
+}
+Step rollback_step(const std::string& plugin) {
+  Step step = step_of(Op::Rollback);
+  step.plugin = plugin;
+  return step;
+}
+Step clear_step(const std::string& plugin) {
+  Step step = step_of(Op::Clear);
+  step.plugin = plugin;
+  return step;
+}
+Step state_step(const std::string& plugin, hotstate::PluginState state) {
+  Step step = step_of(Op::SetState);
+  step.plugin = plugin;
+  step.state = std::move(state);
+  return step;
+}
+Step begin_reload_step(const std::string& plugin, int version, const std::string& to_version) {
+  Step step = step_of(Op::BeginReload);
+  step.saves = {{plugin, version}};
+  step.to_version = to_version;
+  return step;
+}
+Step finish_reload_step(int reload, bool success) {
+  Step step = step_of(Op::FinishReload);
+  step.reload = reload;
+  step.success = success;
+  return step;
+}
+Step bound_step(std::size_t bound) {
+  Step step = step_of(Op::SetMaxHistory);
+  step.bound = bound;
+  return step;
+}
+Step checkpoint_step() { return step_of(Op::Checkpoint); }
+
+const std::vector<std::string> script_plugins = {"p", "q", "r"};
+
+// Starts with the history bound history_bound (3).
+const std::vector<Step>& script() {
+  using hotstate::PluginState;
+  static const std::vector<Step> steps = {
+      save_step("p", 1),
+      save_step("q", 2),
+      batch_step({{"p", 3}, {"q", 4}, {"p", 5}}),
+      state_step("p", PluginState::Loading),
+      begin_reload_step("p", 6, "2.0.0"),  // reload 0
+      state_step("p", PluginState::Running),
+      finish_reload_step(0, true),
+      checkpoint_step(),
+      save_step("p", 7),
+      rollback_step("p"),  // back to 6
+      save_step("q", 8),
+      bound_step(1),  // trims p and q to 2 rows each
+      batch_step({{"p", 9}, {"q", 10}}),
+      begin_reload_step("q", 11, "3.0.0"),  // reload 1, left unfinished
+      state_step("q", PluginState::failed("load error")),
+      clear_step("q"),
+      checkpoint_step(),
+      bound_step(4),
+      save_step("p", 12),
+      save_step("p", 13),
+      rollback_step("p"),
+      rollback_step("p"),
+      rollback_step("p"),  // p has no history left: changes nothing
+      save_step("q", 14),
+      begin_reload_step("p", 15, "2.1.0"),  // reload 2
+      finish_reload_step(2, false),
+      state_step("p", PluginState::failed("crashed")),
+      clear_step("p"),
+      save_step("p", 16),
+      bound_step(0),
+      checkpoint_step(),
+      batch_step({{"p", 17}, {"q", 18}, {"r", 19}}),
+      state_step("r", PluginState::Running),
+      rollback_step("q"),  // no history under bound 0: changes nothing
+      bound_step(2),
+      save_step("p", 20),
+      save_step("p", 21),
+      rollback_step("p"),
+      clear_step("r"),
+      checkpoint_step(),
+      save_step("r", 22),
+  };
+  return steps;
+}
+
+std::string describe(const Step& step) {
+  const auto saves = [&] {
+    std::string text;
+    for (const auto& [plugin, version] : step.saves) text += (text.empty() ? "" : ", ") + plugin + std::to_string(version);
+    return text;
+  };
+  switch (step.op) {
+    case Op::Save: return "save_snapshot " + saves();
+    case Op::Batch: return "save_snapshots " + saves();
+    case Op::Rollback: return "rollback " + step.plugin;
+    case Op::Clear: return "clear " + step.plugin;
+    case Op::SetState: return "set_plugin_state " + step.plugin + " " + step.state.to_string();
+    case Op::BeginReload: return "begin_reload " + saves() + " to " + step.to_version;
+    case Op::FinishReload:
+      return "finish_reload of reload " + std::to_string(step.reload) + (step.success ? " (succeeded)" : " (failed)");
+    case Op::SetMaxHistory: return "set_max_history " + std::to_string(step.bound);
+    case Op::Checkpoint: return "PRAGMA wal_checkpoint(TRUNCATE) by a second connection";
+  }
+  return "?";
+}
+
+// Version `version` of `plugin`: data of varying size (up to a few pages of WAL).
+StateSnapshot op_snapshot(const std::string& plugin, int version) {
+  const std::size_t size = 40 + static_cast<std::size_t>(version * 389 % 1800);
+  return versioned(plugin, version)
+      .with_data("payload", std::string(size, static_cast<char>('a' + version % 26)))
+      .with_metadata("save", plugin + std::to_string(version));
+}
+
+// What the database holds, as a fresh StateManager reads it.
+struct Observed {
+  std::size_t bound = 0;
+  std::map<std::string, std::vector<int>> rows;  // versions, oldest first (the current one last)
+  std::map<std::string, std::string> states;     // plugins whose state is not Unloaded
+  std::vector<std::string> unfinished;           // "plugin version -> to_version", oldest first
+  friend bool operator==(const Observed&, const Observed&) = default;
+};
+
+std::string to_string(const Observed& observed) {
+  std::string text = "bound " + std::to_string(observed.bound) + "; rows";
+  for (const auto& [plugin, versions] : observed.rows) {
+    text += " " + plugin + ":";
+    for (const int version : versions) text += " " + std::to_string(version);
+  }
+  text += "; states";
+  for (const auto& [plugin, state] : observed.states) text += " " + plugin + "=" + state;
+  text += "; unfinished reloads";
+  for (const auto& reload : observed.unfinished) text += " [" + reload + "]";
+  return text;
+}
+
+// The model: what the script's first steps leave.
+struct Model {
+  std::size_t bound = history_bound;
+  std::map<std::string, std::vector<int>> rows;
+  std::map<std::string, hotstate::PluginState> states;
+  std::map<int, std::string> unfinished;  // by reload number (begin order = id order)
+  int reloads_begun = 0;
+
+  void insert(const std::string& plugin, int version) {
+    auto& versions = rows[plugin];
+    versions.push_back(version);
+    trim(versions);
+  }
+  std::size_t trim(std::vector<int>& versions) const {
+    const std::size_t excess = versions.size() > bound + 1 ? versions.size() - (bound + 1) : 0;
+    versions.erase(versions.begin(), versions.begin() + static_cast<long>(excess));
+    return excess;
+  }
+
+  // Applies a step; returns what the call returns: rollback the version of
+  // the new current snapshot (0: null), set_max_history the rows trimmed.
+  long long apply(const Step& step) {
+    switch (step.op) {
+      case Op::Save:
+      case Op::Batch:
+        for (const auto& [plugin, version] : step.saves) insert(plugin, version);
+        return 0;
+      case Op::Rollback: {
+        auto it = rows.find(step.plugin);
+        if (it == rows.end() || it->second.size() < 2) return 0;
+        it->second.pop_back();
+        return it->second.back();
+      }
+      case Op::Clear: rows.erase(step.plugin); return 0;
+      case Op::SetState: states[step.plugin] = step.state; return 0;
+      case Op::BeginReload: {
+        const auto& [plugin, version] = step.saves.front();
+        insert(plugin, version);
+        unfinished[reloads_begun++] = plugin + " " + std::to_string(version) + " -> " + step.to_version;
+        return 0;
+      }
+      case Op::FinishReload: unfinished.erase(step.reload); return 0;
+      case Op::SetMaxHistory: {
+        bound = step.bound;
+        long long trimmed = 0;
+        for (auto& [plugin, versions] : rows) trimmed += static_cast<long long>(trim(versions));
+        return trimmed;
+      }
+      case Op::Checkpoint: return 0;
+    }
+    return 0;
+  }
+
+  Observed observed() const {
+    Observed result;
+    result.bound = bound;
+    for (const auto& [plugin, versions] : rows) {
+      if (!versions.empty()) result.rows[plugin] = versions;
+    }
+    for (const auto& [plugin, state] : states) {
+      if (state != hotstate::PluginState()) result.states[plugin] = state.to_string();
+    }
+    for (const auto& [number, reload] : unfinished) result.unfinished.push_back(reload);
+    return result;
+  }
+};
+
+// The state after each number of steps, 0 (just opened) to all of them.
+const std::vector<Observed>& states_after_steps() {
+  static const std::vector<Observed> states = [] {
+    std::vector<Observed> result;
+    Model model;
+    result.push_back(model.observed());
+    for (const Step& step : script()) {
+      model.apply(step);
+      result.push_back(model.observed());
+    }
+    return result;
+  }();
+  return states;
+}
+
+// PRAGMA wal_checkpoint(TRUNCATE) on a second connection through the fault
+// VFS. True when it checkpointed everything.
+bool checkpoint_truncate_through_vfs(const std::string& path) {
+  sqlite3* db = nullptr;
+  bool done = false;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, faults::vfs_name()) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 2000);
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &statement, nullptr) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW) {
+      done = sqlite3_column_int(statement, 0) == 0;  // busy = 0: the whole WAL was checkpointed
+    }
+    sqlite3_finalize(statement);
+  }
+  sqlite3_close(db);
+  return done;
+}
+
+struct ScriptRun {
+  int acknowledged = 0;  // steps 1..acknowledged returned normally
+  bool in_flight = false;  // step acknowledged + 1 was begun and did not return
+};
+
+// Opens the database through the fault VFS and runs the script until a step
+// fails (the power is out); then the power goes out anyway.
+ScriptRun run_script_until_the_power_fails(const std::string& path, Synchronous synchronous) {
+  ScriptRun run;
+  try {
+    Options options = faults::options(path, history_bound);
+    options.synchronous = synchronous;
+    StateManager manager(options);
+    Model model;
+    std::vector<std::uint64_t> tickets;  // of the script's begin_reloads, in order
+    for (const Step& step : script()) {
+      INFO("step " << run.acknowledged + 1 << ": " << describe(step));
+      run.in_flight = true;
+      long long returned = 0;
+      try {
+        switch (step.op) {
+          case Op::Save: manager.save_snapshot(op_snapshot(step.saves[0].first, step.saves[0].second)); break;
+          case Op::Batch: {
+            std::vector<StateSnapshot> batch;
+            for (const auto& [plugin, version] : step.saves) batch.push_back(op_snapshot(plugin, version));
+            (void)manager.save_snapshots(std::move(batch));
+            break;
+          }
+          case Op::Rollback: {
+            const auto current = manager.rollback(step.plugin);
+            returned = current ? current->get<int>("version").value_or(-1) : 0;
+            break;
+          }
+          case Op::Clear: manager.clear(step.plugin); break;
+          case Op::SetState: manager.set_plugin_state(step.plugin, step.state); break;
+          case Op::BeginReload:
+            tickets.push_back(
+                manager.begin_reload(op_snapshot(step.saves[0].first, step.saves[0].second), step.to_version).id);
+            break;
+          case Op::FinishReload:
+            manager.finish_reload(tickets.at(static_cast<std::size_t>(step.reload)),
+                                  step.success ? hotstate::ReloadResult::succeeded()
+                                               : hotstate::ReloadResult::failed("it crashed"));
+            break;
+          case Op::SetMaxHistory: returned = static_cast<long long>(manager.set_max_history(step.bound)); break;
+          case Op::Checkpoint:
+            if (!checkpoint_truncate_through_vfs(path)) {
+              CHECK(faults::power_is_cut());
+              return run;
+            }
+            break;
+        }
+      } catch (const hotstate::Error& error) {
+        INFO(error.what());
+        CHECK(faults::power_is_cut());
+        break;
+      }
+      CHECK(returned == model.apply(step));
+      run.in_flight = false;
+      ++run.acknowledged;
+    }
+    faults::cut_power();
+  } catch (const hotstate::Error& error) {
+    INFO("opening: " << error.what());
+    CHECK(faults::power_is_cut());
+    run.in_flight = true;  // the opening (creating, migrating) was cut
+  }
+  faults::cut_power();
+  return run;
+}
+
+// What a fresh StateManager (default VFS) finds after the power came back;
+// checks integrity, verify() and that every row is exactly as saved.
+Observed observe_recovered(const std::string& path) {
+  const auto opened = open_recovered(path);
+  const StateManager& manager = *opened;
+  {
+    RawDb raw(path);
+    CHECK(raw.query("PRAGMA integrity_check") == "ok");
+  }
+  const auto report = manager.verify();
+  INFO("verify(): " << (report.problems.empty() ? std::string() : report.problems.front()));
+  CHECK(report.ok);
+  Observed observed;
+  observed.bound = manager.max_history();
+  for (const auto& plugin : manager.plugin_ids()) {
+    std::vector<StateSnapshot> rows = manager.get_history(plugin);
+    if (const auto current = manager.load_snapshot(plugin)) rows.push_back(*current);
+    for (const StateSnapshot& row : rows) {
+      const int version = row.get<int>("version").value_or(-1);
+      StateSnapshot expected = op_snapshot(plugin, version);
+      expected.seq = row.seq;
+      expected.timestamp = row.timestamp;
+      CHECK(row == expected);  // no half-written row
+      observed.rows[plugin].push_back(version);
+    }
+  }
+  for (const auto& plugin : script_plugins) {
+    const hotstate::PluginState state = manager.plugin_state(plugin);
+    if (state != hotstate::PluginState()) observed.states[plugin] = state.to_string();
+  }
+  for (const auto& reload : manager.unfinished_reloads()) {
+    observed.unfinished.push_back(reload.plugin_id + " " +
+                                  std::to_string(reload.last_good.get<int>("version").value_or(-1)) + " -> " +
+                                  reload.to_version);
+  }
+  return observed;
+}
+
+// The recorded writes, truncations and syncs of the whole script, uncut.
+std::uint64_t operations_of_the_whole_script(Synchronous synchronous) {
+  TempDir dir;
+  const auto path = dir.file("calibration.db");
+  faults::record_power_loss(path);
+  const ScriptRun run = run_script_until_the_power_fails(path, synchronous);
+  REQUIRE(run.acknowledged == static_cast<int>(script().size()));
+  const std::uint64_t operations = faults::recorded_operations();
+  faults::restore_after_power_loss(faults::PowerLoss::DropUnsynced, 0);
+  CHECK(observe_recovered(path) == states_after_steps().back());
+  return operations;
+}
+
+struct ScriptCut {
+  ScriptRun run;
+  std::vector<std::size_t> matches;  // the numbers of steps whose state the recovered database holds
+};
+
+// Cuts the power at the cut_at-th operation of the script, restores the
+// files as `mode` leaves them, and finds which step's state they hold.
+ScriptCut cut_script_and_recover(std::uint64_t cut_at, faults::PowerLoss mode, std::uint64_t seed,
+                                 Synchronous synchronous) {
+  ScriptCut cut;
+  TempDir dir;
+  const auto path = dir.file("script.db");
+  faults::record_power_loss(path);
+  faults::cut_power_after(cut_at);
+  cut.run = run_script_until_the_power_fails(path, synchronous);
+  faults::restore_after_power_loss(mode, seed);
+  const Observed observed = observe_recovered(path);
+  const auto& states = states_after_steps();
+  for (std::size_t steps = 0; steps < states.size(); ++steps) {
+    if (states[steps] == observed) cut.matches.push_back(steps);
+  }
+  INFO("the recovered database: " << to_string(observed));
+  CHECK_FALSE(cut.matches.empty());  // never a state between two steps
+  return cut;
+}
+
+bool holds(const ScriptCut& cut, std::size_t steps) {
+  return std::find(cut.matches.begin(), cut.matches.end(), steps) != cut.matches.end();
+}
+
+// The step in flight, for messages.
+std::string in_flight_of(const ScriptRun& run) {
+  if (!run.in_flight) return "none";
+  if (run.acknowledged == 0 && run.in_flight) return "step 1 or the opening";
+  const auto index = static_cast<std::size_t>(run.acknowledged);
+  return index < script().size() ? "step " + std::to_string(index + 1) + ": " + describe(script()[index]) : "none";
+}
+
+}  // namespace
+
+TEST_CASE("at Synchronous::Full a power cut at any write or sync of a rollback, clear, reload, life-cycle change, "
+          "history bound change or checkpoint loses no acknowledged write, and the one in flight is all or nothing",
+          "[power][durability]") {
+  faults::Scope scope;
+  const std::uint64_t whole_run = operations_of_the_whole_script(Synchronous::Full);
+  REQUIRE(whole_run > script().size());
+  const auto& states = states_after_steps();
+  int in_flight_applied = 0;
+  int in_flight_lost = 0;
+  std::set<std::size_t> steps_cut;
+  // Every operation of the script, each under both kinds of power loss.
+  for (std::uint64_t cut_at = 1; cut_at <= whole_run; ++cut_at) {
+    if (skipped(static_cast<int>(cut_at))) continue;
+    for (const faults::PowerLoss mode : {faults::PowerLoss::DropUnsynced, faults::PowerLoss::Torn}) {
+      const std::uint64_t seed = 0x9E3779B97F4A7C15ULL ^ cut_at;
+      INFO("run " << cut_at << ": power cut at operation " << cut_at << " of " << whole_run << ", "
+                  << name_of(mode) << ", seed " << seed);
+      const ScriptCut cut = cut_script_and_recover(cut_at, mode, seed, Synchronous::Full);
+      const auto acknowledged = static_cast<std::size_t>(cut.run.acknowledged);
+      INFO("acknowledged steps 1.." << acknowledged << ", in flight: " << in_flight_of(cut.run));
+      const bool acknowledged_state = holds(cut, acknowledged);
+      const bool in_flight_state = cut.run.in_flight && acknowledged < script().size() && holds(cut, acknowledged + 1);
+      CHECK((acknowledged_state || in_flight_state));
+      if (cut.run.in_flight && acknowledged < script().size() && states[acknowledged] != states[acknowledged + 1]) {
+        steps_cut.insert(acknowledged + 1);
+        (in_flight_state ? in_flight_applied : in_flight_lost) += 1;
+      }
+    }
+  }
+  INFO("cuts in the middle of a step: " << in_flight_lost << " lost it, " << in_flight_applied << " applied it");
+  if (!std::getenv("HOTSTATE_POWER_LOSS_RUN")) {
+    // Every step that changes something was cut in the middle, and cuts did lose steps in flight.
+    std::size_t changing_steps = 0;
+    for (std::size_t step = 1; step < states.size(); ++step) changing_steps += states[step] != states[step - 1] ? 1 : 0;
+    CHECK(steps_cut.size() == changing_steps);
+    CHECK(in_flight_lost > 0);
+  }
+}
+
+TEST_CASE("at Synchronous::Normal a power cut at any write or sync of any kind of write leaves the state after a "
+          "prefix of the acknowledged writes, and some cuts lose acknowledged writes",
+          "[power][consistency]") {
+  faults::Scope scope;
+  const std::uint64_t whole_run = operations_of_the_whole_script(Synchronous::Normal);
+  REQUIRE(whole_run > 0);
+  int runs_with_loss = 0;
+  int runs = 0;
+  for (std::uint64_t cut_at = 1; cut_at <= whole_run; ++cut_at) {
+    if (skipped(static_cast<int>(cut_at))) continue;
+    const faults::PowerLoss mode = cut_at % 2 == 0 ? faults::PowerLoss::DropUnsynced : faults::PowerLoss::Torn;
+    const std::uint64_t seed = 0x9E3779B97F4A7C15ULL ^ cut_at;
+    INFO("run " << cut_at << ": power cut at operation " << cut_at << " of " << whole_run << ", " << name_of(mode)
+                << ", seed " << seed);
+    const ScriptCut cut = cut_script_and_recover(cut_at, mode, seed, Synchronous::Normal);
+    const auto acknowledged = static_cast<std::size_t>(cut.run.acknowledged);
+    INFO("acknowledged steps 1.." << acknowledged << ", in flight: " << in_flight_of(cut.run));
+    REQUIRE_FALSE(cut.matches.empty());
+    // A prefix: never a step that was not begun.
+    CHECK(cut.matches.front() <= acknowledged + (cut.run.in_flight ? 1 : 0));
+    const auto& states = states_after_steps();
+    if (!holds(cut, acknowledged) && !(cut.run.in_flight && holds(cut, acknowledged + 1)) &&
+        states[acknowledged] != states[cut.matches.front()]) {
+      ++runs_with_loss;
+    }
+    ++runs;
+  }
+  WARN("Synchronous::Normal: " << runs_with_loss << " of " << runs
+                               << " power cuts lost acknowledged writes (a consistent prefix every time)");
+  if (!std::getenv("HOTSTATE_POWER_LOSS_RUN")) CHECK(runs_with_loss > 0);
 }

@@ -18,6 +18,9 @@ using hotstate_test::error_code_of;
 using hotstate_test::versioned;
 using hotstate_test::versions_of;
 using hotstate_test::memory_options;
+using hotstate_test::file_options;
+using hotstate_test::RawDb;
+using hotstate_test::TempDir;
 
 // --- The seed's own tests -------------------------------------------------
 
@@ -115,19 +118,35 @@ TEST_CASE("save_snapshot ignores a caller's seq and assigns its own", "[manager]
   CHECK(manager.load_snapshot("p")->seq != 999999);
 }
 
-TEST_CASE("a timestamp beyond 2^63-1 is refused and nothing is written", "[manager][errors]") {
-  StateManager manager(memory_options());
-  manager.save_snapshot(versioned("p", 1));
-  StateSnapshot too_late = versioned("p", 2);
-  too_late.timestamp = std::numeric_limits<std::uint64_t>::max();
-  CHECK(error_code_of([&] { manager.save_snapshot(too_late); }) == ErrorCode::InvalidArgument);
-  CHECK(current_version(manager, "p") == 1);
-  CHECK(manager.get_history("p").empty());
-
-  StateSnapshot latest_storable = versioned("p", 3);
-  latest_storable.timestamp = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  manager.save_snapshot(latest_storable);
-  CHECK(manager.load_snapshot("p")->timestamp == latest_storable.timestamp);
+TEST_CASE("every u64 timestamp the seed accepts is stored and read back exactly", "[manager][timestamp]") {
+  TempDir dir;
+  const auto path = dir.file("u64.db");
+  const std::vector<std::uint64_t> timestamps = {0,
+                                                 1,
+                                                 static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
+                                                 std::uint64_t{1} << 63,
+                                                 (std::uint64_t{1} << 63) + 1,
+                                                 18446744073709551614ull,
+                                                 std::numeric_limits<std::uint64_t>::max()};
+  {
+    StateManager manager(file_options(path, 20));
+    for (const std::uint64_t timestamp : timestamps) {
+      StateSnapshot snapshot = versioned("p", 1);
+      snapshot.timestamp = timestamp;
+      manager.save_snapshot(snapshot);
+      CHECK(manager.load_snapshot("p")->timestamp == timestamp);
+    }
+  }
+  StateManager reopened(file_options(path));
+  std::vector<std::uint64_t> read;
+  for (const auto& entry : reopened.get_history("p")) read.push_back(entry.timestamp);
+  read.push_back(reopened.load_snapshot("p")->timestamp);
+  CHECK(read == timestamps);
+  // The sqlite3 shell sees the exact u64 in the views.
+  RawDb shell(path);
+  CHECK(shell.query("SELECT timestamp FROM current_snapshots WHERE plugin_id = 'p'") == "18446744073709551615");
+  CHECK(shell.query("SELECT group_concat(timestamp, ' ') FROM (SELECT timestamp FROM snapshot_history ORDER BY seq)") ==
+        "0 1 9223372036854775807 9223372036854775808 9223372036854775809 18446744073709551614");
 }
 
 TEST_CASE("a plugin id that is not UTF-8 is refused and nothing is written", "[manager][errors]") {

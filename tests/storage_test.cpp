@@ -18,6 +18,7 @@ using hotstate_test::versions_of;
 using hotstate_test::file_options;
 using hotstate_test::RawDb;
 using hotstate_test::TempDir;
+using hotstate_test::HasCode;
 
 namespace {
 
@@ -184,24 +185,69 @@ TEST_CASE("a raw row whose JSON simdjson cannot read gives a Corrupt error, not 
 
 // --- max_history across opens --------------------------------------------------
 
-TEST_CASE("the last opener's max_history wins and lowering it trims at once", "[storage][history]") {
+TEST_CASE("opening a database never changes its history bound or trims it", "[storage][history]") {
   TempDir dir;
   const auto path = dir.file("bound.db");
   {
-    StateManager manager(file_options(path, 5));
-    for (int version = 1; version <= 8; ++version) manager.save_snapshot(versioned("p", version));
-    CHECK(versions_of(manager.get_history("p")) == std::vector<int>{3, 4, 5, 6, 7});
+    StateManager host(file_options(path, 100));
+    for (int version = 1; version <= 60; ++version) host.save_snapshot(versioned("p", version));
+  }
+  // A second program with default Options, one with a lower bound, a
+  // read-only one, and a write that does nothing: the bound stays 100.
+  {
+    hotstate::Options defaults;
+    defaults.path = path;
+    StateManager second(defaults);
+    CHECK(second.max_history() == 100);
+    CHECK(second.rollback("unknown-plugin") == nullptr);
   }
   {
-    StateManager manager(file_options(path, 2));
-    CHECK(manager.max_history() == 2);
-    CHECK(versions_of(manager.get_history("p")) == std::vector<int>{6, 7});
+    StateManager lower(file_options(path, 2));
+    CHECK(lower.max_history() == 100);
+    lower.save_snapshot(versioned("p", 61));
   }
   StateManager manager(file_options(path, 10));
-  CHECK(manager.max_history() == 10);
-  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{6, 7});  // trimmed rows do not come back
+  CHECK(manager.max_history() == 100);
+  CHECK(manager.get_history("p").size() == 60);
+  RawDb raw(path);
+  CHECK(raw.query_int("SELECT count(*) FROM audit_events WHERE kind = 'HistoryTrimmed'") == 0);
+  CHECK(raw.query_int("SELECT count(*) FROM audit_events WHERE kind = 'MaxHistoryChanged'") == 0);
+}
+
+TEST_CASE("max_history in Options is the bound of a database it creates", "[storage][history]") {
+  TempDir dir;
+  { StateManager created(file_options(dir.file("five.db"), 5)); }
+  hotstate::Options defaults;
+  defaults.path = dir.file("five.db");
+  CHECK(StateManager(defaults).max_history() == 5);
+  defaults.path = dir.file("default.db");
+  CHECK(StateManager(defaults).max_history() == 10);
+}
+
+TEST_CASE("set_max_history changes the bound on purpose, trims at once and is audited", "[storage][history]") {
+  TempDir dir;
+  const auto path = dir.file("set.db");
+  StateManager manager(file_options(path, 5));
+  for (int version = 1; version <= 8; ++version) manager.save_snapshot(versioned("p", version));
+  for (int version = 1; version <= 3; ++version) manager.save_snapshot(versioned("q", version));
+  CHECK(manager.set_max_history(5) == 0);  // the bound it has: nothing happens
+  CHECK(manager.set_max_history(2) == 3);
+  CHECK(manager.max_history() == 2);
+  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{6, 7});
+  CHECK(versions_of(manager.get_history("q")) == std::vector<int>{1, 2});
+  CHECK(manager.set_max_history(1) == 2);
+  CHECK(manager.set_max_history(10) == 0);
+  CHECK(versions_of(manager.get_history("p")) == std::vector<int>{7});  // trimmed rows do not come back
   for (int version = 9; version <= 20; ++version) manager.save_snapshot(versioned("p", version));
   CHECK(manager.get_history("p").size() == 10);
+  CHECK_THROWS_MATCHES(manager.set_max_history(2147483648u), hotstate::Error, HasCode(ErrorCode::InvalidArgument));
+
+  RawDb raw(path);
+  CHECK(raw.query("SELECT group_concat(detail, ' ') FROM (SELECT detail FROM audit_events"
+                       " WHERE kind = 'MaxHistoryChanged' ORDER BY id)") ==
+        R"({"from":5,"to":2} {"from":2,"to":1} {"from":1,"to":10})");
+  CHECK(raw.query_int("SELECT count(*) FROM audit_events WHERE kind = 'HistoryTrimmed'") == 10);
+  CHECK(manager.verify().ok);
 }
 
 TEST_CASE("a bound changed in the shell holds for the engine's next save", "[storage][history][sql]") {

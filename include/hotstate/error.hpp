@@ -10,7 +10,7 @@ namespace hotstate {
 // What went wrong, in categories a caller can act on. The message of the
 // Error carries the details (which file, which row, what SQLite said).
 enum class ErrorCode {
-  InvalidArgument,  // an argument is outside what the API accepts (a timestamp beyond 2^63-1, a bad option)
+  InvalidArgument,  // an argument is outside what the API accepts (a bad option, a path that is the database itself)
   InvalidUtf8,      // text that must be UTF-8 (ids, versions, keys, strings) is not
   InvalidJson,      // text is not one valid JSON value (syntax, encoding, nesting depth, number range)
   InvalidSnapshot,  // valid JSON that is not a snapshot in the seed's layout (missing, duplicate or mistyped field)

@@ -17,9 +17,10 @@
  *    (pointer, length) pairs: they may contain any bytes, NUL included, and
  *    need no terminating NUL. A NULL pointer with length 0 is the empty
  *    text; a NULL pointer with a non-zero length is HOTSTATE_INVALID_ARGUMENT.
- *    Ids and versions must be UTF-8 (HOTSTATE_INVALID_UTF8 otherwise, on
- *    every function that writes them). Names from a fixed list (an event
- *    kind, a plugin state) and file paths are NUL-terminated strings.
+ *    Ids and versions must be UTF-8: one rule on every function that takes
+ *    one, reads and filters included (HOTSTATE_INVALID_UTF8 otherwise, and
+ *    nothing is read or written). Names from a fixed list (an event kind, a
+ *    plugin state) and file paths are NUL-terminated strings.
  *
  *  - Text out. Snapshots and query results come back as JSON text in a buffer
  *    that this library allocates and the caller releases with hotstate_free():
@@ -30,11 +31,31 @@
  *    A snapshot's position in its store's save order (its "seq") is not part
  *    of that layout; functions hand it out separately.
  *
+ *  - Handles. A hotstate_db* is an opaque value that hotstate_open() gives
+ *    out, not an address the caller may read. Every function looks its
+ *    handle up among the open ones before it uses it, and never follows a
+ *    value it did not give out: a handle that was closed, or any other value
+ *    (garbage, an uninitialized variable), is HOTSTATE_INVALID_ARGUMENT with
+ *    a message, and hotstate_close() ignores it. The value of a closed handle
+ *    is not given out again (on a 32-bit platform: not within 2^28 opens), so
+ *    a stale handle never reaches a database opened later. This protects
+ *    bindings (finalizers of garbage-collected languages, double closes); it
+ *    is no licence to pass garbage.
+ *
+ *  - Files prepared by someone else. Every write first checks that the
+ *    file's triggers and indexes are exactly hotstate's and fails with
+ *    HOTSTATE_UNTRUSTED_SCHEMA, writing nothing, when they are not. With
+ *    options->call_time_limit_ms set, any call can fail with
+ *    HOTSTATE_TIMED_OUT (a write then wrote nothing). Neither is repeated in
+ *    the list of each function's failures below.
+ *
  *  - Thread safety. One hotstate_db may be used by any number of threads at
  *    once, exactly as a StateManager: reads run concurrently, writes
  *    serialize. Every call is atomic with respect to the others.
- *    hotstate_close() must not run while another call on the same handle is
- *    running. hotstate_last_error() is per thread.
+ *    hotstate_close() may run while other threads call the same handle: the
+ *    calls that already hold the handle finish normally (close waits for
+ *    them, then closes the database), every call that comes later fails with
+ *    HOTSTATE_INVALID_ARGUMENT. hotstate_last_error() is per thread.
  *
  * The header is C99 and C++; it includes only <stddef.h> and <stdint.h>. */
 #ifndef HOTSTATE_HOTSTATE_H
@@ -103,8 +124,8 @@ typedef enum hotstate_code {
   HOTSTATE_TOO_LARGE = 17,        /* an id, version, data or metadata is over its limit; nothing was written */
   HOTSTATE_INTERNAL = 18,         /* any other failure inside SQLite or hotstate; see hotstate_last_error() */
   HOTSTATE_OUT_OF_MEMORY = 19,    /* an allocation failed; nothing was written */
-  HOTSTATE_UNTRUSTED_SCHEMA = 20, /* the file has triggers, views or indexes hotstate did not create (named); nothing was written */
-  HOTSTATE_TIMED_OUT = 21         /* a call ran past its time limit inside SQLite and was undone */
+  HOTSTATE_UNTRUSTED_SCHEMA = 20, /* the file has triggers, views or indexes hotstate did not create, or changed ones (named in the message); nothing was written or migrated */
+  HOTSTATE_TIMED_OUT = 21         /* a call spent longer than options->call_time_limit_ms inside SQLite and was interrupted; a write was undone whole */
 } hotstate_code;
 
 /* The name of a code, e.g. "Busy", "Ok", "OutOfMemory" (the names of
@@ -129,14 +150,21 @@ HOTSTATE_C_API void hotstate_free(void* p) HOTSTATE_NOEXCEPT;
 
 /* ---- Opening and closing */
 
+/* The value of hotstate_options.max_history that hotstate_options_init()
+ * sets: no bound given. A new database gets 10; an existing one keeps its
+ * own. */
+#define HOTSTATE_MAX_HISTORY_DEFAULT ((size_t)-1)
+
 /* An open database: a hotstate::StateManager. Opaque. */
 typedef struct hotstate_db hotstate_db;
 
 /* How to open a database (hotstate::Options). Fill it with
  * hotstate_options_init() first, then set the fields you need. Later
  * versions may add fields at the end only; struct_size says how much of the
- * struct the caller knows, so a binding built against this header keeps
- * working with a newer library (the fields it lacks keep their defaults). */
+ * struct the caller knows, so a binding built against an older header keeps
+ * working with a newer library: hotstate_open() reads only the fields that
+ * lie wholly within struct_size, the others keep their defaults. Added
+ * later (absent from an older caller's struct): call_time_limit_ms. */
 typedef struct hotstate_options {
   /* sizeof(hotstate_options) as the caller's header defines it; set by
    * hotstate_options_init(). */
@@ -146,8 +174,13 @@ typedef struct hotstate_options {
    * copied; it need not outlive hotstate_open(). */
   const char* path;
   /* History entries kept per plugin besides the current snapshot (0 keeps
-   * none); at most 2147483647. Recorded in the database: the last handle
-   * opened on a file sets it for every writer. Default 10. */
+   * none), for a database that hotstate_open() creates; at most 2147483647.
+   * HOTSTATE_MAX_HISTORY_DEFAULT (the default): 10. The bound lives in the
+   * database and holds for every writer. Opening an existing database never
+   * changes it, whatever this says: the file keeps its own bound
+   * (hotstate_max_history() tells which) and every row, so a second program
+   * or a tool opened with other options cannot trim anybody's history.
+   * Change it on purpose with hotstate_set_max_history(). */
   size_t max_history;
   /* Non-zero: PRAGMA synchronous=NORMAL, commits survive a crash of the
    * process but the newest may be lost on power loss. 0 (default): FULL,
@@ -172,45 +205,82 @@ typedef struct hotstate_options {
   /* The SQLite VFS to open the database with (NUL-terminated); NULL
    * (default) for SQLite's default VFS. */
   const char* vfs;
+  /* How long one call may spend inside SQLite before it is interrupted and
+   * fails with HOTSTATE_TIMED_OUT (a write is then undone whole), in
+   * milliseconds; not negative. 0 (default): no bound. Waiting for another
+   * connection's lock is bounded by busy_timeout_ms instead. For tools that
+   * open files prepared by someone else. Added later than the fields
+   * above: a caller whose struct_size ends before it gets 0. */
+  int64_t call_time_limit_ms;
 } hotstate_options;
 
-/* Fills *options with the defaults (path NULL) and sets struct_size; pass
- * the size of the caller's struct: hotstate_options_init(&options,
- * sizeof options). Writes nothing beyond `struct_size` bytes. Does nothing
- * for NULL or a struct_size too small to hold struct_size itself. */
+/* Fills *options with the defaults (path NULL, max_history
+ * HOTSTATE_MAX_HISTORY_DEFAULT, call_time_limit_ms 0) and sets
+ * struct_size; pass the size of the caller's struct:
+ * hotstate_options_init(&options, sizeof options). Writes nothing beyond
+ * `struct_size` bytes. Does nothing for NULL or a struct_size too small to
+ * hold struct_size itself. */
 HOTSTATE_C_API void hotstate_options_init(hotstate_options* options, size_t struct_size) HOTSTATE_NOEXCEPT;
 
-/* Opens (or creates) the database options->path, brings its schema up to
- * date and records options->max_history in it. On success stores a new
- * handle in *out; release it with hotstate_close(). Fails with
- * HOTSTATE_NOT_A_DATABASE for a file that is not a hotstate database,
- * HOTSTATE_NEWER_SCHEMA for a database of a newer hotstate (both left
- * untouched), HOTSTATE_CANNOT_OPEN, HOTSTATE_READ_ONLY (a file or directory
- * that cannot be written: open it with read_only), HOTSTATE_BUSY,
- * HOTSTATE_CORRUPT, HOTSTATE_INVALID_ARGUMENT (NULL options, out or path,
- * an empty path, a bad option, a struct_size that is not set or comes from a
- * newer hotstate whose options this library does not know). */
+/* Opens (or creates) the database options->path and brings its schema up
+ * to date. A new database gets options->max_history; opening an existing
+ * one changes nothing else: not its history bound, not a row. The path is a
+ * file name, never a SQLite URI. On success stores a new handle in *out;
+ * release it with hotstate_close(). Fails with HOTSTATE_NOT_A_DATABASE for
+ * a file that is not a hotstate database, HOTSTATE_NEWER_SCHEMA for a
+ * database of a newer hotstate (both left untouched),
+ * HOTSTATE_UNTRUSTED_SCHEMA for an older database whose schema is not
+ * exactly the one hotstate created (not migrated), HOTSTATE_CANNOT_OPEN,
+ * HOTSTATE_READ_ONLY (a file or directory that cannot be written: open it
+ * with read_only), HOTSTATE_BUSY, HOTSTATE_CORRUPT,
+ * HOTSTATE_INVALID_ARGUMENT (NULL options, out or path, an empty path, a
+ * bad option such as a max_history above 2147483647 or a negative
+ * busy_timeout_ms or call_time_limit_ms, a struct_size that is not set or
+ * comes from a newer hotstate whose options this library does not know). */
 HOTSTATE_C_API hotstate_code hotstate_open(const hotstate_options* options, hotstate_db** out) HOTSTATE_NOEXCEPT;
 
 /* hotstate_open() with the default options and `path`. */
 HOTSTATE_C_API hotstate_code hotstate_open_path(const char* path, hotstate_db** out) HOTSTATE_NOEXCEPT;
 
-/* Closes the database and releases the handle. NULL is allowed and does
- * nothing. No other call on this handle may be running or follow. Every
- * write was already durable when it returned; closing loses nothing. */
+/* Closes the database and releases the handle. Calls on the handle that
+ * other threads are running finish first (close waits for them); when close
+ * returns, the database is closed and every later call with the handle
+ * fails with HOTSTATE_INVALID_ARGUMENT. NULL, a handle closed already (a
+ * double close) and any value that is not an open handle are allowed and do
+ * nothing. Every write was already durable when it returned; closing loses
+ * nothing. */
 HOTSTATE_C_API void hotstate_close(hotstate_db* db) HOTSTATE_NOEXCEPT;
+
+/* ---- The history bound */
+
+/* The history bound the database holds now (see hotstate_options.max_history):
+ * on success stores it in *out. Reads the database, so it sees a change
+ * another process made. */
+HOTSTATE_C_API hotstate_code hotstate_max_history(hotstate_db* db, size_t* out) HOTSTATE_NOEXCEPT;
+
+/* Changes the database's history bound to `max_history`, for every writer,
+ * in one durable transaction: lowering it trims every plugin's history at
+ * once. The change and each trimmed row are recorded in the audit log
+ * (MaxHistoryChanged {from, to}, HistoryTrimmed {seq, content_hash}).
+ * Setting the bound the database has changes nothing. On success stores how
+ * many history rows it removed in *trimmed (may be NULL). Fails with
+ * HOTSTATE_INVALID_ARGUMENT above 2147483647 (HOTSTATE_MAX_HISTORY_DEFAULT
+ * included), HOTSTATE_READ_ONLY, HOTSTATE_BUSY, HOTSTATE_DISK_FULL,
+ * HOTSTATE_IO; then nothing was written. */
+HOTSTATE_C_API hotstate_code hotstate_set_max_history(hotstate_db* db, size_t max_history,
+                                                      size_t* trimmed) HOTSTATE_NOEXCEPT;
 
 /* ---- Snapshots */
 
 /* Makes the snapshot `json` (the seed's layout: to_bytes() output or the
  * seed's persisted files; unknown members are ignored) the current snapshot
  * of its plugin_id; the previous current one becomes the newest history
- * entry, and history beyond max_history is dropped. One durable
- * transaction. On success stores the new snapshot's seq in *seq (may be
+ * entry, and history beyond the database's bound is dropped. One durable
+ * transaction. Every timestamp the seed's u64 holds (up to 2^64-1) is
+ * stored exactly. On success stores the new snapshot's seq in *seq (may be
  * NULL). Fails with HOTSTATE_INVALID_JSON, HOTSTATE_INVALID_SNAPSHOT,
- * HOTSTATE_INVALID_ARGUMENT (a timestamp above 2^63-1), HOTSTATE_TOO_LARGE,
- * HOTSTATE_READ_ONLY, HOTSTATE_BUSY, HOTSTATE_DISK_FULL, HOTSTATE_IO; then
- * nothing was written. */
+ * HOTSTATE_TOO_LARGE, HOTSTATE_READ_ONLY, HOTSTATE_BUSY,
+ * HOTSTATE_DISK_FULL, HOTSTATE_IO; then nothing was written. */
 HOTSTATE_C_API hotstate_code hotstate_save(hotstate_db* db, const char* json, size_t json_len,
                                            uint64_t* seq) HOTSTATE_NOEXCEPT;
 

@@ -78,9 +78,8 @@ class StateManager {
   // Makes `snapshot` the current snapshot of snapshot.plugin_id, moving the
   // previous current one into history and trimming history to max_history.
   // snapshot.seq is ignored; the store assigns the next one, and the call
-  // returns it. Throws Error:
-  // InvalidArgument for a timestamp above 2^63-1, InvalidUtf8 for an id,
-  // version or metadata that is not UTF-8, TooLarge for one over the limits
+  // returns it. Every timestamp the seed's u64 holds is stored exactly. Throws Error:
+  // InvalidUtf8 for an id, version or metadata that is not UTF-8, TooLarge for one over the limits
   // in Options, ReadOnly when opened read-only, Busy, DiskFull, Io; then
   // nothing was written.
   std::uint64_t save_snapshot(StateSnapshot snapshot);

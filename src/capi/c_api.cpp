@@ -1,5 +1,17 @@
 // The C API (include/hotstate/hotstate.h): a StateManager behind an opaque
 // handle. Every entry point catches everything: no exception crosses into C.
+//
+// Handles. A hotstate_db* is a token, not an address: the key of the open
+// handle in a process-wide registry (token -> shared_ptr<Handle>). Every
+// entry point looks its token up and holds the Handle (and a shared lock on
+// it) for the whole call; hotstate_close removes the token, then takes the
+// lock exclusively, which waits for the calls in flight, and destroys the
+// StateManager. So a closed, never-valid or garbage handle is a lookup that
+// fails (InvalidArgument), never a dereference, and a close racing with calls
+// on other threads never frees memory under them. Tokens are not reused (a
+// heap address would be, by the next open: a stale handle would then reach
+// somebody else's database), and on 64-bit platforms they are not canonical
+// addresses, so one can never alias real memory.
 #include "hotstate/hotstate.h"
 
 #include <algorithm>
@@ -10,18 +22,19 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <new>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "hotstate/hotstate.hpp"
 
-struct hotstate_db {
-  explicit hotstate_db(hotstate::Options options) : manager(std::move(options)) {}
-  hotstate::StateManager manager;
-};
+// struct hotstate_db stays incomplete: a handle is a token (see above).
 
 namespace {
 
@@ -111,10 +124,95 @@ hotstate_code guarded(Body&& body) noexcept {
   throw Error(ErrorCode::InvalidArgument, std::string(function) + ": " + std::string(what));
 }
 
-hotstate::StateManager& manager_of(hotstate_db* db, const char* function) {
-  if (db == nullptr) invalid_argument(function, "the handle (db) is NULL");
-  return db->manager;
+// ---- The registry of open handles
+
+// An open handle. `use` is held shared by every call for its duration and
+// exclusively by hotstate_close while it destroys the manager; `manager` is
+// null once closed.
+struct Handle {
+  explicit Handle(hotstate::Options options) : manager(std::make_unique<hotstate::StateManager>(std::move(options))) {}
+  std::shared_mutex use;
+  std::unique_ptr<hotstate::StateManager> manager;
+};
+
+struct Registry {
+  std::shared_mutex mutex;
+  std::unordered_map<std::uintptr_t, std::shared_ptr<Handle>> handles;
+  std::uintptr_t opened = 0;  // handles given out so far
+};
+
+// Never destroyed: a finalizer may close a handle while the process exits,
+// after static destructors ran.
+Registry& registry() {
+  static Registry* const instance = new Registry;
+  return *instance;
 }
+
+// The first token. On 64-bit platforms "HSTA" in the top bytes: never a
+// canonical user-space address (x86-64, AArch64), so never a pointer to
+// anything, and far from the small values a binding might mistake for one.
+constexpr std::uintptr_t token_base() noexcept {
+  if constexpr (sizeof(std::uintptr_t) >= 8) {
+    return static_cast<std::uintptr_t>(0x4853544100000000ull);
+  } else {
+    return static_cast<std::uintptr_t>(0x48530000u);
+  }
+}
+
+// Registers `handle` and returns its new token. Tokens step by 16 (they look
+// aligned to tools that care) and are not reused before the counter wraps
+// (2^28 opens on 32-bit platforms; never in practice on 64-bit ones).
+hotstate_db* register_handle(std::shared_ptr<Handle> handle) {
+  Registry& r = registry();
+  std::unique_lock lock(r.mutex);
+  std::uintptr_t token = 0;
+  do {
+    ++r.opened;
+    token = token_base() + (r.opened << 4);
+  } while (token == 0 || r.handles.count(token) != 0);
+  r.handles.emplace(token, std::move(handle));
+  return reinterpret_cast<hotstate_db*>(token);
+}
+
+// Removes the token `db` from the registry; null when it is not open.
+std::shared_ptr<Handle> unregister_handle(hotstate_db* db) {
+  Registry& r = registry();
+  std::unique_lock lock(r.mutex);
+  const auto found = r.handles.find(reinterpret_cast<std::uintptr_t>(db));
+  if (found == r.handles.end()) return nullptr;
+  std::shared_ptr<Handle> handle = std::move(found->second);
+  r.handles.erase(found);
+  return handle;
+}
+
+// An open handle, held for one call: the Handle stays alive and its manager
+// open until the lease ends.
+class Lease {
+ public:
+  Lease(hotstate_db* db, const char* function) {
+    if (db == nullptr) invalid_argument(function, "the handle (db) is NULL");
+    {
+      Registry& r = registry();
+      std::shared_lock lock(r.mutex);
+      const auto found = r.handles.find(reinterpret_cast<std::uintptr_t>(db));
+      if (found != r.handles.end()) handle_ = found->second;
+    }
+    if (handle_) {
+      use_ = std::shared_lock(handle_->use);
+      // hotstate_close may have run between the lookup and the lock.
+      if (handle_->manager) return;
+    }
+    invalid_argument(function,
+                     "the handle (db) is not open: closed already, or a value hotstate_open did not return");
+  }
+
+  hotstate::StateManager& manager() const noexcept { return *handle_->manager; }
+
+ private:
+  // Declared first: the lock is released before the Handle can go.
+  std::shared_ptr<Handle> handle_;
+  std::shared_lock<std::shared_mutex> use_;
+};
 
 void require_out(const void* out, const char* function, const char* name) {
   if (out == nullptr) invalid_argument(function, std::string("the out-parameter ") + name + " is NULL");
@@ -191,11 +289,11 @@ hotstate_code load_like(const char* function, hotstate_db* db, const char* plugi
                         char** json, std::size_t* json_len, std::uint64_t* seq,
                         hotstate::SnapshotPtr (*operation)(hotstate::StateManager&, std::string_view)) noexcept {
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
     require_out(json, function, "json");
     require_out(json_len, function, "json_len");
     const std::string_view id = text_of(plugin_id, plugin_id_len, function, "plugin_id");
-    give_snapshot(operation(manager, id), json, json_len, seq);
+    give_snapshot(operation(lease.manager(), id), json, json_len, seq);
   });
 }
 
@@ -254,7 +352,7 @@ hotstate_options default_options() noexcept {
   hotstate_options options{};
   options.struct_size = sizeof(hotstate_options);
   options.path = nullptr;
-  options.max_history = 10;  // FIXME(c-api helper): unset marker
+  options.max_history = HOTSTATE_MAX_HISTORY_DEFAULT;  // unset: the file's own, 10 for a new one
   options.synchronous_normal = defaults.synchronous == hotstate::Synchronous::Normal ? 1 : 0;
   options.read_only = defaults.read_only ? 1 : 0;
   options.busy_timeout_ms = static_cast<std::int64_t>(defaults.busy_timeout.count());
@@ -264,8 +362,37 @@ hotstate_options default_options() noexcept {
   options.max_data_bytes = defaults.max_data_bytes;
   options.max_metadata_bytes = defaults.max_metadata_bytes;
   options.vfs = nullptr;
+  options.call_time_limit_ms = static_cast<std::int64_t>(defaults.call_time_limit.count());
   return options;
 }
+
+// The fields of the caller's `options` that lie wholly within its
+// struct_size (`size`), copied over `into`; the others keep what `into` has.
+// Copied bytewise: the caller's struct may be an older, shorter one.
+void take_known_fields(const hotstate_options* caller, std::size_t size, hotstate_options& into) noexcept {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(caller);
+#define HOTSTATE_TAKE(field)                                                          \
+  if (size >= offsetof(hotstate_options, field) + sizeof(into.field)) {               \
+    std::memcpy(&into.field, bytes + offsetof(hotstate_options, field), sizeof(into.field)); \
+  }
+  HOTSTATE_TAKE(struct_size)
+  HOTSTATE_TAKE(path)
+  HOTSTATE_TAKE(max_history)
+  HOTSTATE_TAKE(synchronous_normal)
+  HOTSTATE_TAKE(read_only)
+  HOTSTATE_TAKE(busy_timeout_ms)
+  HOTSTATE_TAKE(cache_max_entries)
+  HOTSTATE_TAKE(cache_max_bytes)
+  HOTSTATE_TAKE(max_id_bytes)
+  HOTSTATE_TAKE(max_data_bytes)
+  HOTSTATE_TAKE(max_metadata_bytes)
+  HOTSTATE_TAKE(vfs)
+  HOTSTATE_TAKE(call_time_limit_ms)
+#undef HOTSTATE_TAKE
+}
+// A field added to hotstate_options needs its HOTSTATE_TAKE line above.
+static_assert(offsetof(hotstate_options, call_time_limit_ms) + sizeof(std::int64_t) == sizeof(hotstate_options),
+              "a new field of hotstate_options: add it to take_known_fields and default_options");
 
 }  // namespace
 
@@ -294,12 +421,16 @@ hotstate_code hotstate_open(const hotstate_options* caller_options, hotstate_db*
                                      std::to_string(sizeof(hotstate_options)) + " bytes)");
     }
     hotstate_options options = default_options();
-    std::memcpy(static_cast<void*>(&options), caller_options, size);
+    take_known_fields(caller_options, size, options);
     if (options.path == nullptr) invalid_argument(function, "options->path is NULL");
     if (options.busy_timeout_ms < 0) invalid_argument(function, "options->busy_timeout_ms is negative");
+    if (options.call_time_limit_ms < 0) invalid_argument(function, "options->call_time_limit_ms is negative");
     hotstate::Options cpp;
     cpp.path = options.path;
-    cpp.max_history = options.max_history;  // FIXME(c-api helper)
+    // Unset: the file's own bound (10 for a new file). Anything else is used
+    // only when the file is created; the StateManager refuses one above its
+    // most.
+    if (options.max_history != HOTSTATE_MAX_HISTORY_DEFAULT) cpp.max_history = options.max_history;
     cpp.synchronous = options.synchronous_normal != 0 ? hotstate::Synchronous::Normal : hotstate::Synchronous::Full;
     cpp.read_only = options.read_only != 0;
     cpp.busy_timeout = std::chrono::milliseconds(options.busy_timeout_ms);
@@ -309,7 +440,9 @@ hotstate_code hotstate_open(const hotstate_options* caller_options, hotstate_db*
     cpp.max_data_bytes = options.max_data_bytes;
     cpp.max_metadata_bytes = options.max_metadata_bytes;
     if (options.vfs != nullptr) cpp.vfs = options.vfs;
-    *out = new hotstate_db(std::move(cpp));
+    cpp.call_time_limit = std::chrono::milliseconds(options.call_time_limit_ms);
+    auto handle = std::make_shared<Handle>(std::move(cpp));
+    *out = register_handle(std::move(handle));  // the last step: nothing after it throws
   });
 }
 
@@ -320,14 +453,47 @@ hotstate_code hotstate_open_path(const char* path, hotstate_db** out) noexcept {
   return hotstate_open(&options, out);
 }
 
-void hotstate_close(hotstate_db* db) noexcept { delete db; }
+void hotstate_close(hotstate_db* db) noexcept {
+  if (db == nullptr) return;
+  try {
+    // Later calls no longer find the handle; those that did hold `use`.
+    const std::shared_ptr<Handle> handle = unregister_handle(db);
+    if (!handle) return;  // closed already, or never a handle: nothing to do
+    const std::unique_lock wait_for_calls(handle->use);
+    handle->manager.reset();
+  } catch (...) {
+    // Only taking a lock can throw (std::system_error). The handle is out of
+    // the registry already; the manager goes with the last call that holds it.
+  }
+}
+
+// ---- The history bound
+
+hotstate_code hotstate_max_history(hotstate_db* db, size_t* out) noexcept {
+  static constexpr const char* function = "hotstate_max_history";
+  return guarded([&] {
+    const Lease lease(db, function);
+    require_out(out, function, "out");
+    *out = lease.manager().max_history();
+  });
+}
+
+hotstate_code hotstate_set_max_history(hotstate_db* db, size_t max_history, size_t* trimmed) noexcept {
+  static constexpr const char* function = "hotstate_set_max_history";
+  return guarded([&] {
+    const Lease lease(db, function);
+    const std::size_t removed = lease.manager().set_max_history(max_history);
+    if (trimmed != nullptr) *trimmed = removed;
+  });
+}
 
 // ---- Snapshots
 
 hotstate_code hotstate_save(hotstate_db* db, const char* json, size_t json_len, uint64_t* seq) noexcept {
   static constexpr const char* function = "hotstate_save";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     const std::uint64_t saved = manager.save_snapshot(StateSnapshot::from_bytes(text_of(json, json_len, function, "json")));
     if (seq != nullptr) *seq = saved;
   });
@@ -337,7 +503,8 @@ hotstate_code hotstate_save_if(hotstate_db* db, const char* json, size_t json_le
                                uint64_t* seq) noexcept {
   static constexpr const char* function = "hotstate_save_if";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     StateSnapshot snapshot = StateSnapshot::from_bytes(text_of(json, json_len, function, "json"));
     const std::uint64_t saved = manager.save_snapshot_if(std::move(snapshot), expected_seq);
     if (seq != nullptr) *seq = saved;
@@ -365,20 +532,22 @@ hotstate_code hotstate_rollback(hotstate_db* db, const char* plugin_id, size_t p
 hotstate_code hotstate_clear(hotstate_db* db, const char* plugin_id, size_t plugin_id_len) noexcept {
   static constexpr const char* function = "hotstate_clear";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     manager.clear(text_of(plugin_id, plugin_id_len, function, "plugin_id"));
   });
 }
 
 hotstate_code hotstate_clear_all(hotstate_db* db) noexcept {
-  return guarded([&] { manager_of(db, "hotstate_clear_all").clear_all(); });
+  return guarded([&] { Lease(db, "hotstate_clear_all").manager().clear_all(); });
 }
 
 hotstate_code hotstate_history(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, char** json,
                                size_t* json_len) noexcept {
   static constexpr const char* function = "hotstate_history";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     require_out(json, function, "json");
     require_out(json_len, function, "json_len");
     const auto history = manager.get_history(text_of(plugin_id, plugin_id_len, function, "plugin_id"));
@@ -396,7 +565,8 @@ hotstate_code hotstate_history(hotstate_db* db, const char* plugin_id, size_t pl
 hotstate_code hotstate_plugin_ids(hotstate_db* db, char** json, size_t* json_len) noexcept {
   static constexpr const char* function = "hotstate_plugin_ids";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     require_out(json, function, "json");
     require_out(json_len, function, "json_len");
     const std::string text = Json::from(manager.plugin_ids()).text();
@@ -410,7 +580,8 @@ hotstate_code hotstate_record_event(hotstate_db* db, const char* kind, const cha
                                     const char* detail_json, size_t detail_len) noexcept {
   static constexpr const char* function = "hotstate_record_event";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     const std::string_view kind_name = name_of(kind, function, "kind");
     hotstate::ReloadEvent event;
     bool known = false;
@@ -444,7 +615,8 @@ hotstate_code hotstate_audit_events(hotstate_db* db, const char* plugin_id, size
                                     size_t* json_len) noexcept {
   static constexpr const char* function = "hotstate_audit_events";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     require_out(json, function, "json");
     require_out(json_len, function, "json_len");
     hotstate::AuditQuery query;
@@ -478,7 +650,8 @@ hotstate_code hotstate_begin_reload(hotstate_db* db, const char* snapshot_json, 
                                     uint64_t* snapshot_seq) noexcept {
   static constexpr const char* function = "hotstate_begin_reload";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     require_out(reload_id, function, "reload_id");
     StateSnapshot snapshot = StateSnapshot::from_bytes(text_of(snapshot_json, snapshot_len, function, "snapshot_json"));
     const std::string_view version = text_of(to_version, to_version_len, function, "to_version");
@@ -492,7 +665,8 @@ hotstate_code hotstate_finish_reload(hotstate_db* db, uint64_t reload_id, int su
                                      size_t error_len, uint32_t attempt) noexcept {
   static constexpr const char* function = "hotstate_finish_reload";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     hotstate::ReloadResult result;
     result.success = success != 0;
     result.error = std::string(text_of(error, error_len, function, "error"));
@@ -504,7 +678,8 @@ hotstate_code hotstate_finish_reload(hotstate_db* db, uint64_t reload_id, int su
 hotstate_code hotstate_unfinished_reloads(hotstate_db* db, char** json, size_t* json_len) noexcept {
   static constexpr const char* function = "hotstate_unfinished_reloads";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     require_out(json, function, "json");
     require_out(json_len, function, "json_len");
     const auto reloads = manager.unfinished_reloads();
@@ -532,7 +707,8 @@ hotstate_code hotstate_unfinished_reloads(hotstate_db* db, char** json, size_t* 
 hotstate_code hotstate_resolve_reload(hotstate_db* db, uint64_t reload_id, const char* note, size_t note_len) noexcept {
   static constexpr const char* function = "hotstate_resolve_reload";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     manager.resolve_reload(reload_id, text_of(note, note_len, function, "note"));
   });
 }
@@ -543,7 +719,8 @@ hotstate_code hotstate_set_plugin_state(hotstate_db* db, const char* plugin_id, 
                                         const char* reason, size_t reason_len) noexcept {
   static constexpr const char* function = "hotstate_set_plugin_state";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     const std::string_view id = text_of(plugin_id, plugin_id_len, function, "plugin_id");
     const std::string_view state_name = name_of(state, function, "state");
     const std::string_view reason_text = text_of(reason, reason_len, function, "reason");
@@ -566,7 +743,8 @@ hotstate_code hotstate_plugin_state(hotstate_db* db, const char* plugin_id, size
                                     size_t* json_len) noexcept {
   static constexpr const char* function = "hotstate_plugin_state";
   return guarded([&] {
-    auto& manager = manager_of(db, function);
+    const Lease lease(db, function);
+    auto& manager = lease.manager();
     require_out(json, function, "json");
     require_out(json_len, function, "json_len");
     const hotstate::PluginState state = manager.plugin_state(text_of(plugin_id, plugin_id_len, function, "plugin_id"));

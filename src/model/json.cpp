@@ -214,7 +214,9 @@ std::map<std::string, Json> decode_json_object(std::string_view text) {
     check(field.unescaped_key().get(key));
     scratch.clear();
     od::value member_value = field.value();
-    append_canonical(member_value, scratch, 1);
+    // Each value is a Json of its own, as deep as with_data allows: depth
+    // counts from the value, as on the write path and in from_bytes.
+    append_canonical(member_value, scratch, 0);
     result.insert_or_assign(std::string(key), JsonAccess::make(scratch));
   }
   parsed.require_end();

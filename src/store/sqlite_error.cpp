@@ -18,7 +18,9 @@ ErrorCode error_code_for_sqlite(int result_code) noexcept {
     case SQLITE_CANTOPEN:
     case SQLITE_PERM: return ErrorCode::CannotOpen;
     case SQLITE_CONSTRAINT: return ErrorCode::Constraint;
-    case SQLITE_TOOBIG: return ErrorCode::InvalidArgument;
+    case SQLITE_TOOBIG: return ErrorCode::TooLarge;          // a value over the connection's length limit
+    case SQLITE_INTERRUPT: return ErrorCode::TimedOut;       // only Options::call_time_limit interrupts
+    case SQLITE_AUTH: return ErrorCode::UntrustedSchema;     // only the schema guard's authorizer denies
     default: return ErrorCode::Internal;
   }
 }

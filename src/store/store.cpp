@@ -4,7 +4,11 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -23,7 +28,9 @@
 
 #include "model/json_internal.hpp"
 #include "model/sha3.hpp"
+#include "store/connection.hpp"
 #include "store/migrations.hpp"
+#include "store/schema_guard.hpp"
 #include "store/sqlite_error.hpp"
 
 namespace hotstate::internal {
@@ -141,21 +148,24 @@ StateSnapshot read_snapshot(SQLite::Statement& statement) {
 }  // namespace
 
 struct Store::Connection {
+  // Declared first: it outlives db, whose SQLite callbacks use it.
+  std::unique_ptr<ConnectionGuard> guard;
   SQLite::Database db;
   SQLite::Statement begin_immediate;
   SQLite::Statement commit;
   SQLite::Statement rollback;
-  SQLite::Statement insert_snapshot;
   SQLite::Statement select_current;
   SQLite::Statement select_newest_two;
   SQLite::Statement select_current_seq;
   SQLite::Statement select_by_seq;
-  SQLite::Statement delete_by_seq;
   SQLite::Statement select_history;
-  SQLite::Statement delete_plugin;
-  SQLite::Statement delete_all;
   SQLite::Statement select_plugin_ids;
   SQLite::Statement select_max_history;
+  // The writer's statements that fire triggers; readers have none.
+  std::optional<SQLite::Statement> insert_snapshot;
+  std::optional<SQLite::Statement> delete_by_seq;
+  std::optional<SQLite::Statement> delete_plugin;
+  std::optional<SQLite::Statement> delete_all;
 
   // Statements used less often, prepared on first use. Keyed by the address
   // of a string literal.
@@ -166,27 +176,30 @@ struct Store::Connection {
     return *slot;
   }
 
-  explicit Connection(SQLite::Database opened)
-      : db(std::move(opened)),
+  Connection(std::unique_ptr<ConnectionGuard> opened_guard, SQLite::Database opened)
+      : guard(std::move(opened_guard)),
+        db(std::move(opened)),
         begin_immediate(db, "BEGIN IMMEDIATE"),
         commit(db, "COMMIT"),
         rollback(db, "ROLLBACK"),
-        insert_snapshot(db,
-                        "INSERT INTO snapshots (plugin_id, timestamp, plugin_version, data, metadata, saved_at_us, "
-                        "canonical_hash, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
         select_current(db, std::string("SELECT ") + snapshot_columns +
                                " FROM snapshots WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 1"),
         select_newest_two(db, "SELECT seq FROM snapshots WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 2"),
         select_current_seq(db, "SELECT max(seq) FROM snapshots WHERE plugin_id = ?1"),
         select_by_seq(db, std::string("SELECT ") + snapshot_columns + " FROM snapshots WHERE seq = ?1"),
-        delete_by_seq(db, "DELETE FROM snapshots WHERE seq = ?1"),
         select_history(db, std::string("SELECT ") + snapshot_columns +
                                " FROM snapshots WHERE plugin_id = ?1"
                                " AND seq < (SELECT max(seq) FROM snapshots WHERE plugin_id = ?1) ORDER BY seq"),
-        delete_plugin(db, "DELETE FROM snapshots WHERE plugin_id = ?1"),
-        delete_all(db, "DELETE FROM snapshots"),
         select_plugin_ids(db, "SELECT DISTINCT plugin_id FROM snapshots ORDER BY plugin_id"),
-        select_max_history(db, "SELECT max_history FROM settings WHERE id = 1") {}
+        select_max_history(db, "SELECT max_history FROM settings WHERE id = 1") {
+    if (guard->role != ConnectionGuard::Role::Writer) return;
+    insert_snapshot.emplace(db,
+                            "INSERT INTO snapshots (plugin_id, timestamp, plugin_version, data, metadata, saved_at_us, "
+                            "canonical_hash, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    delete_by_seq.emplace(db, "DELETE FROM snapshots WHERE seq = ?1");
+    delete_plugin.emplace(db, "DELETE FROM snapshots WHERE plugin_id = ?1");
+    delete_all.emplace(db, "DELETE FROM snapshots");
+  }
 };
 
 namespace {
@@ -215,6 +228,58 @@ class WriteTransaction {
   bool committed_ = false;
 };
 
+// Whether a difference from hotstate's schema may change what hotstate's
+// writes do: anything on hotstate's tables (their definition, a trigger or
+// index on them, one of hotstate's triggers or indexes changed or gone). A
+// view, or a table of someone else's with its own triggers, does not run
+// inside hotstate's writes; verify reports those too.
+bool affects_writes(const SchemaDifference& difference) {
+  if (difference.type == "view") return false;
+  static const std::set<std::string, std::less<>> hotstate_tables = [] {
+    std::set<std::string, std::less<>> tables;
+    for (const SchemaObject& object : expected_schema(static_cast<int>(embedded_migrations().size()))) {
+      if (object.type == "table") tables.insert(object.name);
+    }
+    return tables;
+  }();
+  if (difference.kind != SchemaDifference::Kind::Unknown) return true;
+  if (difference.type == "table") return hotstate_tables.count(difference.name) > 0;
+  return hotstate_tables.count(difference.table) > 0;
+}
+
+// Throws Error(UntrustedSchema), naming each object, unless the schema of
+// `db` at `version` is hotstate's as far as writes are concerned.
+void require_trusted_schema(sqlite3* db, int version, const std::string& path, std::string_view refused) {
+  std::string names;
+  for (const SchemaDifference& difference : compare_schema(db, version)) {
+    if (!affects_writes(difference)) continue;
+    names += names.empty() ? "" : "; ";
+    names += describe(difference);
+  }
+  if (names.empty()) return;
+  throw Error(ErrorCode::UntrustedSchema, "'" + path + "': " + names + "; " + std::string(refused) +
+                                              " (`hotstate verify` lists every difference)");
+}
+
+// A write that failed with "disk full" may instead have found no id left to
+// give: AUTOINCREMENT reports SQLITE_FULL when a table's sequence reached
+// 2^63-1, which an explicit id (written before migration 0003 refused them,
+// or in sqlite_sequence itself) can cause. Throws Corrupt for that case.
+void diagnose_used_up_ids(SQLite::Database& db, std::string_view context) {
+  try {
+    SQLite::Statement used_up(db, "SELECT name, seq FROM sqlite_sequence WHERE seq > ?1 ORDER BY name LIMIT 1");
+    used_up.bind(1, static_cast<std::int64_t>(max_row_id));
+    if (!used_up.executeStep()) return;
+    throw Error(ErrorCode::Corrupt,
+                std::string(context) + ": the ids of table " + used_up.getColumn(0).getString() + " reach " +
+                    used_up.getColumn(1).getString() +
+                    " (an id written outside hotstate), above hotstate's bound 9007199254740991: no id is left to "
+                    "give, so nothing was written; the disk is not full (`hotstate verify` reports it)");
+  } catch (const SQLite::Exception&) {
+    // The diagnosis is best effort: the original error stands.
+  }
+}
+
 // Applies each pending migration in its own transaction. Re-inspects the file
 // inside each transaction, so a concurrent opener cannot slip in between. A
 // database created here (schema version 0) gets `initial_max_history` in the
@@ -225,6 +290,10 @@ void migrate(SQLite::Database& db, const std::string& path, std::optional<std::s
     const FileIdentity identity = inspect(db);
     require_usable(identity, path);
     if (identity.user_version >= migration.version) continue;
+    // Migrating runs hotstate's SQL against the file's tables and fires their
+    // triggers: only through the exact schema of the file's version.
+    require_trusted_schema(db.getHandle(), identity.user_version, path,
+                           "hotstate does not migrate a file with these, so it was left as it was");
     try {
       db.exec(std::string(migration.sql));
       if (identity.user_version == 0 && initial_max_history) {
@@ -275,40 +344,12 @@ __attribute__((no_sanitize("thread"))) ChangeMarker read_wal_index_header(const 
   return marker;
 }
 
-// sha3(X): SHA3-256 of X's bytes as a BLOB, NULL for NULL, exactly as the
-// sqlite3 shell's sha3(X) (which hashes numbers as their text). Migration
-// 0002 uses it to hash existing snapshots; shell users recompute the same
-// content hashes with the shell's own.
-void sql_sha3(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
-  sqlite3_value* value = argv[0];
-  const int type = sqlite3_value_type(value);
-  if (type == SQLITE_NULL) return;
-  const void* bytes = type == SQLITE_BLOB ? sqlite3_value_blob(value) : sqlite3_value_text(value);
-  const auto size = static_cast<std::size_t>(sqlite3_value_bytes(value));
-  const auto digest =
-      sha3_256(bytes == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(bytes), size));
-  sqlite3_result_blob(context, digest.data(), static_cast<int>(digest.size()), SQLITE_TRANSIENT);
-}
-
-SQLite::Database open_connection(const std::string& path, int flags, int busy_ms, Synchronous synchronous,
-                                 const std::string& vfs) {
-  SQLite::Database db(path, flags, busy_ms, vfs);
-  const int rc = sqlite3_create_function_v2(db.getHandle(), "sha3", 1,
-                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
-                                            sql_sha3, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) throw SQLite::Exception(db.getHandle(), rc);
-  db.exec(synchronous == Synchronous::Full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-  return db;
-}
-
 }  // namespace
 
 struct Store::Shared {
   std::string path;
   bool in_memory = false;
-  int busy_ms = 0;
-  Synchronous synchronous = Synchronous::Full;
-  std::string vfs;
+  ConnectionSettings settings;
   bool read_only = false;
   std::size_t max_id_bytes = 0;
   std::size_t max_data_bytes = 0;
@@ -343,6 +384,15 @@ struct Store::Shared {
     return marker;
   }
 
+  // A connection for reading: nothing inside a view or trigger is compiled.
+  std::unique_ptr<Connection> open_reader(const std::string& file, int flags) const {
+    auto guard = std::make_unique<ConnectionGuard>();
+    guard->role = ConnectionGuard::Role::Reader;
+    SQLite::Database db = open_connection(file, flags, settings, *guard);
+    db.exec("PRAGMA query_only = ON");
+    return std::make_unique<Connection>(std::move(guard), std::move(db));
+  }
+
   // A read connection for one call: from the pool, or the writer's for :memory:.
   class ReadLease {
    public:
@@ -358,12 +408,7 @@ struct Store::Shared {
           shared_.idle_readers.pop_back();
         }
       }
-      if (!connection_) {
-        SQLite::Database db = open_connection(shared_.reader_path, shared_.reader_flags, shared_.busy_ms,
-                                              shared_.synchronous, shared_.vfs);
-        db.exec("PRAGMA query_only = ON");
-        connection_ = std::make_unique<Connection>(std::move(db));
-      }
+      if (!connection_) connection_ = shared_.open_reader(shared_.reader_path, shared_.reader_flags);
     }
     ~ReadLease() {
       if (!connection_) return;
@@ -384,8 +429,30 @@ struct Store::Shared {
   auto read(std::string_view context, Body&& body) {
     return translate_sqlite_errors(context, [&] {
       ReadLease lease(*this);
-      return body(*lease);
+      Connection& c = *lease;
+      c.guard->begin_call();
+      try {
+        return body(c);
+      } catch (const SQLite::Exception& e) {
+        explain_guard_failure(context, *c.guard, e);
+        throw;
+      }
     });
+  }
+
+  // Rethrows a SQLite failure the guard caused as what it means.
+  void explain_guard_failure(std::string_view context, const ConnectionGuard& guard, const SQLite::Exception& e) const {
+    if (guard.interrupted) {
+      throw Error(ErrorCode::TimedOut, std::string(context) + ": stopped after Options::call_time_limit (" +
+                                           std::to_string(settings.call_time_limit.count()) +
+                                           " ms) inside SQLite; nothing was changed (" + e.what() + ")");
+    }
+    if (guard.denied) {
+      throw Error(ErrorCode::UntrustedSchema,
+                  std::string(context) + ": '" + path + "' would make hotstate run SQL from the file" +
+                      (guard.denied_inside.empty() ? std::string() : " (in '" + guard.denied_inside + "')") +
+                      ", which it never does; nothing was changed (`hotstate verify` lists the schema's differences)");
+    }
   }
 
   // Runs `body` as one write and reports the change markers around it.
@@ -395,36 +462,88 @@ struct Store::Shared {
   // bracket the commit: a commit counter that moved by exactly one says no
   // other commit came in between. A Busy failure that SQLite's busy handler
   // did not absorb is retried until the busy timeout has passed.
+  //
+  // The schema gate: the writer's statements were compiled against a schema
+  // that was checked to be hotstate's, and while it is unchanged they run as
+  // they are (the fast path). When another connection changed the schema,
+  // SQLite re-prepares a statement before running it; the authorizer denies
+  // that compile, and the write runs again in a transaction that first
+  // compares the schema with hotstate's and refuses a file whose triggers,
+  // indexes or tables are not hotstate's (Error(UntrustedSchema)).
   enum class Statements { One, Many };
   template <class Body>
   auto write(std::string_view context, Statements statements, Body&& body)
       -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
-    using Value = decltype(body(std::declval<Connection&>()));
     if (read_only) {
       throw Error(ErrorCode::ReadOnly, std::string(context) + ": this StateManager was opened read-only");
     }
     std::lock_guard lock(writer_mutex);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_ms);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(settings.busy_ms);
     for (int attempt = 0;; ++attempt) {
       try {
-        return translate_sqlite_errors(context, [&] {
-          Connection& c = *writer;
-          std::optional<WriteTransaction> transaction;
-          if (statements == Statements::Many) transaction.emplace(c);
-          const ChangeMarker before = marker();
-          const int changes_before = c.db.getTotalChanges();
-          Value value = body(c);
-          if (transaction) transaction->commit();
-          if (in_memory && c.db.getTotalChanges() != changes_before) {
-            memory_commits.fetch_add(1, std::memory_order_release);
-          }
-          return WriteOutcome<Value>{std::move(value), before, marker()};
-        });
+        return translate_sqlite_errors(context, [&] { return write_once(context, statements, body); });
       } catch (const Error& error) {
+        if (error.code() == ErrorCode::DiskFull) diagnose_used_up_ids(writer->db, context);
         if (error.code() != ErrorCode::Busy || std::chrono::steady_clock::now() >= deadline) throw;
-        std::this_thread::sleep_for(std::chrono::microseconds(200) * std::min(attempt + 1, 25));
+        std::this_thread::sleep_for(std::chrono::microseconds(50) * std::min(attempt + 1, 20));
       }
     }
+  }
+
+  template <class Body>
+  auto write_once(std::string_view context, Statements statements, Body& body)
+      -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
+    Connection& c = *writer;
+    ConnectionGuard& guard = *c.guard;
+    guard.begin_call();
+    if (guard.schema_trusted) {
+      try {
+        return run_write(c, statements == Statements::Many, body);
+      } catch (const SQLite::Exception& e) {
+        // A denied compile: the schema changed under a prepared statement
+        // (nothing ran); check it below. Anything else is what it says.
+        if (!guard.denied || guard.interrupted) {
+          explain_guard_failure(context, guard, e);
+          throw;
+        }
+        guard.begin_call();
+      }
+    }
+    guard.schema_trusted = false;
+    guard.compile_allowed = true;
+    struct DenyCompiles {
+      ConnectionGuard& guard;
+      ~DenyCompiles() { guard.compile_allowed = false; }
+    } deny_afterwards{guard};
+    try {
+      // One transaction holds the write lock from the check to the commit,
+      // so the schema checked is the schema the statements compile against.
+      return run_write(c, /*transaction=*/true, body, [&] {
+        require_trusted_schema(c.db.getHandle(), static_cast<int>(embedded_migrations().size()), path,
+                               "hotstate does not write through a file with these, so nothing was written");
+        guard.schema_trusted = true;
+      });
+    } catch (const SQLite::Exception& e) {
+      explain_guard_failure(context, guard, e);
+      throw;
+    }
+  }
+
+  template <class Body, class Check = void (*)()>
+  auto run_write(Connection& c, bool transaction_wanted, Body& body, Check check = [] {})
+      -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
+    using Value = decltype(body(std::declval<Connection&>()));
+    std::optional<WriteTransaction> transaction;
+    if (transaction_wanted) transaction.emplace(c);
+    check();
+    const ChangeMarker before = marker();
+    const int changes_before = c.db.getTotalChanges();
+    Value value = body(c);
+    if (transaction) transaction->commit();
+    if (in_memory && c.db.getTotalChanges() != changes_before) {
+      memory_commits.fetch_add(1, std::memory_order_release);
+    }
+    return WriteOutcome<Value>{std::move(value), before, marker()};
   }
 };
 
@@ -446,13 +565,16 @@ void require_within(std::size_t size, std::size_t limit, const char* what) {
   }
 }
 
+// The one rule for a plugin id (and a version), on every path that takes
+// one, reads included: UTF-8, within max_id_bytes.
+void require_id(const Store::Shared& limits, std::string_view text, const char* what) {
+  require_within(text.size(), limits.max_id_bytes, what);
+  require_utf8(text, what);
+}
+
 EncodedRow encode_row(const Store::Shared& limits, const StateSnapshot& snapshot) {
   require_within(snapshot.plugin_id.size(), limits.max_id_bytes, "plugin_id");
   require_within(snapshot.plugin_version.size(), limits.max_id_bytes, "plugin_version");
-  if (snapshot.timestamp > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    throw Error(ErrorCode::InvalidArgument, "save_snapshot: timestamp " + std::to_string(snapshot.timestamp) +
-                                                " is beyond 2^63-1 seconds and cannot be stored");
-  }
   require_utf8(snapshot.plugin_id, "plugin_id");
   require_utf8(snapshot.plugin_version, "plugin_version");
   EncodedRow row{&snapshot, encode_data_object(snapshot.data), encode_string_object(snapshot.metadata), 0, {}};
@@ -464,8 +586,10 @@ EncodedRow encode_row(const Store::Shared& limits, const StateSnapshot& snapshot
 }
 
 std::uint64_t insert_row(Store::Connection& c, const EncodedRow& row, std::int64_t time_us) {
-  StatementUse insert(c.insert_snapshot);
+  StatementUse insert(*c.insert_snapshot);
   insert->bindNoCopy(1, row.snapshot->plugin_id);
+  // Every u64 the seed accepts: above 2^63-1 as the int64 with the same bits
+  // (migration 0003), read back by the cast in read_snapshot.
   insert->bind(2, static_cast<std::int64_t>(row.snapshot->timestamp));
   insert->bindNoCopy(3, row.snapshot->plugin_version);
   insert->bindNoCopy(4, row.data);
@@ -482,14 +606,16 @@ std::uint64_t insert_row(Store::Connection& c, const EncodedRow& row, std::int64
 namespace {
 
 // A read-only store: no file is created, nothing migrates, nothing is written.
-// On a read-only directory SQLite cannot create the -shm it wants for a WAL
-// database; when there is no -wal (so the main file holds everything), the
-// file is opened immutable instead, and the cache stays off.
+// The file is opened read-write when it may be (every connection with
+// query_only on), because only then can the last connection to close remove
+// the -wal and -shm files that reading a WAL database creates; otherwise
+// read-only. On a read-only directory SQLite cannot create the -shm it wants
+// for a WAL database; when there is no -wal (so the main file holds
+// everything), the file is opened immutable instead, and the cache stays off.
 void open_read_only(Store::Shared& shared) {
-  const int flags = SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX;
   const auto open_and_check = [&](const std::string& path, int open_flags) {
-    SQLite::Database db = open_connection(path, open_flags, shared.busy_ms, shared.synchronous, shared.vfs);
-    const FileIdentity identity = inspect(db);
+    std::unique_ptr<Store::Connection> c = shared.open_reader(path, open_flags);
+    const FileIdentity identity = inspect(c->db);
     require_usable(identity, shared.path);
     if (identity.user_version < latest_schema_version()) {
       throw Error(ErrorCode::ReadOnly, "'" + shared.path + "' has schema version " +
@@ -499,22 +625,111 @@ void open_read_only(Store::Shared& shared) {
     }
     shared.reader_path = path;
     shared.reader_flags = open_flags;
-    return db;
+    return c;
   };
-  std::optional<SQLite::Database> db;
-  try {
-    db.emplace(open_and_check(shared.path, flags));
-  } catch (const SQLite::Exception& e) {
-    const int primary = e.getErrorCode() & 0xFF;
-    std::error_code ignored;
-    if ((primary != SQLITE_CANTOPEN && primary != SQLITE_READONLY) || shared.in_memory ||
-        !std::filesystem::exists(shared.path, ignored) || std::filesystem::exists(shared.path + "-wal", ignored)) {
-      throw;
+  const int read_write = SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX;
+  const int read_only = SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX;
+  std::unique_ptr<Store::Connection> c;
+  if (!shared.in_memory) {
+    try {
+      c = open_and_check(shared.path, read_write);
+      if (sqlite3_db_readonly(c->db.getHandle(), "main") == 1) c.reset();
+    } catch (const SQLite::Exception& e) {
+      const int primary = e.getErrorCode() & 0xFF;
+      if (primary != SQLITE_CANTOPEN && primary != SQLITE_READONLY && primary != SQLITE_PERM) throw;
     }
-    db.emplace(open_and_check(immutable_uri(shared.path), flags | SQLite::OPEN_URI));
   }
-  shared.writer = std::make_unique<Store::Connection>(std::move(*db));
-  if (!shared.in_memory && shared.reader_flags == flags) shared.wal_index = map_wal_index(shared.writer->db);
+  if (!c) {
+    try {
+      c = open_and_check(shared.path, read_only);
+    } catch (const SQLite::Exception& e) {
+      const int primary = e.getErrorCode() & 0xFF;
+      std::error_code ignored;
+      if ((primary != SQLITE_CANTOPEN && primary != SQLITE_READONLY) || shared.in_memory ||
+          !std::filesystem::exists(shared.path, ignored) || std::filesystem::exists(shared.path + "-wal", ignored)) {
+        throw;
+      }
+      c = open_and_check(immutable_uri(shared.path), read_only | SQLite::OPEN_URI);
+    }
+  }
+  shared.writer = std::move(c);
+  if (!shared.in_memory && (shared.reader_flags & SQLite::OPEN_URI) == 0) {
+    shared.wal_index = map_wal_index(shared.writer->db);
+  }
+}
+
+// Opens (or creates) the database for writing and migrates it. Returns
+// whether it created the file.
+bool open_writable(Store::Shared& shared, const Options& options) {
+  // Look at an existing file without writing to it first, so that a file
+  // hotstate must refuse gets no -wal, -shm or checkpoint. The check is
+  // repeated on the real connection (and in each migration transaction),
+  // which also sees what a WAL holds that the main file does not yet.
+  // The probe reads the main file alone: when a -wal exists (a process or
+  // the power died, possibly in the middle of a checkpoint) the main file
+  // may be partly backfilled while main file + -wal are intact, so there a
+  // SQLite error of the probe is no verdict; the real connection decides.
+  std::error_code ignored;
+  const bool existed = shared.in_memory || std::filesystem::exists(options.path, ignored);
+  if (!shared.in_memory && existed) {
+    try {
+      ConnectionGuard probe_guard;
+      probe_guard.role = ConnectionGuard::Role::Reader;
+      SQLite::Database probe =
+          open_connection(immutable_uri(options.path), SQLite::OPEN_READONLY | SQLite::OPEN_URI, shared.settings, probe_guard);
+      require_usable(inspect(probe), options.path);
+    } catch (const SQLite::Exception&) {
+      if (!std::filesystem::exists(options.path + "-wal", ignored)) throw;
+    }
+  }
+  // NOMUTEX: each connection is used by one thread at a time (the writer under
+  // writer_mutex, readers leased from the pool), so SQLite's own per-call
+  // connection mutex would only cost time.
+  shared.reader_path = options.path;
+  shared.reader_flags = SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX;
+  auto guard = std::make_unique<ConnectionGuard>();
+  guard->role = ConnectionGuard::Role::Writer;
+  guard->compile_allowed = true;  // hotstate's own SQL, until the statements are prepared
+  SQLite::Database db = open_connection(options.path, shared.reader_flags | SQLite::OPEN_CREATE, shared.settings, *guard);
+  require_usable(inspect(db), options.path);
+  // SQLite opens a file it may not write (mode 0444, EACCES) read-only
+  // without a word; say so now rather than at the first write.
+  if (sqlite3_db_readonly(db.getHandle(), "main") == 1) {
+    throw Error(ErrorCode::ReadOnly, "'" + options.path +
+                                         "' cannot be written (a read-only file or file system); open it with "
+                                         "Options::read_only to read it");
+  }
+  if (!shared.in_memory) db.execAndGet("PRAGMA journal_mode = WAL");
+  migrate(db, options.path, options.max_history);
+  if (shared.in_memory) {
+    guard->schema_trusted = true;  // private to this process: hotstate made every object in it
+  } else {
+    // Writes check the schema in their own transaction (the writer starts
+    // untrusted); from here on nothing compiles outside such a check.
+    guard->compile_allowed = true;
+  }
+  ConnectionGuard& writer_guard = *guard;
+  shared.writer = std::make_unique<Store::Connection>(std::move(guard), std::move(db));
+  if (!shared.in_memory) {
+    shared.wal_index = map_wal_index(shared.writer->db);
+    writer_guard.compile_allowed = false;
+  }
+  return !existed;
+}
+
+// Runs `open` again while it fails with Busy (another connection is
+// migrating, checkpointing or recovering the file), until busy_ms passed.
+template <class Open>
+auto retry_while_busy(std::string_view context, int busy_ms, Open&& open) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_ms);
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return translate_sqlite_errors(context, open);
+    } catch (const Error& error) {
+      if (error.code() != ErrorCode::Busy || std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(std::chrono::microseconds(100) * std::min(attempt + 1, 20));
+    }
+  }
 }
 
 }  // namespace
@@ -530,60 +745,36 @@ Store::Store(const Options& options) : shared_(std::make_unique<Shared>()) {
   if (options.busy_timeout.count() < 0 || options.busy_timeout.count() > std::numeric_limits<int>::max()) {
     throw Error(ErrorCode::InvalidArgument, "Options::busy_timeout is out of range");
   }
+  if (options.call_time_limit.count() < 0) {
+    throw Error(ErrorCode::InvalidArgument, "Options::call_time_limit is negative");
+  }
   Shared& shared = *shared_;
   shared.path = options.path;
   shared.in_memory = options.path == ":memory:";
-  shared.busy_ms = static_cast<int>(options.busy_timeout.count());
-  shared.synchronous = options.synchronous;
-  shared.vfs = options.vfs;
+  shared.settings.busy_ms = static_cast<int>(options.busy_timeout.count());
+  shared.settings.synchronous = options.synchronous;
+  shared.settings.vfs = options.vfs;
+  shared.settings.call_time_limit = options.call_time_limit;
+  // The longest value a connection reads or makes: a whole snapshot in the
+  // seed's layout (the journal's copy) with room for its fields. A longer row
+  // (another client wrote it) is refused with TooLarge instead of loaded.
+  const std::size_t max_value = options.max_data_bytes + options.max_metadata_bytes + 2 * options.max_id_bytes + 4096;
+  shared.settings.max_value_bytes = max_value < options.max_data_bytes ? std::numeric_limits<std::size_t>::max() : max_value;
   shared.read_only = options.read_only;
   shared.max_id_bytes = options.max_id_bytes;
   shared.max_data_bytes = options.max_data_bytes;
   shared.max_metadata_bytes = options.max_metadata_bytes;
   shared.clock = options.clock;
 
-  translate_sqlite_errors("open '" + options.path + "'", [&] {
-    if (shared.read_only) {
-      open_read_only(shared);
-      return;
-    }
-    // Look at an existing file without writing to it first, so that a file
-    // hotstate must refuse gets no -wal, -shm or checkpoint. The check is
-    // repeated on the real connection (and in each migration transaction),
-    // which also sees what a WAL holds that the main file does not yet.
-    // The probe reads the main file alone: when a -wal exists (a process or
-    // the power died, possibly in the middle of a checkpoint) the main file
-    // may be partly backfilled while main file + -wal are intact, so there a
-    // SQLite error of the probe is no verdict; the real connection decides.
-    std::error_code ignored;
-    if (!shared.in_memory && std::filesystem::exists(options.path, ignored)) {
-      try {
-        SQLite::Database probe(immutable_uri(options.path), SQLite::OPEN_READONLY | SQLite::OPEN_URI, shared.busy_ms,
-                               shared.vfs);
-        require_usable(inspect(probe), options.path);
-      } catch (const SQLite::Exception&) {
-        if (!std::filesystem::exists(options.path + "-wal", ignored)) throw;
+  retry_while_busy("open '" + options.path + "'", shared.settings.busy_ms, [&] {
+      shared.writer.reset();
+      shared.wal_index = nullptr;
+      if (shared.read_only) {
+        open_read_only(shared);
+        return;
       }
-    }
-    // NOMUTEX: each connection is used by one thread at a time (the writer under
-    // writer_mutex, readers leased from the pool), so SQLite's own per-call
-    // connection mutex would only cost time.
-    shared.reader_path = options.path;
-    shared.reader_flags = SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX;
-    SQLite::Database db = open_connection(options.path, shared.reader_flags | SQLite::OPEN_CREATE, shared.busy_ms,
-                                          options.synchronous, shared.vfs);
-    require_usable(inspect(db), options.path);
-    // SQLite opens a file it may not write (mode 0444, EACCES) read-only
-    // without a word; say so now rather than at the first write.
-    if (sqlite3_db_readonly(db.getHandle(), "main") == 1) {
-      throw Error(ErrorCode::ReadOnly, "'" + options.path +
-                                           "' cannot be written (a read-only file or file system); open it with "
-                                           "Options::read_only to read it");
-    }
-    if (!shared.in_memory) db.execAndGet("PRAGMA journal_mode = WAL");
-    migrate(db, options.path, options.max_history);
-    shared.writer = std::make_unique<Connection>(std::move(db));
-    if (!shared.in_memory) shared.wal_index = map_wal_index(shared.writer->db);
+      // A new file's name is durable only once its directory is synced.
+      if (open_writable(shared, options)) sync_parent_directory(options.path);
   });
 }
 
@@ -652,6 +843,7 @@ std::string detail_text(const Detail& detail) { return Json::from(detail).text()
 }  // namespace
 
 WriteOutcome<std::optional<StateSnapshot>> Store::rollback(std::string_view plugin_id) {
+  require_id(*shared_, plugin_id, "plugin_id");
   return shared_->write("rollback", Shared::Statements::Many, [&](Connection& c) -> std::optional<StateSnapshot> {
     std::int64_t newest = 0;
     std::int64_t previous = 0;
@@ -664,7 +856,7 @@ WriteOutcome<std::optional<StateSnapshot>> Store::rollback(std::string_view plug
       previous = select->getColumn(0).getInt64();
     }
     {
-      StatementUse erase(c.delete_by_seq);
+      StatementUse erase(*c.delete_by_seq);
       erase->bind(1, newest);
       erase->exec();
     }
@@ -678,6 +870,7 @@ WriteOutcome<std::optional<StateSnapshot>> Store::rollback(std::string_view plug
 }
 
 WriteOutcome<bool> Store::clear(std::string_view plugin_id) {
+  require_id(*shared_, plugin_id, "plugin_id");
   return shared_->write("clear", Shared::Statements::Many, [&](Connection& c) {
     std::int64_t rows = 0;
     std::int64_t newest = 0;
@@ -689,7 +882,7 @@ WriteOutcome<bool> Store::clear(std::string_view plugin_id) {
       newest = count->getColumn(1).getInt64();
     }
     if (rows == 0) return false;
-    StatementUse erase(c.delete_plugin);
+    StatementUse erase(*c.delete_plugin);
     erase->bind(1, std::string(plugin_id));
     erase->exec();
     insert_event(c, shared_->now_us(), plugin_id, "Cleared",
@@ -709,7 +902,7 @@ WriteOutcome<bool> Store::clear_all() {
       plugins = count->getColumn(1).getInt64();
     }
     if (rows == 0) return false;
-    StatementUse(c.delete_all)->exec();
+    StatementUse(*c.delete_all)->exec();
     insert_event(c, shared_->now_us(), "", "ClearedAll",
                  detail_text({{"rows", Json::from(rows)}, {"plugins", Json::from(plugins)}}));
     return true;
@@ -717,6 +910,7 @@ WriteOutcome<bool> Store::clear_all() {
 }
 
 std::optional<StateSnapshot> Store::current(std::string_view plugin_id) const {
+  require_id(*shared_, plugin_id, "plugin_id");
   return shared_->read("load_snapshot", [&](Connection& c) -> std::optional<StateSnapshot> {
     StatementUse select(c.select_current);
     select->bind(1, std::string(plugin_id));
@@ -726,6 +920,7 @@ std::optional<StateSnapshot> Store::current(std::string_view plugin_id) const {
 }
 
 std::vector<StateSnapshot> Store::history(std::string_view plugin_id) const {
+  require_id(*shared_, plugin_id, "plugin_id");
   return shared_->read("get_history", [&](Connection& c) {
     std::vector<StateSnapshot> result;
     result.reserve(16);
@@ -797,11 +992,6 @@ std::size_t Store::max_history() const {
 
 namespace {
 
-void require_id(const Store::Shared& limits, std::string_view text, const char* what) {
-  require_within(text.size(), limits.max_id_bytes, what);
-  require_utf8(text, what);
-}
-
 // A reload's journal row, read inside the transaction that finishes it.
 struct JournalRow {
   std::string plugin_id;
@@ -846,6 +1036,7 @@ WriteOutcome<bool> Store::append_event(std::string_view plugin_id, std::string_v
 }
 
 std::vector<AuditEvent> Store::audit_events(const AuditQuery& query) const {
+  if (query.plugin_id) require_id(*shared_, *query.plugin_id, "AuditQuery::plugin_id");
   // Built per call: which filters apply varies; every value is bound.
   std::string sql = "SELECT id, time_us, plugin_id, kind, detail FROM audit_events WHERE 1";
   if (query.plugin_id) sql += " AND plugin_id = :plugin";
@@ -1033,6 +1224,7 @@ WriteOutcome<bool> Store::set_plugin_state(std::string_view plugin_id, const Plu
 }
 
 PluginState Store::plugin_state(std::string_view plugin_id) const {
+  require_id(*shared_, plugin_id, "plugin_id");
   return shared_->read("plugin_state", [&](Connection& c) {
     StatementUse select(c.statement("SELECT state, reason FROM plugin_states WHERE plugin_id = ?1"));
     select->bind(1, std::string(plugin_id));
@@ -1045,21 +1237,92 @@ PluginState Store::plugin_state(std::string_view plugin_id) const {
   });
 }
 
-void Store::backup_to(const std::string& path) const {
-  shared_->read("backup", [&](Connection& c) {
-    SQLite::Database destination(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    sqlite3_backup* backup = sqlite3_backup_init(destination.getHandle(), "main", c.db.getHandle(), "main");
-    if (backup == nullptr) {
-      throw SQLite::Exception(destination.getHandle(), sqlite3_errcode(destination.getHandle()));
+namespace {
+
+// Throws InvalidArgument when `destination` is the database at `source` or
+// one of its -wal, -shm or -journal files (however spelled: ./x, a symlink).
+void require_other_file(const std::string& source, const std::string& destination) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const std::string own = source + suffix;
+    if (fs::equivalent(own, destination, error) && !error) {
+      throw Error(ErrorCode::InvalidArgument,
+                  "backup: '" + destination + "' is the database itself ('" + own + "'); nothing was written");
     }
-    // One step copies every page inside one read transaction of the source:
-    // the copy is the database as of that moment (WAL readers do not block writers).
-    const int step = sqlite3_backup_step(backup, -1);
-    const int finish = sqlite3_backup_finish(backup);
-    if (step != SQLITE_DONE) throw SQLite::Exception("backup step failed", step);
-    if (finish != SQLITE_OK) throw SQLite::Exception(destination.getHandle(), finish);
+  }
+  const fs::path normal = fs::absolute(destination, error).lexically_normal();
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    if (!error && fs::absolute(source + suffix, error).lexically_normal() == normal) {
+      throw Error(ErrorCode::InvalidArgument, "backup: '" + destination + "' is the database itself; nothing was written");
+    }
+  }
+}
+
+// fsyncs a file by name.
+void sync_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(ErrorCode::Io, "backup: cannot open '" + path + "' to sync it");
+  const int synced = ::fsync(fd);
+  ::close(fd);
+  if (synced != 0) throw Error(ErrorCode::Io, "backup: cannot sync '" + path + "'");
+}
+
+// A temporary file beside `path`, removed with its journal unless kept.
+class TemporaryBeside {
+ public:
+  explicit TemporaryBeside(const std::string& path) {
+    std::string pattern = path + ".tmp-XXXXXX";
+    const int fd = ::mkstemp(pattern.data());
+    if (fd < 0) throw Error(ErrorCode::CannotOpen, "backup: cannot create a temporary file beside '" + path + "'");
+    ::close(fd);
+    path_ = pattern;
+  }
+  ~TemporaryBeside() {
+    if (kept_) return;
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);
+    std::filesystem::remove(path_ + "-journal", ignored);
+  }
+  TemporaryBeside(const TemporaryBeside&) = delete;
+  TemporaryBeside& operator=(const TemporaryBeside&) = delete;
+  const std::string& path() const { return path_; }
+  void keep() { kept_ = true; }
+
+ private:
+  std::string path_;
+  bool kept_ = false;
+};
+
+}  // namespace
+
+void Store::backup_to(const std::string& path) const {
+  if (path.empty()) throw Error(ErrorCode::InvalidArgument, "backup: the destination path is empty");
+  if (!shared_->in_memory) require_other_file(shared_->path, path);
+  TemporaryBeside temporary(path);
+  shared_->read("backup", [&](Connection& c) {
+    {
+      SQLite::Database destination(sqlite_file_name(temporary.path()), SQLite::OPEN_READWRITE);
+      sqlite3_backup* backup = sqlite3_backup_init(destination.getHandle(), "main", c.db.getHandle(), "main");
+      if (backup == nullptr) {
+        throw SQLite::Exception(destination.getHandle(), sqlite3_errcode(destination.getHandle()));
+      }
+      // One step copies every page inside one read transaction of the source:
+      // the copy is the database as of that moment (WAL readers do not block writers).
+      const int step = sqlite3_backup_step(backup, -1);
+      const int finish = sqlite3_backup_finish(backup);
+      if (step != SQLITE_DONE) throw SQLite::Exception("backup step failed", step);
+      if (finish != SQLITE_OK) throw SQLite::Exception(destination.getHandle(), finish);
+    }
     return true;
   });
+  // Whole or not at all: the copy reaches the disk before its name does.
+  sync_file(temporary.path());
+  if (std::rename(temporary.path().c_str(), path.c_str()) != 0) {
+    throw Error(ErrorCode::CannotOpen, "backup: cannot rename the copy to '" + path + "'");
+  }
+  temporary.keep();
+  sync_parent_directory(path);
 }
 
 namespace {
@@ -1070,15 +1333,15 @@ namespace {
 // that removed it.
 void verify_audit(SQLite::Database& db, std::vector<std::string>& problems) {
   SQLite::Statement rows(db,
-      "WITH saved AS MATERIALIZED (SELECT id, json_extract(detail, '$.seq') AS seq,"
+      "WITH hotstate_cte_saved AS MATERIALIZED (SELECT id, json_extract(detail, '$.seq') AS seq,"
       "                                   json_extract(detail, '$.content_hash') AS content_hash"
       "                              FROM audit_events WHERE kind = 'SnapshotSaved'),"
-      "     edited AS MATERIALIZED (SELECT DISTINCT json_extract(detail, '$.seq') AS seq"
+      "     hotstate_cte_edited AS MATERIALIZED (SELECT DISTINCT json_extract(detail, '$.seq') AS seq"
       "                              FROM audit_events WHERE kind = 'SnapshotEdited')"
-      " SELECT s.seq, s.plugin_id, saved.id IS NOT NULL,"
-      "        saved.content_hash IS NULL OR saved.content_hash IS s.content_hash"
-      "        OR s.seq IN (SELECT seq FROM edited)"
-      "   FROM snapshots AS s LEFT JOIN saved ON saved.seq = s.seq ORDER BY s.seq");
+      " SELECT s.seq, s.plugin_id, hotstate_cte_saved.id IS NOT NULL,"
+      "        hotstate_cte_saved.content_hash IS NULL OR hotstate_cte_saved.content_hash IS s.content_hash"
+      "        OR s.seq IN (SELECT seq FROM hotstate_cte_edited)"
+      "   FROM snapshots AS s LEFT JOIN hotstate_cte_saved ON hotstate_cte_saved.seq = s.seq ORDER BY s.seq");
   while (rows.executeStep()) {
     const std::string which = "snapshot seq " + rows.getColumn(0).getString() + " of '" + rows.getColumn(1).getString() + "'";
     if (rows.getColumn(2).getInt() == 0) {
@@ -1088,19 +1351,19 @@ void verify_audit(SQLite::Database& db, std::vector<std::string>& problems) {
     }
   }
   SQLite::Statement gone(db,
-      "WITH saved AS MATERIALIZED (SELECT id, plugin_id, json_extract(detail, '$.seq') AS seq"
+      "WITH hotstate_cte_saved AS MATERIALIZED (SELECT id, plugin_id, json_extract(detail, '$.seq') AS seq"
       "                              FROM audit_events WHERE kind = 'SnapshotSaved'),"
-      "     removed AS MATERIALIZED (SELECT json_extract(detail, '$.seq') AS seq FROM audit_events"
+      "     hotstate_cte_removed AS MATERIALIZED (SELECT json_extract(detail, '$.seq') AS seq FROM audit_events"
       "                               WHERE kind = 'HistoryTrimmed'"
       "                              UNION SELECT json_extract(detail, '$.from_seq') FROM audit_events"
       "                               WHERE kind = 'RolledBack')"
-      " SELECT saved.seq, saved.plugin_id FROM saved"
-      "  WHERE saved.seq NOT IN (SELECT seq FROM snapshots)"
-      "    AND saved.seq NOT IN (SELECT seq FROM removed WHERE seq IS NOT NULL)"
+      " SELECT hotstate_cte_saved.seq, hotstate_cte_saved.plugin_id FROM hotstate_cte_saved"
+      "  WHERE hotstate_cte_saved.seq NOT IN (SELECT seq FROM snapshots)"
+      "    AND hotstate_cte_saved.seq NOT IN (SELECT seq FROM hotstate_cte_removed WHERE seq IS NOT NULL)"
       "    AND NOT EXISTS (SELECT 1 FROM audit_events AS c WHERE c.kind = 'Cleared'"
-      "                       AND c.plugin_id = saved.plugin_id AND c.id > saved.id)"
-      "    AND NOT EXISTS (SELECT 1 FROM audit_events AS c WHERE c.kind = 'ClearedAll' AND c.id > saved.id)"
-      "  ORDER BY saved.seq LIMIT 100");
+      "                       AND c.plugin_id = hotstate_cte_saved.plugin_id AND c.id > hotstate_cte_saved.id)"
+      "    AND NOT EXISTS (SELECT 1 FROM audit_events AS c WHERE c.kind = 'ClearedAll' AND c.id > hotstate_cte_saved.id)"
+      "  ORDER BY hotstate_cte_saved.seq LIMIT 100");
   while (gone.executeStep()) {
     problems.push_back("snapshot seq " + gone.getColumn(0).getString() + " of '" + gone.getColumn(1).getString() +
                        "' is gone with no event that removed it (deleted outside hotstate?)");

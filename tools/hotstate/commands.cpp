@@ -1,21 +1,29 @@
 // The inspection and transfer commands of the hotstate tool: plugins, show,
-// history, diff, rollback, export, import, verify, backup, state, audit,
-// reloads, resolve. Built on the public API only.
+// history, diff, rollback, export, import, verify, backup, set-max-history,
+// state, audit, reloads, resolve. Built on the public API only.
 #include "commands.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <limits>
 #include <map>
 #include <optional>
-#include <sstream>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 namespace hotstate_tool {
@@ -88,36 +96,226 @@ std::string file_name_for(const std::string& plugin_id) {
   return name + ".json";
 }
 
+std::uint64_t parse_count(std::string_view text, std::string_view what, std::uint64_t max) {
+  // Digits only, read by std::from_chars, which reports a value beyond 64
+  // bits as out of range: strtoull, behind the usual conversions, would
+  // accept "-1" and "+1" and wrap or saturate what does not fit.
+  std::uint64_t value = 0;
+  const bool digits_only = !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (!digits_only || error != std::errc() || end != text.data() + text.size() || value > max) {
+    throw UsageError(std::string(what) + " '" + printable(text) + "' is not a whole number from 0 to " +
+                     std::to_string(max));
+  }
+  return value;
+}
+
+// ---- Text for people: escapes
+
+namespace {
+
+bool in_range(unsigned char c, unsigned char low, unsigned char high) { return c >= low && c <= high; }
+
+// The length of the well-formed UTF-8 sequence `text` starts with (2 to 4
+// bytes, by the table of Unicode's section 3.9: no overlong forms, no
+// surrogates, nothing above U+10FFFF), or 0 when it does not start with one.
+std::size_t utf8_sequence_length(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return i < text.size() ? static_cast<unsigned char>(text[i]) : 0; };
+  const unsigned char lead = byte(0);
+  const auto continuation = [&](std::size_t i) { return in_range(byte(i), 0x80, 0xBF); };
+  if (in_range(lead, 0xC2, 0xDF)) return continuation(1) ? 2 : 0;
+  if (in_range(lead, 0xE0, 0xEF)) {
+    const bool second = lead == 0xE0   ? in_range(byte(1), 0xA0, 0xBF)
+                        : lead == 0xED ? in_range(byte(1), 0x80, 0x9F)
+                                       : continuation(1);
+    return second && continuation(2) ? 3 : 0;
+  }
+  if (in_range(lead, 0xF0, 0xF4)) {
+    const bool second = lead == 0xF0   ? in_range(byte(1), 0x90, 0xBF)
+                        : lead == 0xF4 ? in_range(byte(1), 0x80, 0x8F)
+                                       : continuation(1);
+    return second && continuation(2) && continuation(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+bool is_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t length = utf8_sequence_length(text.substr(i));
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
+
+void append_escape(std::string& out, const char* format, unsigned value) {
+  char escaped[8];
+  std::snprintf(escaped, sizeof escaped, format, value);
+  out += escaped;
+}
+
+// Text from the file for a JSON member: exact when it is UTF-8; JSON cannot
+// hold other bytes, so those (only in rows other clients wrote) are shown
+// escaped rather than failing the whole output.
+std::string json_text(std::string_view text) { return is_utf8(text) ? std::string(text) : printable(text); }
+
+}  // namespace
+
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7F) {
+      out += text[i++];
+      continue;
+    }
+    if (c < 0x80) {  // C0 controls and DEL
+      if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c == '\r') {
+        out += "\\r";
+      } else {
+        append_escape(out, "\\x%02X", c);
+      }
+      ++i;
+      continue;
+    }
+    const std::size_t length = utf8_sequence_length(text.substr(i));
+    if (length == 0) {
+      append_escape(out, "\\x%02X", c);  // not UTF-8: one byte at a time
+      ++i;
+    } else if (length == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
+      append_escape(out, "\\u%04X", static_cast<unsigned char>(text[i + 1]));  // C1 control U+0080..U+009F
+      i += 2;
+    } else {
+      out.append(text.substr(i, length));
+      i += length;
+    }
+  }
+  return out;
+}
+
+// ---- plugins, show, history, diff, rollback
+
+namespace {
+
+// Whether `error`, thrown while reading one plugin's current snapshot,
+// concerns that row only (written or damaged by another client, or over the
+// limits), so that the other plugins can still be read. Busy, TimedOut, Io
+// and the like concern the whole file and end the command.
+bool is_unreadable_row(const hotstate::Error& error) {
+  switch (error.code()) {
+    case hotstate::ErrorCode::Corrupt:
+    case hotstate::ErrorCode::InvalidJson:
+    case hotstate::ErrorCode::InvalidSnapshot:
+    case hotstate::ErrorCode::InvalidUtf8:
+    case hotstate::ErrorCode::TooLarge:
+    case hotstate::ErrorCode::TypeMismatch:
+    case hotstate::ErrorCode::NonFiniteNumber:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A plugin whose current snapshot could not be read, and why.
+struct UnreadablePlugin {
+  std::string plugin_id;
+  std::uint64_t seq = 0;
+  std::string error;
+};
+
+// Runs `read`, which reads the plugin's current row. When the row cannot be
+// read, the plugin is added to `unreadable` and read()'s empty value
+// returned; failures of the whole file are thrown.
+template <class Read>
+auto read_current_row(const StateManager::PluginSummary& summary, std::vector<UnreadablePlugin>& unreadable,
+                      const Read& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const hotstate::Error& error) {
+    if (!is_unreadable_row(error)) throw;
+    unreadable.push_back({summary.plugin_id, summary.seq, error.what()});
+    return {};
+  }
+}
+
+// Names each unreadable plugin on stderr, then how many of `total` there
+// were. Returns the exit code: 1 when there was one, else 0.
+int report_unreadable(const std::vector<UnreadablePlugin>& unreadable, std::size_t total, std::string_view done) {
+  for (const auto& plugin : unreadable) {
+    std::cerr << "hotstate: cannot read plugin '" << printable(plugin.plugin_id) << "' (seq " << plugin.seq
+              << "): " << printable(plugin.error) << "\n";
+  }
+  if (unreadable.empty()) return 0;
+  std::cerr << "hotstate: " << unreadable.size() << " of " << total << " plugin(s) could not be read; every other one was "
+            << done << "\n";
+  return 1;
+}
+
+void write_unreadable(JsonWriter& out, const UnreadablePlugin& plugin) {
+  out.begin_object();
+  out.member("plugin_id", json_text(plugin.plugin_id));
+  out.member("seq", plugin.seq);
+  out.member("error", json_text(plugin.error));
+  out.end_object();
+}
+
+}  // namespace
+
 int command_plugins(StateManager& manager, bool json) {
-  const auto ids = manager.plugin_ids();
+  // The listing comes from SQL (no data is read, history is counted, not
+  // loaded); each snapshot is then loaded only to tell which cannot be read.
+  const auto summaries = manager.plugin_summaries();
+  std::vector<UnreadablePlugin> unreadable;  // in the order of `summaries`
+  std::vector<bool> readable;                // per summary; false also for a plugin cleared meanwhile
+  for (const auto& summary : summaries) {
+    const auto current = read_current_row(summary, unreadable, [&] { return manager.load_snapshot(summary.plugin_id); });
+    readable.push_back(current != nullptr);
+  }
   if (json) {
     JsonWriter out;
     out.begin_array();
-    for (const auto& id : ids) {
-      const auto current = manager.load_snapshot(id);
-      if (!current) continue;
+    auto next_unreadable = unreadable.begin();
+    for (std::size_t i = 0; i < summaries.size(); ++i) {
+      const auto& summary = summaries[i];
+      if (!readable[i]) {
+        if (next_unreadable != unreadable.end() && next_unreadable->plugin_id == summary.plugin_id) {
+          write_unreadable(out, *next_unreadable++);
+        }
+        continue;
+      }
       out.begin_object();
-      out.member("plugin_id", id);
-      out.member("seq", current->seq);
-      out.member("plugin_version", current->plugin_version);
-      out.member("timestamp", current->timestamp);
-      out.member("history", manager.get_history(id).size());
+      out.member("plugin_id", json_text(summary.plugin_id));
+      out.member("seq", summary.seq);
+      out.member("plugin_version", json_text(summary.plugin_version));
+      out.member("timestamp", summary.timestamp);
+      out.member("saved_at_us", summary.saved_at_us);
+      out.member("history", static_cast<std::uint64_t>(summary.history_entries));
       out.end_object();
     }
     out.end_array();
     std::cout << out.take().text() << "\n";
-    return 0;
+  } else {
+    std::printf("%-32s %8s  %-12s %7s  %s\n", "PLUGIN", "SEQ", "VERSION", "HISTORY", "SAVED (UTC)");
+    for (std::size_t i = 0; i < summaries.size(); ++i) {
+      if (!readable[i]) continue;
+      const auto& summary = summaries[i];
+      std::printf("%-32s %8llu  %-12s %7zu  %s\n", shorten(printable(summary.plugin_id), 32).c_str(),
+                  static_cast<unsigned long long>(summary.seq), shorten(printable(summary.plugin_version), 12).c_str(),
+                  summary.history_entries, iso_time(summary.timestamp).c_str());
+    }
+    if (summaries.empty()) std::printf("(no plugins)\n");
   }
-  std::printf("%-32s %8s  %-12s %7s  %s\n", "PLUGIN", "SEQ", "VERSION", "HISTORY", "SAVED (UTC)");
-  for (const auto& id : ids) {
-    const auto current = manager.load_snapshot(id);
-    if (!current) continue;
-    std::printf("%-32s %8llu  %-12s %7zu  %s\n", shorten(id, 32).c_str(), static_cast<unsigned long long>(current->seq),
-                shorten(current->plugin_version, 12).c_str(), manager.get_history(id).size(),
-                iso_time(current->timestamp).c_str());
-  }
-  if (ids.empty()) std::printf("(no plugins)\n");
-  return 0;
+  std::cout.flush();  // the listing, then what could not be read
+  return report_unreadable(unreadable, summaries.size(), "listed");
 }
 
 int command_show(StateManager& manager, const std::string& plugin_id, bool json) {
@@ -129,13 +327,17 @@ int command_show(StateManager& manager, const std::string& plugin_id, bool json)
     std::cout << out.take().text() << "\n";
     return 0;
   }
-  std::printf("plugin   %s\nseq      %llu\nversion  %s\nsaved    %s (%llu)\n", current->plugin_id.c_str(),
-              static_cast<unsigned long long>(current->seq), current->plugin_version.c_str(),
+  std::printf("plugin   %s\nseq      %llu\nversion  %s\nsaved    %s (%llu)\n", printable(current->plugin_id).c_str(),
+              static_cast<unsigned long long>(current->seq), printable(current->plugin_version).c_str(),
               iso_time(current->timestamp).c_str(), static_cast<unsigned long long>(current->timestamp));
   std::printf("data\n");
-  for (const auto& [key, value] : current->data) std::printf("  %-24s %s\n", key.c_str(), value.text().c_str());
+  for (const auto& [key, value] : current->data) {
+    std::printf("  %-24s %s\n", printable(key).c_str(), printable(value.text()).c_str());
+  }
   std::printf("metadata\n");
-  for (const auto& [key, value] : current->metadata) std::printf("  %-24s %s\n", key.c_str(), value.c_str());
+  for (const auto& [key, value] : current->metadata) {
+    std::printf("  %-24s %s\n", printable(key).c_str(), printable(value).c_str());
+  }
   return 0;
 }
 
@@ -154,8 +356,9 @@ int command_history(StateManager& manager, const std::string& plugin_id, bool js
   }
   std::printf("%8s  %-12s %-20s  %s\n", "SEQ", "VERSION", "SAVED (UTC)", "DATA");
   const auto row = [](const StateSnapshot& s, const char* mark) {
-    std::printf("%8llu  %-12s %-20s  %s%s\n", static_cast<unsigned long long>(s.seq), shorten(s.plugin_version, 12).c_str(),
-                iso_time(s.timestamp).c_str(), shorten(Json::from(s.data).text(), 60).c_str(), mark);
+    std::printf("%8llu  %-12s %-20s  %s%s\n", static_cast<unsigned long long>(s.seq),
+                shorten(printable(s.plugin_version), 12).c_str(), iso_time(s.timestamp).c_str(),
+                shorten(printable(Json::from(s.data).text()), 60).c_str(), mark);
   };
   for (const auto& entry : entries) row(entry, "");
   row(*current, "  <- current");
@@ -182,9 +385,9 @@ int command_diff(StateManager& manager, const std::string& plugin_id, std::uint6
     }
     const auto text = [](const auto& value) {
       if constexpr (std::is_same_v<std::decay_t<decltype(value)>, Json>) {
-        return value.text();
+        return printable(value.text());
       } else {
-        return Json::from(value).text();
+        return printable(Json::from(value).text());
       }
     };
     if (out != nullptr) {
@@ -208,10 +411,15 @@ int command_diff(StateManager& manager, const std::string& plugin_id, std::uint6
       out->end_object();
       return;
     }
-    for (const auto& key : added) std::printf("+ %s.%s = %s\n", section, key.c_str(), text(to.at(key)).c_str());
-    for (const auto& key : removed) std::printf("- %s.%s (was %s)\n", section, key.c_str(), text(from.at(key)).c_str());
+    for (const auto& key : added) {
+      std::printf("+ %s.%s = %s\n", section, printable(key).c_str(), text(to.at(key)).c_str());
+    }
+    for (const auto& key : removed) {
+      std::printf("- %s.%s (was %s)\n", section, printable(key).c_str(), text(from.at(key)).c_str());
+    }
     for (const auto& key : changed) {
-      std::printf("~ %s.%s: %s -> %s\n", section, key.c_str(), text(from.at(key)).c_str(), text(to.at(key)).c_str());
+      std::printf("~ %s.%s: %s -> %s\n", section, printable(key).c_str(), text(from.at(key)).c_str(),
+                  text(to.at(key)).c_str());
     }
   };
   if (json) {
@@ -227,9 +435,9 @@ int command_diff(StateManager& manager, const std::string& plugin_id, std::uint6
     std::cout << out.take().text() << "\n";
     return 0;
   }
-  std::printf("%s: seq %llu (version %s) -> seq %llu (version %s)\n", plugin_id.c_str(),
-              static_cast<unsigned long long>(seq_a), a.plugin_version.c_str(), static_cast<unsigned long long>(seq_b),
-              b.plugin_version.c_str());
+  std::printf("%s: seq %llu (version %s) -> seq %llu (version %s)\n", printable(plugin_id).c_str(),
+              static_cast<unsigned long long>(seq_a), printable(a.plugin_version).c_str(),
+              static_cast<unsigned long long>(seq_b), printable(b.plugin_version).c_str());
   compare(a.data, b.data, nullptr, "data");
   compare(a.metadata, b.metadata, nullptr, "metadata");
   return 0;
@@ -248,55 +456,275 @@ int command_rollback(StateManager& manager, const std::string& plugin_id, bool j
     return 0;
   }
   if (!restored) {
-    std::printf("%s has no history: nothing rolled back\n", plugin_id.c_str());
+    std::printf("%s has no history: nothing rolled back\n", printable(plugin_id).c_str());
   } else {
-    std::printf("%s rolled back to seq %llu (version %s)\n", plugin_id.c_str(),
-                static_cast<unsigned long long>(restored->seq), restored->plugin_version.c_str());
+    std::printf("%s rolled back to seq %llu (version %s)\n", printable(plugin_id).c_str(),
+                static_cast<unsigned long long>(restored->seq), printable(restored->plugin_version).c_str());
   }
   return 0;
 }
+
+// ---- export, import: files in a folder someone else may share
+
+namespace {
+
+// A file descriptor, closed at scope exit.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) noexcept : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+
+  int get() const noexcept { return fd_; }
+  // Closes now, reporting the error a deferred write may only show here.
+  void close(const std::string& what) {
+    const int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0) throw std::system_error(errno, std::generic_category(), "cannot close " + what);
+  }
+
+ private:
+  int fd_;
+};
+
+[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
+
+// Opens the folder itself, refusing a symbolic link in its place: every file
+// is then created or opened relative to this descriptor, so a name swapped
+// for a link after the check cannot redirect the command elsewhere.
+FileDescriptor open_directory(const std::string& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ELOOP || errno == ENOTDIR) {
+      throw UsageError("'" + directory + "' is not a directory (a symbolic link to one is not followed)");
+    }
+    throw_errno("cannot open the directory '" + directory + "'");
+  }
+  return FileDescriptor(fd);
+}
+
+// fsync of a directory, so that the names created or renamed in it survive a
+// power cut, not only the files' contents.
+void sync_directory(const FileDescriptor& folder, const std::string& directory) {
+  if (::fsync(folder.get()) != 0) throw_errno("cannot sync the directory '" + directory + "'");
+}
+
+void write_all(int fd, std::string_view bytes, const std::string& what) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write " + what);
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// A temporary file in an open folder, created under a fresh random name that
+// nobody else chose (O_EXCL: an entry planted under any name, a symbolic
+// link included, is never opened, and O_NOFOLLOW refuses links besides).
+// Removed at scope exit unless renamed into place.
+class TemporaryFile {
+ public:
+  TemporaryFile(const FileDescriptor& folder, const std::string& target, const std::string& shown_directory)
+      : folder_(folder.get()) {
+    std::random_device random;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      char suffix[24];
+      std::snprintf(suffix, sizeof suffix, ".%08x%08x.tmp", static_cast<unsigned>(random()),
+                    static_cast<unsigned>(random()));
+      // Hidden and not ending in .json: import never takes it for a snapshot.
+      name_ = "." + target + suffix;
+      shown_ = (fs::path(shown_directory) / name_).string();
+      const int fd = ::openat(folder_, name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        fd_.emplace(fd);
+        return;
+      }
+      if (errno != EEXIST) throw_errno("cannot create " + shown_);
+    }
+    throw std::runtime_error("cannot create a temporary file in '" + shown_directory + "': every name tried exists");
+  }
+  ~TemporaryFile() {
+    if (!renamed_) ::unlinkat(folder_, name_.c_str(), 0);
+  }
+  TemporaryFile(const TemporaryFile&) = delete;
+  TemporaryFile& operator=(const TemporaryFile&) = delete;
+
+  // Writes `bytes`, fsyncs them and renames the file to `target`, replacing
+  // whatever entry had that name (a link is replaced, never followed).
+  void write_and_rename(std::string_view bytes, const std::string& target) {
+    write_all(fd_->get(), bytes, shown_);
+    if (::fsync(fd_->get()) != 0) throw_errno("cannot sync " + shown_);
+    fd_->close(shown_);
+    if (::renameat(folder_, name_.c_str(), folder_, target.c_str()) != 0) {
+      throw_errno("cannot rename " + shown_ + " to " + target);
+    }
+    renamed_ = true;
+  }
+
+ private:
+  int folder_;
+  std::string name_;
+  std::string shown_;
+  std::optional<FileDescriptor> fd_;
+  bool renamed_ = false;
+};
+
+// A limit on a snapshot file's size that every file of a snapshot within
+// `options`' limits stays below: its data and metadata as compact JSON, its
+// id and version, plus room for the field names and the timestamp.
+std::size_t significant_bytes_limit(const hotstate::Options& options) {
+  return options.max_data_bytes + options.max_metadata_bytes + 2 * options.max_id_bytes + 4096;
+}
+
+// A file may hold more than that in white space: export pretty-prints,
+// indenting each nested value, and an indented file of a snapshot near the
+// limits is several times its compact size. Files up to this many times the
+// limit are read (keeping only the significant bytes, see
+// read_snapshot_file); larger ones are refused from their size alone.
+constexpr std::size_t kWhiteSpaceAllowance = 16;
+
+// The content of the regular file `name` in `folder`, with each run of
+// white space outside strings cut to one space. Refuses (before reading
+// anything) a symbolic link, anything but a regular file (a FIFO or a device
+// would block or never end) and a file too large for any snapshot within
+// `options`' limits; stops reading as soon as the content is over them.
+std::string read_snapshot_file(const FileDescriptor& folder, const std::string& name, const std::string& shown,
+                               const hotstate::Options& options) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+  const int raw_fd = ::openat(folder.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (raw_fd < 0) {
+    if (errno == ELOOP) throw std::runtime_error(shown + " is a symbolic link: refused; nothing was imported");
+    throw_errno("cannot open " + shown);
+  }
+  const FileDescriptor file(raw_fd);
+  struct stat status {};
+  if (::fstat(file.get(), &status) != 0) throw_errno("cannot stat " + shown);
+  if (!S_ISREG(status.st_mode)) {
+    throw std::runtime_error(shown + " is not a regular file: refused; nothing was imported");
+  }
+  const std::size_t limit = significant_bytes_limit(options);
+  const auto too_large = [&] {
+    return hotstate::Error(hotstate::ErrorCode::TooLarge,
+                           shown + " is larger than any snapshot within the limits (" + std::to_string(limit) +
+                               " bytes besides white space); nothing was imported");
+  };
+  if (static_cast<std::uintmax_t>(status.st_size) > limit * kWhiteSpaceAllowance) throw too_large();
+
+  std::string content;
+  std::size_t significant = 0;
+  bool in_string = false;
+  bool escaped = false;
+  bool pending_space = false;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(file.get(), buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot read " + shown);
+    }
+    if (n == 0) break;
+    for (const char c : std::string_view(buffer, static_cast<std::size_t>(n))) {
+      if (!in_string && (c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+        pending_space = true;  // one space keeps tokens apart: "1 2" must stay invalid
+        continue;
+      }
+      if (pending_space && !content.empty()) content += ' ';
+      pending_space = false;
+      content += c;
+      if (++significant > limit) throw too_large();
+      if (in_string) {
+        if (escaped) {
+          escaped = false;
+        } else if (c == '\\') {
+          escaped = true;
+        } else if (c == '"') {
+          in_string = false;
+        }
+      } else if (c == '"') {
+        in_string = true;
+      }
+    }
+  }
+  return content;
+}
+
+// The names of the *.json entries in `folder`, sorted.
+std::vector<std::string> json_names(const FileDescriptor& folder, const std::string& directory) {
+  const int listing_fd = ::dup(folder.get());  // closedir closes its own descriptor
+  if (listing_fd < 0) throw_errno("cannot list '" + directory + "'");
+  DIR* listing = ::fdopendir(listing_fd);
+  if (listing == nullptr) {
+    ::close(listing_fd);
+    throw_errno("cannot list '" + directory + "'");
+  }
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string_view name = entry->d_name;
+    if (name.size() > 5 && name.substr(name.size() - 5) == ".json") names.emplace_back(name);
+  }
+  ::closedir(listing);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
 
 int command_export(StateManager& manager, const std::string& directory, bool json) {
   fs::create_directories(directory);
+  const FileDescriptor folder = open_directory(directory);
+  const auto summaries = manager.plugin_summaries();
+  std::vector<UnreadablePlugin> unreadable;
   std::size_t written = 0;
-  for (const auto& id : manager.plugin_ids()) {
-    const auto current = manager.load_snapshot(id);
-    if (!current) continue;
-    const fs::path target = fs::path(directory) / file_name_for(id);
-    const fs::path temporary = fs::path(target).concat(".tmp");
-    {
-      std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-      out << current->to_persisted_bytes();
-      out.flush();
-      if (!out) throw std::runtime_error("cannot write " + temporary.string());
-    }
-    fs::rename(temporary, target);  // a reader never sees half a file
+  for (const auto& summary : summaries) {
+    // A snapshot with text JSON cannot hold (only rows other clients wrote)
+    // is as unreadable as a row that cannot be parsed.
+    const auto bytes = read_current_row(summary, unreadable, [&]() -> std::optional<std::string> {
+      const auto current = manager.load_snapshot(summary.plugin_id);
+      if (!current) return std::nullopt;
+      return current->to_persisted_bytes();
+    });
+    if (!bytes) continue;
+    const std::string target = file_name_for(summary.plugin_id);
+    TemporaryFile temporary(folder, target, directory);
+    temporary.write_and_rename(*bytes, target);
     ++written;
   }
+  sync_directory(folder, directory);
   if (json) {
-    std::cout << "{\"exported\":" << written << "}\n";
+    JsonWriter out;
+    out.begin_object();
+    out.member("exported", static_cast<std::uint64_t>(written));
+    if (!unreadable.empty()) {
+      out.key("unreadable");
+      out.begin_array();
+      for (const auto& plugin : unreadable) write_unreadable(out, plugin);
+      out.end_array();
+    }
+    out.end_object();
+    std::cout << out.take().text() << "\n";
   } else {
-    std::printf("exported %zu plugin(s) to %s\n", written, directory.c_str());
+    std::printf("exported %zu plugin(s) to %s\n", written, printable(directory).c_str());
   }
-  return 0;
+  std::cout.flush();
+  return report_unreadable(unreadable, summaries.size(), "exported");
 }
 
 int command_import(StateManager& manager, const std::string& directory, bool json) {
-  if (!fs::is_directory(directory)) throw UsageError("'" + directory + "' is not a directory");
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(directory)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
-  }
-  std::sort(files.begin(), files.end());
+  const FileDescriptor folder = open_directory(directory);
+  const auto names = json_names(folder, directory);
+  std::vector<std::string> files;  // as shown in messages
   std::vector<StateSnapshot> snapshots;
-  for (const auto& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream content;
-    content << in.rdbuf();
+  for (const auto& name : names) {
+    files.push_back((fs::path(directory) / name).string());
+    const std::string content = read_snapshot_file(folder, name, files.back(), manager.options());
     try {
-      snapshots.push_back(StateSnapshot::from_bytes(content.str()));
+      snapshots.push_back(StateSnapshot::from_bytes(content));
     } catch (const hotstate::Error& error) {
-      throw hotstate::Error(error.code(), file.string() + ": " + error.what());
+      throw hotstate::Error(error.code(), files.back() + ": " + error.what());
     }
   }
   const std::size_t count = snapshots.size();
@@ -313,7 +741,7 @@ int command_import(StateManager& manager, const std::string& directory, bool jso
       try {
         probe.save_snapshot(snapshots[i]);
       } catch (const hotstate::Error& refused) {
-        throw hotstate::Error(refused.code(), files[i].string() + ": " + refused.what() + "; nothing was imported");
+        throw hotstate::Error(refused.code(), files[i] + ": " + refused.what() + "; nothing was imported");
       }
     }
     throw;
@@ -321,10 +749,12 @@ int command_import(StateManager& manager, const std::string& directory, bool jso
   if (json) {
     std::cout << "{\"imported\":" << count << "}\n";
   } else {
-    std::printf("imported %zu snapshot(s) from %s\n", count, directory.c_str());
+    std::printf("imported %zu snapshot(s) from %s\n", count, printable(directory).c_str());
   }
   return 0;
 }
+
+// ---- verify, backup, set-max-history
 
 int command_verify(StateManager& manager, bool json) {
   const auto report = manager.verify();
@@ -333,7 +763,9 @@ int command_verify(StateManager& manager, bool json) {
     out.begin_object();
     out.member("ok", report.ok);
     out.member("schema_version", report.schema_version);
-    out.member("problems", report.problems);
+    std::vector<std::string> problems;
+    for (const auto& problem : report.problems) problems.push_back(json_text(problem));
+    out.member("problems", problems);
     out.end_object();
     std::cout << out.take().text() << "\n";
   } else if (report.ok) {
@@ -342,21 +774,69 @@ int command_verify(StateManager& manager, bool json) {
         "content hash, audit log consistent\n",
         report.schema_version);
   } else {
-    for (const auto& problem : report.problems) std::printf("problem: %s\n", problem.c_str());
+    for (const auto& problem : report.problems) std::printf("problem: %s\n", printable(problem).c_str());
   }
   return report.ok ? 0 : 1;
 }
 
-int command_backup(StateManager& manager, const std::string& path, bool json) {
-  manager.backup(path);
+int command_backup(StateManager& manager, const std::string& path, bool force, bool json) {
+  // symlink_status: a link at `path`, even a dangling one, is an entry the
+  // copy would replace.
+  std::error_code ignored;
+  if (!force && fs::exists(fs::symlink_status(path, ignored))) {
+    throw std::runtime_error("'" + path + "' exists: refused, it was left as it is (--force replaces it)");
+  }
+  manager.backup(path);  // refuses the database itself, whatever the spelling of `path`
   if (json) {
     JsonWriter out;
     out.begin_object();
-    out.member("backup", path);
+    out.member("backup", json_text(path));
     out.end_object();
     std::cout << out.take().text() << "\n";
   } else {
-    std::printf("backed up to %s\n", path.c_str());
+    std::printf("backed up to %s\n", printable(path).c_str());
+  }
+  return 0;
+}
+
+int command_set_max_history(StateManager& manager, std::size_t max_history, bool force, bool json) {
+  // What the new bound would trim, counted by SQL before anything changes.
+  std::size_t rows = 0;
+  std::size_t plugins = 0;
+  for (const auto& summary : manager.plugin_summaries()) {
+    if (summary.history_entries <= max_history) continue;
+    rows += summary.history_entries - max_history;
+    ++plugins;
+  }
+  const std::size_t before = manager.max_history();
+  const auto write_json = [&](bool changed, std::size_t trimmed) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("from", static_cast<std::uint64_t>(before));
+    out.member("to", static_cast<std::uint64_t>(max_history));
+    out.member("changed", changed);
+    out.member(changed ? "trimmed" : "would_trim", static_cast<std::uint64_t>(trimmed));
+    out.member("plugins", static_cast<std::uint64_t>(plugins));
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+  };
+  if (rows > 0 && !force) {
+    if (json) write_json(false, rows);
+    std::cout.flush();
+    std::cerr << "hotstate: max_history " << max_history << " would trim " << rows << " history row(s) of " << plugins
+              << " plugin(s) (the bound is " << before
+              << " now); nothing was changed. Run again with --force to trim them (each trimmed row is audited)\n";
+    return 1;
+  }
+  // Another writer may have saved since the count: report what was trimmed.
+  const std::size_t trimmed = manager.set_max_history(max_history);
+  if (json) {
+    write_json(true, trimmed);
+  } else if (before == max_history) {
+    std::printf("max_history is %zu already: nothing changed\n", max_history);
+  } else {
+    std::printf("max_history %zu -> %zu: trimmed %zu history row(s)%s\n", before, max_history, trimmed,
+                trimmed > 0 ? " (each recorded in the audit log as HistoryTrimmed)" : "");
   }
   return 0;
 }
@@ -425,29 +905,6 @@ std::optional<std::int64_t> parse_iso(std::string_view text) {
   if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) ++pos;
   if (pos != text.size()) return std::nullopt;
   return seconds * kMicrosPerSecond + micros;
-}
-
-// A cell as one line: control characters escaped.
-std::string printable(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c < 0x20 || c == 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02X", static_cast<unsigned>(c));
-      out += escaped;
-    } else {
-      out += ch;
-    }
-  }
-  return out;
 }
 
 // Characters (UTF-8 code points) in `text`: every byte but continuation bytes.

@@ -1,9 +1,11 @@
 // The hotstate command-line tool. Built on the public API only.
 //
-//   hotstate [--db FILE] [--json] <command>
+//   hotstate [--db FILE] [--json] [--time-limit MS] <command>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -150,13 +152,14 @@ std::string shell_word(const std::string& text) {
 
 // `program`: how the tool was invoked (argv[0]), so the commands it suggests
 // can be pasted as they are, also before the tool is installed.
-int run_demo(const std::string& db_path, const std::string& program) {
-  hotstate::Options options;
-  options.path = db_path;
+// `options`: the file and the time limit the tool was given.
+int run_demo(const hotstate::Options& options, const std::string& program) {
+  using hotstate_tool::printable;  // for what comes from the file, which an earlier run or anybody may have written
+  const std::string& db_path = options.path;
   StateManager manager(options);
   const std::string& id = kDemoPlugin;
 
-  std::cout << "hotstate demo: a plugin's state kept across hot reloads, in " << db_path << " (schema version "
+  std::cout << "hotstate demo: a plugin's state kept across hot reloads, in " << printable(db_path) << " (schema version "
             << hotstate::schema_version() << ")\n";
   const auto earlier_snapshots = manager.get_history(id).size() + (manager.load_snapshot(id) ? 1 : 0);
   if (earlier_snapshots > 0) {
@@ -174,7 +177,8 @@ int run_demo(const std::string& db_path, const std::string& program) {
   std::optional<StateSnapshot> last_good;
   for (const auto& unfinished : manager.unfinished_reloads()) {
     if (unfinished.plugin_id != id) continue;
-    std::cout << "0. reload #" << unfinished.id << " (" << unfinished.from_version << " -> " << unfinished.to_version
+    std::cout << "0. reload #" << unfinished.id << " (" << printable(unfinished.from_version) << " -> "
+              << printable(unfinished.to_version)
               << ") never finished: an earlier run died during it\n"
               << "   resuming from its last good state (seq " << unfinished.last_good.seq
               << ", kept by the reload journal) and marking it resolved\n";
@@ -229,18 +233,18 @@ int run_demo(const std::string& db_path, const std::string& program) {
   const auto current = manager.load_snapshot(id);
   std::cout << "\nhistory of " << id << " (oldest first, max_history " << manager.max_history() << "):\n";
   for (const auto& entry : manager.get_history(id)) {
-    std::cout << "  seq " << entry.seq << "  version " << entry.plugin_version << "  data "
-              << hotstate::Json::from(entry.data).text()
+    std::cout << "  seq " << entry.seq << "  version " << printable(entry.plugin_version) << "  data "
+              << printable(hotstate::Json::from(entry.data).text())
               << (entry.seq == first.ticket.snapshot_seq ? "  <- preserved by reload #" + std::to_string(first.ticket.id)
                                                          : std::string())
               << "\n";
   }
   if (current) {
-    std::cout << "  seq " << current->seq << "  version " << current->plugin_version << "  data "
-              << hotstate::Json::from(current->data).text() << "  <- current"
+    std::cout << "  seq " << current->seq << "  version " << printable(current->plugin_version) << "  data "
+              << printable(hotstate::Json::from(current->data).text()) << "  <- current"
               << (second.error.empty() ? "" : ", the last good state") << "\n";
   }
-  std::cout << "state of " << id << ": " << manager.plugin_state(id) << "\n";
+  std::cout << "state of " << id << ": " << printable(manager.plugin_state(id).to_string()) << "\n";
 
   hotstate::AuditQuery story_query;  // the failed reload, step by step
   story_query.plugin_id = id;
@@ -258,7 +262,7 @@ int run_demo(const std::string& db_path, const std::string& program) {
             << " events):\n";
   hotstate_tool::print_table({"TIME (UTC)", "KIND", "DETAIL"}, rows, "  ");
 
-  const std::string tool = shell_word(program) + " --db " + shell_word(db_path) + " ";
+  const std::string tool = printable(shell_word(program) + " --db " + shell_word(db_path)) + " ";
   const std::uint64_t seq_a = first.ticket.snapshot_seq;
   const std::uint64_t seq_b = current ? current->seq : second.ticket.snapshot_seq;
   const std::vector<std::pair<std::string, std::string>> explore = {
@@ -276,36 +280,62 @@ int run_demo(const std::string& db_path, const std::string& program) {
   for (const auto& [command, what] : explore) {
     std::cout << "  " << command << std::string(width - command.size() + 2, ' ') << "# " << what << "\n";
   }
-  std::cout << "  sqlite3 " << shell_word(db_path) << " \"SELECT time, kind, detail FROM audit_log WHERE plugin_id = '"
+  std::cout << "  sqlite3 " << printable(shell_word(db_path)) << " \"SELECT time, kind, detail FROM audit_log WHERE plugin_id = '"
             << id << "'\"\n";
   return 0;
 }
 
+// The most any count the tool reads may be: SQLite's integers are signed
+// 64-bit, so a seq, a reload id or a row count beyond this cannot exist.
+constexpr std::uint64_t kMaxCount = 9223372036854775807ULL;
+// The most StateManager::set_max_history accepts.
+constexpr std::uint64_t kMaxHistoryBound = 2147483647;
+// The default --time-limit, in milliseconds: far more than any command needs
+// on a healthy file, and a bound on SQL planted in a file that is not; and
+// the most it may be (a day).
+constexpr const char* kDefaultTimeLimitMs = "30000";
+constexpr std::uint64_t kMaxTimeLimitMs = 86'400'000;
+
+// Reports an error on stderr, escaped: messages quote ids, paths and
+// arguments, which may hold terminal escapes.
+void report_error(std::string_view message) { std::cerr << "hotstate: " << hotstate_tool::printable(message) << "\n"; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  using hotstate_tool::parse_count;
+
   CLI::App app{"hotstate: durable plugin hot-reload state"};
   app.require_subcommand(1);
-  app.fallthrough();  // --db and --json also after the command
+  app.fallthrough();  // --db, --json and --time-limit also after the command
   std::string db_path = "hotstate.db";
   bool json = false;
+  std::string time_limit_text = kDefaultTimeLimitMs;
   app.add_option("--db", db_path, "database file")->capture_default_str();
   app.add_flag("--json", json, "print JSON for scripts instead of tables");
+  app.add_option("--time-limit", time_limit_text,
+                 "the most time one call may spend in SQLite, in milliseconds (0: no limit); bounds SQL that a file "
+                 "prepared by someone else could make run forever")
+      ->type_name("MS")
+      ->capture_default_str();
 
+  // Numbers are taken as text and read by parse_count, which refuses what
+  // does not fit instead of wrapping it.
   std::string plugin_id;
   std::string directory;
-  std::uint64_t seq_a = 0;
-  std::uint64_t seq_b = 0;
+  std::string seq_a_text;
+  std::string seq_b_text;
   auto* demo = app.add_subcommand("demo", "simulate a plugin saved, reloaded, failing and rolled back");
-  auto* plugins = app.add_subcommand("plugins", "list every plugin with its current snapshot");
+  auto* plugins = app.add_subcommand(
+      "plugins", "list every plugin with its current snapshot; exit 1, naming them, when some cannot be read");
   auto* show = app.add_subcommand("show", "show a plugin's current snapshot");
   show->add_option("ID", plugin_id, "plugin id")->required();
   auto* history = app.add_subcommand("history", "list a plugin's history, oldest first, and its current snapshot");
   history->add_option("ID", plugin_id, "plugin id")->required();
   auto* diff = app.add_subcommand("diff", "which keys of data and metadata changed between two snapshots");
   diff->add_option("ID", plugin_id, "plugin id")->required();
-  diff->add_option("SEQ_A", seq_a, "seq of the older snapshot")->required();
-  diff->add_option("SEQ_B", seq_b, "seq of the newer snapshot")->required();
+  diff->add_option("SEQ_A", seq_a_text, "seq of the older snapshot")->type_name("SEQ")->required();
+  diff->add_option("SEQ_B", seq_b_text, "seq of the newer snapshot")->type_name("SEQ")->required();
   auto* rollback = app.add_subcommand("rollback", "discard a plugin's current snapshot and restore the previous one");
   rollback->add_option("ID", plugin_id, "plugin id")->required();
   auto* export_command = app.add_subcommand("export", "write each plugin's current snapshot as DIR/<id>.json (the seed's format)");
@@ -315,8 +345,20 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand(
       "verify", "check integrity, schema, triggers, history bound, every row and the audit log; exit 1 on a problem");
   std::string backup_path;
+  bool backup_force = false;
   auto* backup = app.add_subcommand("backup", "write a consistent copy of the database to FILE while writers go on");
-  backup->add_option("FILE", backup_path, "the copy")->required();
+  backup->add_option("FILE", backup_path, "the copy; refused when it exists, unless --force")->required();
+  backup->add_flag("--force", backup_force, "replace FILE when it exists (never the database itself)");
+
+  std::string max_history_text;
+  bool max_history_force = false;
+  auto* set_max_history = app.add_subcommand(
+      "set-max-history",
+      "set the history entries kept per plugin, for every writer of the file (audited); a lower bound that would "
+      "trim history is refused unless --force");
+  set_max_history->add_option("N", max_history_text, "history entries kept per plugin besides its current snapshot")
+      ->required();
+  set_max_history->add_flag("--force", max_history_force, "trim the history rows beyond N");
 
   auto* state = app.add_subcommand("state", "a plugin's life-cycle state (Unloaded when never set)");
   state->add_option("ID", plugin_id, "plugin id")->required();
@@ -327,7 +369,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> kinds;
   std::string since_text;
   std::string until_text;
-  std::size_t limit = 50;
+  std::string limit_text = "50";
   bool oldest_first = false;
   auto* audit = app.add_subcommand("audit", "the audit log: what was saved, reloaded, failed and rolled back, newest first");
   auto* audit_plugin = audit->add_option("--plugin", plugin_id, "only this plugin's events ('' for database-wide ones)");
@@ -336,43 +378,50 @@ int main(int argc, char** argv) {
   auto* since_option = audit->add_option("--since", since_text, std::string("only events at or after T: ") + kTimeForms)
       ->type_name("T");
   auto* until_option = audit->add_option("--until", until_text, "only events before T (the forms of --since)")->type_name("T");
-  audit->add_option("--limit", limit, "at most N events; 0 for all")
-      ->type_name("N")
-      ->check(CLI::Validator(
-          [](std::string& text) {
-            return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos
-                       ? std::string()
-                       : "'" + text + "' is not a count (a whole number, 0 for all)";
-          },
-          "", "count"))
-      ->capture_default_str();
+  audit->add_option("--limit", limit_text, "at most N events; 0 for all")->type_name("N")->capture_default_str();
   audit->add_flag("--oldest-first", oldest_first, "oldest first instead of newest first");
 
   auto* reloads = app.add_subcommand("reloads", "reloads that began and never finished, with their last good state");
-  std::uint64_t reload_id = 0;
+  std::string reload_id_text;
   std::string note;
   auto* resolve = app.add_subcommand("resolve", "mark an unfinished reload resolved (after restoring, or not)");
-  resolve->add_option("ID", reload_id, "the reload's id (see `reloads`)")->required();
+  resolve->add_option("ID", reload_id_text, "the reload's id (see `reloads`)")->required();
   resolve->add_option("--note", note, "what was done about it");
 
   std::string older_than_text;
-  std::size_t keep_newest = 0;
+  std::string keep_text;
   auto* prune = app.add_subcommand(
       "prune-audit", "the retention prune: remove audit events older than T and/or beyond the newest N (itself audited)");
   auto* older_than_option =
       prune->add_option("--older-than", older_than_text, std::string("remove events before T: ") + kTimeForms)
           ->type_name("T");
-  auto* keep_option = prune->add_option("--keep", keep_newest, "keep only the newest N events")->type_name("N");
+  auto* keep_option = prune->add_option("--keep", keep_text, "keep only the newest N events")->type_name("N");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    const int code = app.exit(error);  // prints the help, or the error to stderr
-    return code == 0 ? 0 : 2;
+    if (error.get_exit_code() == 0) return app.exit(error);  // --help
+    // CLI11 quotes the arguments it could not take: escape them.
+    report_error(error.what());
+    std::cerr << "Run with --help for more information.\n";
+    return 2;
   }
 
   try {
-    if (*demo) return run_demo(db_path, argc > 0 && argv[0][0] != '\0' ? argv[0] : "hotstate");
+    hotstate::Options options;
+    options.path = db_path;
+    options.call_time_limit = std::chrono::milliseconds(parse_count(time_limit_text, "--time-limit", kMaxTimeLimitMs));
+    if (*demo) return run_demo(options, argc > 0 && argv[0][0] != '\0' ? argv[0] : "hotstate");
+
+    std::uint64_t seq_a = 0;
+    std::uint64_t seq_b = 0;
+    if (*diff) {
+      seq_a = parse_count(seq_a_text, "SEQ_A", kMaxCount);
+      seq_b = parse_count(seq_b_text, "SEQ_B", kMaxCount);
+    }
+    const std::uint64_t reload_id = *resolve ? parse_count(reload_id_text, "ID", kMaxCount) : 0;
+    const std::size_t max_history =
+        *set_max_history ? static_cast<std::size_t>(parse_count(max_history_text, "N", kMaxHistoryBound)) : 0;
 
     hotstate::AuditQuery query;
     if (*audit) {
@@ -384,7 +433,7 @@ int main(int argc, char** argv) {
       if (query.since_us && query.until_us && *query.since_us >= *query.until_us) {
         throw hotstate_tool::UsageError("--since " + since_text + " is not before --until " + until_text);
       }
-      query.limit = limit;
+      query.limit = static_cast<std::size_t>(parse_count(limit_text, "--limit", kMaxCount));
       query.order = oldest_first ? hotstate::AuditOrder::OldestFirst : hotstate::AuditOrder::NewestFirst;
     }
 
@@ -397,12 +446,14 @@ int main(int argc, char** argv) {
         prune_bounds.older_than_us =
             hotstate_tool::parse_time_argument(older_than_text, hotstate_tool::now_us(), "--older-than");
       }
-      if (keep_option->count() > 0) prune_bounds.keep_newest = keep_newest;
+      if (keep_option->count() > 0) {
+        prune_bounds.keep_newest = static_cast<std::size_t>(parse_count(keep_text, "--keep", kMaxCount));
+      }
     }
 
-    hotstate::Options options;
-    options.path = db_path;
-    const bool writes = *rollback || *import_command || *resolve || *prune;
+    // Options::max_history stays unset: opening never changes a file's
+    // history bound; only set-max-history does, on purpose.
+    const bool writes = *rollback || *import_command || *resolve || *prune || *set_max_history;
     options.read_only = !writes;  // looking never changes the file
     if (writes && !std::filesystem::exists(db_path) && !*import_command) {
       throw hotstate_tool::UsageError("no database '" + db_path + "'");
@@ -416,17 +467,25 @@ int main(int argc, char** argv) {
     if (*export_command) return hotstate_tool::command_export(manager, directory, json);
     if (*import_command) return hotstate_tool::command_import(manager, directory, json);
     if (*verify) return hotstate_tool::command_verify(manager, json);
-    if (*backup) return hotstate_tool::command_backup(manager, backup_path, json);
+    if (*backup) return hotstate_tool::command_backup(manager, backup_path, backup_force, json);
+    if (*set_max_history) return hotstate_tool::command_set_max_history(manager, max_history, max_history_force, json);
     if (*state) return hotstate_tool::command_state(manager, plugin_id, json);
     if (*audit) return hotstate_tool::command_audit(manager, query, json);
     if (*reloads) return hotstate_tool::command_reloads(manager, json);
     if (*resolve) return hotstate_tool::command_resolve(manager, reload_id, note, json);
     if (*prune) return hotstate_tool::command_prune_audit(manager, prune_bounds, json);
   } catch (const hotstate_tool::UsageError& error) {
-    std::cerr << "hotstate: " << error.what() << "\n";
+    report_error(error.what());
     return 2;
+  } catch (const hotstate::Error& error) {
+    std::string message = error.what();
+    if (error.code() == hotstate::ErrorCode::TimedOut) {
+      message += " (--time-limit MS allows more time; 0: no limit)";
+    }
+    report_error(message);
+    return 1;
   } catch (const std::exception& error) {
-    std::cerr << "hotstate: " << error.what() << "\n";
+    report_error(error.what());
     return 1;
   }
   return 0;
