@@ -88,9 +88,9 @@ TEST_CASE("a failed write never reaches the cache", "[cache][errors]") {
 
   {
     RawDb shell(path);
-    shell.exec(
-        "CREATE TRIGGER refuse AFTER INSERT ON snapshots WHEN json_extract(NEW.data, '$.version') = 2 "
-        "BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    // Every save now fails inside SQLite, after its row was inserted: its
+    // audit event has a kind the audit log no longer knows.
+    shell.exec("DELETE FROM audit_kinds WHERE kind = 'SnapshotSaved'");
   }
   CHECK(error_code_of([&] { manager.save_snapshot(versioned("p", 2)); }) == ErrorCode::Constraint);
   CHECK(current_version(manager, "p") == 1);

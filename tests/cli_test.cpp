@@ -8,11 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <csignal>
-
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -227,28 +226,32 @@ TEST_CASE("export writes each plugin in the seed's format under a safe name, and
 
 TEST_CASE("import reads a directory the seed itself wrote, all files or none", "[cli][export]") {
   TempDir dir;
-  // The seed's persisted fixtures, but for numbers.json, whose timestamp
-  // (2^64-1) SQLite cannot store.
+  // Every persisted fixture of the seed, numbers.json's timestamp 2^64-1 included.
   const auto seed_dir = dir.path() / "seed";
   std::filesystem::create_directories(seed_dir);
   const std::string fixtures = std::string(HOTSTATE_SEED_FIXTURES) + "/persisted/";
-  for (const char* name : {"empty", "metadata", "multikey_order_unspecified", "nested", "unicode"}) {
+  for (const char* name : {"empty", "metadata", "multikey_order_unspecified", "nested", "numbers", "unicode"}) {
     std::filesystem::copy_file(fixtures + name + ".json", seed_dir / (std::string(name) + ".json"));
   }
   const auto db = dir.file("migrated.db");
   const Run imported = hotstate_tool({"--db", db, "import", seed_dir.string()});
+  INFO(imported.err);
   REQUIRE(imported.exit_code == 0);
   {
     StateManager manager(file_options(db));
-    CHECK(manager.plugin_ids() == std::vector<std::string>{"", "fx-metadata", "fx-multikey", "fx-nested", "fx-unicode"});
+    CHECK(manager.plugin_ids() ==
+          std::vector<std::string>{"", "fx-metadata", "fx-multikey", "fx-nested", "fx-numbers", "fx-unicode"});
     CHECK(manager.load_snapshot("fx-unicode")->plugin_version == "1.0.0-\xce\xb2" "eta");
+    CHECK(manager.load_snapshot("fx-numbers")->timestamp == 18446744073709551615ULL);
   }
 
-  std::filesystem::copy_file(fixtures + "numbers.json", seed_dir / "numbers.json");
+  // A file the store refuses (an id over max_id_bytes): named, and nothing imported.
+  hotstate_test::write_file((seed_dir / "too_long.json").string(),
+                            StateSnapshot(std::string(2000, 'L'), "1.0.0").to_persisted_bytes());
   const auto db2 = dir.file("refused.db");
   const Run refused = hotstate_tool({"--db", db2, "import", seed_dir.string()});
   CHECK(refused.exit_code != 0);
-  CHECK_THAT(refused.err, Catch::Contains("numbers.json") && Catch::Contains("nothing was imported"));
+  CHECK_THAT(refused.err, Catch::Contains("too_long.json") && Catch::Contains("nothing was imported"));
   CHECK(StateManager(file_options(db2)).plugin_ids().empty());
 }
 
@@ -614,6 +617,13 @@ TEST_CASE("prune-audit removes old events through the audited prune", "[cli]") {
 
 namespace {
 
+// Runs the tool on `db` with `command` and its arguments.
+Run on_database(const std::string& db, const std::vector<std::string>& command) {
+  std::vector<std::string> arguments = {"--db", db};
+  arguments.insert(arguments.end(), command.begin(), command.end());
+  return hotstate_tool(arguments);
+}
+
 // The rows of `table`, counted through a plain sqlite3 connection.
 long long rows_of(const std::string& db, const std::string& table) {
   hotstate_test::RawDb shell(db);
@@ -673,13 +683,11 @@ TEST_CASE("no command of the tool changes a file's history bound or trims its hi
   const auto snapshots = dir.path() / "snapshots";
   write_snapshot_file(snapshots, "r");
   const std::vector<std::vector<std::string>> commands = {
-      {"rollback", "p"},      {"rollback", "unknown-plugin"}, {"import", snapshots.string()},
-      {"prune-audit", "--keep", "100000"}, {"plugins"}, {"show", "p"}, {"history", "q"}, {"verify"},
-      {"audit"},              {"export", dir.file("exported")}, {"backup", dir.file("copy.db")}};
+      {"rollback", "p"}, {"rollback", "unknown-plugin"}, {"import", snapshots.string()},
+      {"prune-audit", "--keep", "100000"}, {"plugins"}, {"show", "p"}, {"history", "q"}, {"verify"}, {"audit"},
+      {"export", dir.file("exported")}, {"backup", dir.file("copy.db")}};
   for (const auto& command : commands) {
-    std::vector<std::string> arguments = {"--db", db};
-    arguments.insert(arguments.end(), command.begin(), command.end());
-    const Run run = hotstate_tool(arguments);
+    const Run run = on_database(db, command);
     INFO(command.front() << ": " << run.err);
     CHECK(run.exit_code == 0);
   }
@@ -803,9 +811,8 @@ TEST_CASE("human-readable output shows control characters from the file escaped;
     CHECK(first_raw_control(run.out).empty());
     CHECK(first_raw_control(run.err).empty());
   };
-  const auto tool = [&](std::vector<std::string> arguments) {
-    arguments.insert(arguments.begin(), {"--db", db});
-    Run run = hotstate_tool(arguments);
+  const auto tool = [&](const std::vector<std::string>& command) {
+    Run run = on_database(db, command);
     check_escaped(run);
     return run;
   };
@@ -1034,9 +1041,7 @@ TEST_CASE("numeric arguments that do not fit are refused with exit code 2, never
       {"--time-limit", "soon", "plugins"},
   };
   for (const auto& command : commands) {
-    std::vector<std::string> arguments = {"--db", db};
-    arguments.insert(arguments.end(), command.begin(), command.end());
-    const Run run = hotstate_tool(arguments);
+    const Run run = on_database(db, command);
     std::string words;
     for (const auto& word : command) words += " '" + word + "'";
     INFO(words << ": " << run.out << run.err);
@@ -1104,7 +1109,6 @@ TEST_CASE("--db takes a name starting with file: as a file name, not as a SQLite
 TEST_CASE("read-only commands leave no -wal or -shm file behind", "[cli]") {
   TempDir dir;
   const auto db = dir.file("quiet.db");
-  hotstate::ReloadTicket reload;
   {
     StateManager manager(file_options(db));
     manager.save_snapshot(StateSnapshot("p", "1.0.0").with_data("n", 1));
@@ -1119,12 +1123,10 @@ TEST_CASE("read-only commands leave no -wal or -shm file behind", "[cli]") {
   };
   REQUIRE(leftovers().empty());
   const std::vector<std::vector<std::string>> commands = {
-      {"plugins"}, {"show", "p"}, {"history", "p"}, {"diff", "p", "1", "2"}, {"verify"}, {"state", "p"},
-      {"audit"},   {"reloads"},   {"export", dir.file("exported")},          {"backup", dir.file("copy.db")}};
+      {"plugins"}, {"show", "p"}, {"history", "p"}, {"diff", "p", "1", "2"}, {"verify"}, {"state", "p"}, {"audit"},
+      {"reloads"}, {"export", dir.file("exported")}, {"backup", dir.file("copy.db")}};
   for (const auto& command : commands) {
-    std::vector<std::string> arguments = {"--db", db};
-    arguments.insert(arguments.end(), command.begin(), command.end());
-    const Run run = hotstate_tool(arguments);
+    const Run run = on_database(db, command);
     INFO(command.front() << ": " << run.err);
     CHECK(run.exit_code == 0);
     CHECK(leftovers().empty());
@@ -1177,9 +1179,7 @@ TEST_CASE("ids that are not UTF-8 are refused by every command, and nothing is w
   for (const std::vector<std::string>& command :
        {std::vector<std::string>{"rollback", id}, {"audit", "--plugin", id}, {"show", id}, {"history", id},
         {"state", id}, {"diff", id, "1", "2"}}) {
-    std::vector<std::string> arguments = {"--db", db};
-    arguments.insert(arguments.end(), command.begin(), command.end());
-    const Run run = hotstate_tool(arguments);
+    const Run run = on_database(db, command);
     INFO(command.front() << ": " << run.out << run.err);
     CHECK(run.exit_code != 0);
     CHECK(first_raw_control(run.err).empty());

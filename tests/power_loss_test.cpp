@@ -713,6 +713,9 @@ bool checkpoint_truncate_through_vfs(const std::string& path) {
 struct ScriptRun {
   int acknowledged = 0;  // steps 1..acknowledged returned normally
   bool in_flight = false;  // step acknowledged + 1 was begun and did not return
+  // recorded_operations() when the opening returned (first) and after each
+  // acknowledged step.
+  std::vector<std::uint64_t> operations_after;
 };
 
 // Opens the database through the fault VFS and runs the script until a step
@@ -723,6 +726,7 @@ ScriptRun run_script_until_the_power_fails(const std::string& path, Synchronous 
     Options options = faults::options(path, history_bound);
     options.synchronous = synchronous;
     StateManager manager(options);
+    run.operations_after.push_back(faults::recorded_operations());
     Model model;
     std::vector<std::uint64_t> tickets;  // of the script's begin_reloads, in order
     for (const Step& step : script()) {
@@ -770,12 +774,13 @@ ScriptRun run_script_until_the_power_fails(const std::string& path, Synchronous 
       CHECK(returned == model.apply(step));
       run.in_flight = false;
       ++run.acknowledged;
+      run.operations_after.push_back(faults::recorded_operations());
     }
     faults::cut_power();
   } catch (const hotstate::Error& error) {
     INFO("opening: " << error.what());
     CHECK(faults::power_is_cut());
-    run.in_flight = true;  // the opening (creating, migrating) was cut
+    run.in_flight = run.operations_after.empty();  // the opening (creating, migrating) was cut
   }
   faults::cut_power();
   return run;
@@ -819,17 +824,69 @@ Observed observe_recovered(const std::string& path) {
   return observed;
 }
 
-// The recorded writes, truncations and syncs of the whole script, uncut.
-std::uint64_t operations_of_the_whole_script(Synchronous synchronous) {
+// The whole script, uncut: how many writes, truncations and syncs it makes,
+// and after which each step ends.
+ScriptRun calibrate_script(Synchronous synchronous) {
   TempDir dir;
   const auto path = dir.file("calibration.db");
   faults::record_power_loss(path);
   const ScriptRun run = run_script_until_the_power_fails(path, synchronous);
   REQUIRE(run.acknowledged == static_cast<int>(script().size()));
-  const std::uint64_t operations = faults::recorded_operations();
+  REQUIRE(run.operations_after.size() == script().size() + 1);
   faults::restore_after_power_loss(faults::PowerLoss::DropUnsynced, 0);
-  CHECK(observe_recovered(path) == states_after_steps().back());
-  return operations;
+  const Observed observed = observe_recovered(path);
+  if (synchronous == Synchronous::Full) CHECK(observed == states_after_steps().back());
+  return run;
+}
+
+// Where to cut the power, and how the disk then loses what was not synced.
+struct CutPoint {
+  std::uint64_t operation;
+  faults::PowerLoss mode;
+};
+
+// By default, in the opening and in every step: at its first operation
+// (nothing of it written), at its last (for a write, the sync of its commit:
+// all of it written, none synced) under both kinds of loss, and at one in
+// between picked at random (seeded) with torn sectors; and once after the
+// end. With `both_modes` false, one kind of loss per point, alternating.
+// HOTSTATE_POWER_LOSS_EVERY_OPERATION=1: every operation of the script,
+// under both kinds of loss. HOTSTATE_POWER_LOSS_RUN=N: operation N alone.
+std::vector<CutPoint> cut_points(const ScriptRun& calibration, bool both_modes) {
+  constexpr auto drop = faults::PowerLoss::DropUnsynced;
+  constexpr auto torn = faults::PowerLoss::Torn;
+  const std::uint64_t whole_run = calibration.operations_after.back();
+  std::set<std::pair<std::uint64_t, faults::PowerLoss>> points;
+  const auto add = [&](std::uint64_t operation, faults::PowerLoss mode) {
+    if (!both_modes) mode = operation % 2 == 0 ? drop : torn;
+    points.insert({operation, mode});
+  };
+  if (const char* text = std::getenv("HOTSTATE_POWER_LOSS_RUN")) {
+    const std::uint64_t operation = std::strtoull(text, nullptr, 10);
+    points.insert({operation, drop});
+    points.insert({operation, torn});
+  } else if (std::getenv("HOTSTATE_POWER_LOSS_EVERY_OPERATION")) {
+    for (std::uint64_t operation = 1; operation <= whole_run + 1; ++operation) {
+      points.insert({operation, drop});
+      points.insert({operation, torn});
+    }
+  } else {
+    std::mt19937_64 random(20261127);
+    std::uint64_t begin = 0;  // the opening is operations (0, operations_after[0]], step i (operations_after[i-1], operations_after[i]]
+    for (const std::uint64_t end : calibration.operations_after) {
+      if (end > begin) {
+        add(begin + 1, drop);
+        add(end, drop);
+        add(end, torn);
+        add(begin + 1 + random() % (end - begin), torn);
+      }
+      begin = end;
+    }
+    add(whole_run + 1, drop);
+  }
+  std::vector<CutPoint> result;
+  for (const auto& [operation, mode] : points) result.push_back({operation, mode});
+  return result;
 }
 
 struct ScriptCut {
@@ -862,12 +919,15 @@ bool holds(const ScriptCut& cut, std::size_t steps) {
   return std::find(cut.matches.begin(), cut.matches.end(), steps) != cut.matches.end();
 }
 
-// The step in flight, for messages.
+// The number of the step in flight at the cut (begun, not acknowledged); 0: none.
+std::size_t step_in_flight(const ScriptRun& run) {
+  return run.in_flight && !run.operations_after.empty() ? static_cast<std::size_t>(run.acknowledged) + 1 : 0;
+}
+
 std::string in_flight_of(const ScriptRun& run) {
-  if (!run.in_flight) return "none";
-  if (run.acknowledged == 0 && run.in_flight) return "step 1 or the opening";
-  const auto index = static_cast<std::size_t>(run.acknowledged);
-  return index < script().size() ? "step " + std::to_string(index + 1) + ": " + describe(script()[index]) : "none";
+  if (run.operations_after.empty()) return "the opening (creating and migrating the file)";
+  const std::size_t step = step_in_flight(run);
+  return step == 0 ? "none" : "step " + std::to_string(step) + ": " + describe(script()[step - 1]);
 }
 
 }  // namespace
@@ -876,34 +936,34 @@ TEST_CASE("at Synchronous::Full a power cut at any write or sync of a rollback, 
           "history bound change or checkpoint loses no acknowledged write, and the one in flight is all or nothing",
           "[power][durability]") {
   faults::Scope scope;
-  const std::uint64_t whole_run = operations_of_the_whole_script(Synchronous::Full);
-  REQUIRE(whole_run > script().size());
+  const ScriptRun calibration = calibrate_script(Synchronous::Full);
+  const std::uint64_t whole_run = calibration.operations_after.back();
   const auto& states = states_after_steps();
   int in_flight_applied = 0;
   int in_flight_lost = 0;
   std::set<std::size_t> steps_cut;
-  // Every operation of the script, each under both kinds of power loss.
-  for (std::uint64_t cut_at = 1; cut_at <= whole_run; ++cut_at) {
-    if (skipped(static_cast<int>(cut_at))) continue;
-    for (const faults::PowerLoss mode : {faults::PowerLoss::DropUnsynced, faults::PowerLoss::Torn}) {
+  for (const auto& [cut_at, mode] : cut_points(calibration, /*both_modes=*/true)) {
+    {
       const std::uint64_t seed = 0x9E3779B97F4A7C15ULL ^ cut_at;
-      INFO("run " << cut_at << ": power cut at operation " << cut_at << " of " << whole_run << ", "
-                  << name_of(mode) << ", seed " << seed);
+      INFO("HOTSTATE_POWER_LOSS_RUN=" << cut_at << ": power cut at operation " << cut_at << " of " << whole_run
+                                      << ", " << name_of(mode) << ", seed " << seed);
       const ScriptCut cut = cut_script_and_recover(cut_at, mode, seed, Synchronous::Full);
       const auto acknowledged = static_cast<std::size_t>(cut.run.acknowledged);
+      const std::size_t in_flight = step_in_flight(cut.run);
       INFO("acknowledged steps 1.." << acknowledged << ", in flight: " << in_flight_of(cut.run));
-      const bool acknowledged_state = holds(cut, acknowledged);
-      const bool in_flight_state = cut.run.in_flight && acknowledged < script().size() && holds(cut, acknowledged + 1);
-      CHECK((acknowledged_state || in_flight_state));
-      if (cut.run.in_flight && acknowledged < script().size() && states[acknowledged] != states[acknowledged + 1]) {
-        steps_cut.insert(acknowledged + 1);
-        (in_flight_state ? in_flight_applied : in_flight_lost) += 1;
+      // Every acknowledged step is there; the one in flight wholly or not at all.
+      const bool in_flight_applied_whole = in_flight != 0 && holds(cut, in_flight);
+      CHECK((holds(cut, acknowledged) || in_flight_applied_whole));
+      if (in_flight != 0 && states[in_flight - 1] != states[in_flight]) {
+        steps_cut.insert(in_flight);
+        (in_flight_applied_whole ? in_flight_applied : in_flight_lost) += 1;
       }
     }
   }
   INFO("cuts in the middle of a step: " << in_flight_lost << " lost it, " << in_flight_applied << " applied it");
   if (!std::getenv("HOTSTATE_POWER_LOSS_RUN")) {
-    // Every step that changes something was cut in the middle, and cuts did lose steps in flight.
+    // Every step that changes something was cut in the middle, and some cuts
+    // lost the step in flight (the power loss does lose unsynced writes).
     std::size_t changing_steps = 0;
     for (std::size_t step = 1; step < states.size(); ++step) changing_steps += states[step] != states[step - 1] ? 1 : 0;
     CHECK(steps_cut.size() == changing_steps);
@@ -915,30 +975,26 @@ TEST_CASE("at Synchronous::Normal a power cut at any write or sync of any kind o
           "prefix of the acknowledged writes, and some cuts lose acknowledged writes",
           "[power][consistency]") {
   faults::Scope scope;
-  const std::uint64_t whole_run = operations_of_the_whole_script(Synchronous::Normal);
-  REQUIRE(whole_run > 0);
+  const ScriptRun calibration = calibrate_script(Synchronous::Normal);
+  const std::uint64_t whole_run = calibration.operations_after.back();
   int runs_with_loss = 0;
   int runs = 0;
-  for (std::uint64_t cut_at = 1; cut_at <= whole_run; ++cut_at) {
-    if (skipped(static_cast<int>(cut_at))) continue;
-    const faults::PowerLoss mode = cut_at % 2 == 0 ? faults::PowerLoss::DropUnsynced : faults::PowerLoss::Torn;
+  for (const auto& [cut_at, mode] : cut_points(calibration, /*both_modes=*/false)) {
     const std::uint64_t seed = 0x9E3779B97F4A7C15ULL ^ cut_at;
-    INFO("run " << cut_at << ": power cut at operation " << cut_at << " of " << whole_run << ", " << name_of(mode)
-                << ", seed " << seed);
+    INFO("HOTSTATE_POWER_LOSS_RUN=" << cut_at << ": power cut at operation " << cut_at << " of " << whole_run << ", "
+                                    << name_of(mode) << ", seed " << seed);
     const ScriptCut cut = cut_script_and_recover(cut_at, mode, seed, Synchronous::Normal);
     const auto acknowledged = static_cast<std::size_t>(cut.run.acknowledged);
+    const std::size_t in_flight = step_in_flight(cut.run);
     INFO("acknowledged steps 1.." << acknowledged << ", in flight: " << in_flight_of(cut.run));
     REQUIRE_FALSE(cut.matches.empty());
-    // A prefix: never a step that was not begun.
-    CHECK(cut.matches.front() <= acknowledged + (cut.run.in_flight ? 1 : 0));
-    const auto& states = states_after_steps();
-    if (!holds(cut, acknowledged) && !(cut.run.in_flight && holds(cut, acknowledged + 1)) &&
-        states[acknowledged] != states[cut.matches.front()]) {
-      ++runs_with_loss;
-    }
+    // The state after a prefix of the steps: never one that was not begun.
+    CHECK(cut.matches.front() <= std::max(acknowledged, in_flight));
+    if (!holds(cut, acknowledged) && !(in_flight != 0 && holds(cut, in_flight))) ++runs_with_loss;
     ++runs;
   }
   WARN("Synchronous::Normal: " << runs_with_loss << " of " << runs
                                << " power cuts lost acknowledged writes (a consistent prefix every time)");
+  // Some cut must lose acknowledged, unsynced writes, or the power loss models nothing.
   if (!std::getenv("HOTSTATE_POWER_LOSS_RUN")) CHECK(runs_with_loss > 0);
 }

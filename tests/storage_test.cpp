@@ -159,7 +159,6 @@ TEST_CASE("the schema refuses rows the engine could not read", "[storage][sql]")
   CHECK(shell.try_exec("INSERT INTO snapshots (plugin_id, data) VALUES ('p', '[1,2]')") == SQLITE_CONSTRAINT);
   CHECK(shell.try_exec("INSERT INTO snapshots (plugin_id, metadata) VALUES ('p', '{\"n\": 1}')") ==
         SQLITE_CONSTRAINT);
-  CHECK(shell.try_exec("INSERT INTO snapshots (plugin_id, timestamp) VALUES ('p', -5)") == SQLITE_CONSTRAINT);
   CHECK(shell.try_exec("INSERT INTO snapshots (plugin_id, timestamp) VALUES ('p', 1.5)") == SQLITE_CONSTRAINT);
   CHECK(shell.try_exec("UPDATE settings SET max_history = -1") == SQLITE_CONSTRAINT);
   CHECK(shell.try_exec("DELETE FROM settings") == SQLITE_CONSTRAINT);
@@ -364,21 +363,21 @@ TEST_CASE("a save that fails inside SQLite leaves the previous state intact", "[
   for (int version = 1; version <= 3; ++version) manager.save_snapshot(versioned("p", version));
 
   RawDb shell(path);
-  // Fails after the row and its trimming were written, inside the same statement.
-  shell.exec(
-      "CREATE TRIGGER fail_late AFTER INSERT ON snapshots WHEN json_extract(NEW.data, '$.version') = 4 "
-      "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+  // Fails after the row was written, inside the same statement: the audit
+  // trigger's event has a kind the audit log no longer knows (a change of
+  // data, not of the schema, which hotstate would refuse to write through).
+  shell.exec("DELETE FROM audit_kinds WHERE kind = 'HistoryTrimmed'");
   try {
     manager.save_snapshot(versioned("p", 4));
     FAIL("the save did not fail");
   } catch (const hotstate::Error& error) {
     CHECK(error.code() == ErrorCode::Constraint);
-    CHECK_THAT(error.what(), Catch::Contains("injected failure"));
+    CHECK_THAT(error.what(), Catch::Contains("unknown audit event kind"));
   }
   CHECK(current_version(manager, "p") == 3);
   CHECK(versions_of(manager.get_history("p")) == std::vector<int>{1, 2});
 
-  shell.exec("DROP TRIGGER fail_late");
+  shell.exec("INSERT INTO audit_kinds (kind, source, meaning) VALUES ('HistoryTrimmed', 'engine', 'restored')");
   manager.save_snapshot(versioned("p", 4));
   CHECK(versions_of(manager.get_history("p")) == std::vector<int>{2, 3});
 }

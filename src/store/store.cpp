@@ -148,8 +148,10 @@ StateSnapshot read_snapshot(SQLite::Statement& statement) {
 }  // namespace
 
 struct Store::Connection {
-  // Declared first: it outlives db, whose SQLite callbacks use it.
-  std::unique_ptr<ConnectionGuard> guard;
+  // Declared first: it outlives db, whose SQLite callbacks use it. Shared,
+  // so that whoever opened the connection can still read it when preparing
+  // the statements below fails.
+  std::shared_ptr<ConnectionGuard> guard;
   SQLite::Database db;
   SQLite::Statement begin_immediate;
   SQLite::Statement commit;
@@ -176,7 +178,7 @@ struct Store::Connection {
     return *slot;
   }
 
-  Connection(std::unique_ptr<ConnectionGuard> opened_guard, SQLite::Database opened)
+  Connection(std::shared_ptr<ConnectionGuard> opened_guard, SQLite::Database opened)
       : guard(std::move(opened_guard)),
         db(std::move(opened)),
         begin_immediate(db, "BEGIN IMMEDIATE"),
@@ -264,19 +266,20 @@ void require_trusted_schema(sqlite3* db, int version, const std::string& path, s
 // A write that failed with "disk full" may instead have found no id left to
 // give: AUTOINCREMENT reports SQLITE_FULL when a table's sequence reached
 // 2^63-1, which an explicit id (written before migration 0003 refused them,
-// or in sqlite_sequence itself) can cause. Throws Corrupt for that case.
-void diagnose_used_up_ids(SQLite::Database& db, std::string_view context) {
+// or in sqlite_sequence itself) can cause. Returns the Corrupt error that
+// says so, for that case.
+std::optional<Error> diagnose_used_up_ids(SQLite::Database& db, std::string_view context) {
   try {
     SQLite::Statement used_up(db, "SELECT name, seq FROM sqlite_sequence WHERE seq > ?1 ORDER BY name LIMIT 1");
     used_up.bind(1, static_cast<std::int64_t>(max_row_id));
-    if (!used_up.executeStep()) return;
-    throw Error(ErrorCode::Corrupt,
-                std::string(context) + ": the ids of table " + used_up.getColumn(0).getString() + " reach " +
-                    used_up.getColumn(1).getString() +
-                    " (an id written outside hotstate), above hotstate's bound 9007199254740991: no id is left to "
-                    "give, so nothing was written; the disk is not full (`hotstate verify` reports it)");
+    if (!used_up.executeStep()) return std::nullopt;
+    return Error(ErrorCode::Corrupt,
+                 std::string(context) + ": the ids of table " + used_up.getColumn(0).getString() + " reach " +
+                     used_up.getColumn(1).getString() +
+                     " (an id written outside hotstate), above hotstate's bound 9007199254740991: no id is left to "
+                     "give, so nothing was written; the disk is not full (`hotstate verify` reports it)");
   } catch (const SQLite::Exception&) {
-    // The diagnosis is best effort: the original error stands.
+    return std::nullopt;  // best effort: the original error stands
   }
 }
 
@@ -386,11 +389,23 @@ struct Store::Shared {
 
   // A connection for reading: nothing inside a view or trigger is compiled.
   std::unique_ptr<Connection> open_reader(const std::string& file, int flags) const {
-    auto guard = std::make_unique<ConnectionGuard>();
+    auto guard = std::make_shared<ConnectionGuard>();
     guard->role = ConnectionGuard::Role::Reader;
     SQLite::Database db = open_connection(file, flags, settings, *guard);
     db.exec("PRAGMA query_only = ON");
-    return std::make_unique<Connection>(std::move(guard), std::move(db));
+    return make_connection(std::move(guard), std::move(db));
+  }
+
+  // A Connection, its statements prepared; a statement the guard refused to
+  // compile (a table of hotstate's that is a view in this file) throws
+  // Error(UntrustedSchema).
+  std::unique_ptr<Connection> make_connection(std::shared_ptr<ConnectionGuard> guard, SQLite::Database db) const {
+    try {
+      return std::make_unique<Connection>(guard, std::move(db));
+    } catch (const SQLite::Exception& e) {
+      explain_guard_failure("open '" + path + "'", *guard, e);
+      throw;
+    }
   }
 
   // A read connection for one call: from the pool, or the writer's for :memory:.
@@ -483,7 +498,14 @@ struct Store::Shared {
       try {
         return translate_sqlite_errors(context, [&] { return write_once(context, statements, body); });
       } catch (const Error& error) {
-        if (error.code() == ErrorCode::DiskFull) diagnose_used_up_ids(writer->db, context);
+        if (error.code() == ErrorCode::DiskFull) {
+          // hotstate's own query of SQLite's own table: nothing of the file's runs.
+          const bool allowed = writer->guard->compile_allowed;
+          writer->guard->compile_allowed = true;
+          std::optional<Error> used_up = diagnose_used_up_ids(writer->db, context);
+          writer->guard->compile_allowed = allowed;
+          if (used_up) throw *used_up;
+        }
         if (error.code() != ErrorCode::Busy || std::chrono::steady_clock::now() >= deadline) throw;
         std::this_thread::sleep_for(std::chrono::microseconds(50) * std::min(attempt + 1, 20));
       }
@@ -687,7 +709,7 @@ bool open_writable(Store::Shared& shared, const Options& options) {
   // connection mutex would only cost time.
   shared.reader_path = options.path;
   shared.reader_flags = SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX;
-  auto guard = std::make_unique<ConnectionGuard>();
+  auto guard = std::make_shared<ConnectionGuard>();
   guard->role = ConnectionGuard::Role::Writer;
   guard->compile_allowed = true;  // hotstate's own SQL, until the statements are prepared
   SQLite::Database db = open_connection(options.path, shared.reader_flags | SQLite::OPEN_CREATE, shared.settings, *guard);
@@ -709,7 +731,7 @@ bool open_writable(Store::Shared& shared, const Options& options) {
     guard->compile_allowed = true;
   }
   ConnectionGuard& writer_guard = *guard;
-  shared.writer = std::make_unique<Store::Connection>(std::move(guard), std::move(db));
+  shared.writer = shared.make_connection(std::move(guard), std::move(db));
   if (!shared.in_memory) {
     shared.wal_index = map_wal_index(shared.writer->db);
     writer_guard.compile_allowed = false;
@@ -1391,25 +1413,18 @@ std::vector<std::string> Store::verify(int& schema_version) const {
     if (identity.application_id != hotstate_application_id) {
       problems.push_back("application_id " + std::to_string(identity.application_id) + " is not hotstate's");
     }
-    // Every schema object the bound and the rules depend on.
-    constexpr std::pair<const char*, const char*> required_objects[] = {
-        {"trigger", "snapshots_trim_history"},     {"trigger", "settings_trim_history"},
-        {"trigger", "snapshots_metadata_strings"}, {"trigger", "snapshots_metadata_strings_on_update"},
-        {"trigger", "snapshots_seq_increases"},    {"trigger", "snapshots_seq_immutable"},
-        {"trigger", "settings_keep_row"},          {"view", "current_snapshots"},
-        {"view", "snapshot_history"},              {"trigger", "snapshots_audit_edit"},
-        {"trigger", "audit_events_known_kind"},    {"trigger", "audit_events_append_only"},
-        {"trigger", "audit_events_prune"},         {"trigger", "audit_events_prune_only"},
-        {"trigger", "plugin_states_audit_insert"}, {"trigger", "plugin_states_audit_update"},
-        {"trigger", "plugin_states_audit_delete"}, {"view", "audit_log"},
-        {"view", "unfinished_reloads"}};
-    SQLite::Statement find(c.db, "SELECT count(*) FROM sqlite_master WHERE type = ?1 AND name = ?2");
-    for (const auto& [type, name] : required_objects) {
-      StatementUse use(find);
-      use->bind(1, type);
-      use->bind(2, name);
-      if (use->executeStep() && use->getColumn(0).getInt() == 0) {
-        problems.push_back(std::string(type) + " " + name + " is missing");
+    // Every schema object, exactly as hotstate's migrations create it.
+    for (const SchemaDifference& difference : compare_schema(c.db.getHandle(), latest_schema_version())) {
+      problems.push_back(describe(difference));
+    }
+    // Ids beyond the bound leave AUTOINCREMENT nothing to give.
+    {
+      SQLite::Statement ids(c.db, "SELECT name, seq FROM sqlite_sequence WHERE seq > ?1 ORDER BY name");
+      ids.bind(1, static_cast<std::int64_t>(max_row_id));
+      while (ids.executeStep()) {
+        problems.push_back("table " + ids.getColumn(0).getString() + " has used ids up to " +
+                           ids.getColumn(1).getString() + ", beyond " + std::to_string(max_row_id) +
+                           ": no id is left for the next row");
       }
     }
     {

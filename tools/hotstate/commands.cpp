@@ -314,7 +314,7 @@ int command_plugins(StateManager& manager, bool json) {
     }
     if (summaries.empty()) std::printf("(no plugins)\n");
   }
-  std::cout.flush();  // the listing, then what could not be read
+  std::fflush(stdout);  // the listing, then what could not be read
   return report_unreadable(unreadable, summaries.size(), "listed");
 }
 
@@ -497,7 +497,7 @@ class FileDescriptor {
 FileDescriptor open_directory(const std::string& directory) {
   const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ELOOP || errno == ENOTDIR) {
+    if (errno == ELOOP || errno == ENOTDIR || errno == ENOENT) {
       throw UsageError("'" + directory + "' is not a directory (a symbolic link to one is not followed)");
     }
     throw_errno("cannot open the directory '" + directory + "'");
@@ -612,7 +612,7 @@ std::string read_snapshot_file(const FileDescriptor& folder, const std::string& 
                            shown + " is larger than any snapshot within the limits (" + std::to_string(limit) +
                                " bytes besides white space); nothing was imported");
   };
-  if (static_cast<std::uintmax_t>(status.st_size) > limit * kWhiteSpaceAllowance) throw too_large();
+  if (static_cast<std::uintmax_t>(status.st_size) / kWhiteSpaceAllowance > limit) throw too_large();
 
   std::string content;
   std::size_t significant = 0;
@@ -709,7 +709,7 @@ int command_export(StateManager& manager, const std::string& directory, bool jso
   } else {
     std::printf("exported %zu plugin(s) to %s\n", written, printable(directory).c_str());
   }
-  std::cout.flush();
+  std::fflush(stdout);
   return report_unreadable(unreadable, summaries.size(), "exported");
 }
 
@@ -822,7 +822,7 @@ int command_set_max_history(StateManager& manager, std::size_t max_history, bool
   };
   if (rows > 0 && !force) {
     if (json) write_json(false, rows);
-    std::cout.flush();
+    std::fflush(stdout);
     std::cerr << "hotstate: max_history " << max_history << " would trim " << rows << " history row(s) of " << plugins
               << " plugin(s) (the bound is " << before
               << " now); nothing was changed. Run again with --force to trim them (each trimmed row is audited)\n";

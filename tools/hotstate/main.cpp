@@ -410,7 +410,8 @@ int main(int argc, char** argv) {
   try {
     hotstate::Options options;
     options.path = db_path;
-    options.call_time_limit = std::chrono::milliseconds(parse_count(time_limit_text, "--time-limit", kMaxTimeLimitMs));
+    options.call_time_limit = std::chrono::milliseconds(
+        static_cast<std::int64_t>(parse_count(time_limit_text, "--time-limit", kMaxTimeLimitMs)));
     if (*demo) return run_demo(options, argc > 0 && argv[0][0] != '\0' ? argv[0] : "hotstate");
 
     std::uint64_t seq_a = 0;
