@@ -1,4 +1,4 @@
--- hotstate: the current database schema (schema version 2), for people to read.
+-- hotstate: the current database schema (schema version 3), for people to read.
 --
 -- This file is the result of applying every migration in migrations/, in
 -- order, to an empty database. It is documentation: hotstate never reads it.
@@ -23,7 +23,7 @@
 -- (id 1), inserted below; it cannot be deleted.
 CREATE TABLE settings (
   id          INTEGER PRIMARY KEY CHECK (id = 1),  -- always 1: the table holds one row
-  max_history INTEGER NOT NULL DEFAULT 10          -- history entries kept per plugin besides its current snapshot (0 to 2147483647); opening a StateManager writes Options::max_history here
+  max_history INTEGER NOT NULL DEFAULT 10          -- history entries kept per plugin besides its current snapshot (0 to 2147483647); set when hotstate creates the file (Options::max_history, 10 if unset), never by opening one; changed only by StateManager::set_max_history or an UPDATE, each change audited (MaxHistoryChanged)
               CHECK (typeof(max_history) = 'integer' AND max_history BETWEEN 0 AND 2147483647)
 );
 
@@ -32,12 +32,12 @@ CREATE TABLE settings (
 -- are its history, oldest (lowest seq) first. Order is the order of saves
 -- (seq), never the timestamp.
 CREATE TABLE snapshots (
-  seq            INTEGER PRIMARY KEY AUTOINCREMENT,  -- save order: increases with every insert, never reused (AUTOINCREMENT keeps it so after deletes)
+  seq            INTEGER PRIMARY KEY AUTOINCREMENT,  -- save order: increases with every insert, never reused (AUTOINCREMENT keeps it so after deletes); at most 2^53-1 (trigger snapshots_seq_in_range)
   plugin_id      TEXT    NOT NULL                    -- the plugin's id (any UTF-8 text, exactly as given)
                  CHECK (typeof(plugin_id) = 'text'),
-  timestamp      INTEGER NOT NULL                    -- the snapshot's own time, whole seconds since the Unix epoch (as in the seed); defaults to now
+  timestamp      INTEGER NOT NULL                    -- the snapshot's own time, whole seconds since the Unix epoch (the seed's u64); defaults to now; a u64 above 2^63-1 is stored as the negative integer with the same 64 bits (the views show it as the exact u64)
                  DEFAULT (CAST(strftime('%s', 'now') AS INTEGER))
-                 CHECK (typeof(timestamp) = 'integer' AND timestamp >= 0),
+                 CHECK (typeof(timestamp) = 'integer'),
   plugin_version TEXT    NOT NULL DEFAULT ''         -- version of the plugin that made the snapshot, e.g. '1.2.3'
                  CHECK (typeof(plugin_version) = 'text'),
   data           TEXT    NOT NULL DEFAULT '{}'       -- the state: a JSON object, any values (json_extract(data, '$.key'))
@@ -54,7 +54,9 @@ CREATE TABLE snapshots (
 -- sqlite_sequence (not created here) is SQLite's own table behind
 -- AUTOINCREMENT: it holds the highest seq ever used in snapshots.
 
--- The one settings row, with the default history bound.
+-- The one settings row, with the default history bound. (hotstate, creating
+-- a file, writes Options::max_history here instead; opening an existing file
+-- never changes it.)
 INSERT INTO settings (id, max_history) VALUES (1, 10);
 
 -- audit_kinds: every kind of audit event, with who writes it and what its detail holds.
@@ -75,6 +77,7 @@ INSERT INTO audit_kinds (kind, source, meaning) VALUES
   ('PluginStateChanged', 'engine', 'the plugin''s life-cycle state changed: {from, to, reason}'),
   ('ReloadResolved',     'engine', 'an unfinished reload was marked resolved: {reload_id, note}'),
   ('AuditPruned',        'engine', 'the retention prune removed older events: {before_id and/or before_us, deleted}'),
+  ('MaxHistoryChanged',  'engine', 'the history bound changed (set_max_history, or an UPDATE of settings by any writer): {from, to}; the rows a lower bound trims follow as HistoryTrimmed events'),
   ('ReloadStarted',      'host',   'a reload began; written by begin_reload in the transaction that saves the pre-reload snapshot: {reload_id, from_version, to_version, snapshot_seq}'),
   ('StatePreserved',     'host',   'the plugin''s state was preserved before unloading it'),
   ('StateRestored',      'host',   'the preserved state was restored into the reloaded plugin'),
@@ -86,11 +89,11 @@ INSERT INTO audit_kinds (kind, source, meaning) VALUES
 
 -- audit_events: the audit log, append-only, one row per event, in the order they happened.
 CREATE TABLE audit_events (
-  id        INTEGER PRIMARY KEY AUTOINCREMENT,  -- event order: increases with every event, never reused
+  id        INTEGER PRIMARY KEY AUTOINCREMENT,  -- event order: increases with every event, never reused; at most 2^53-1 (trigger audit_events_id_in_range)
   time_us   INTEGER NOT NULL                    -- when, microseconds since the Unix epoch
             DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
             CHECK (typeof(time_us) = 'integer' AND time_us >= 0),
-  plugin_id TEXT    NOT NULL DEFAULT ''         -- the plugin the event is about; '' for database-wide events (ClearedAll, AuditPruned)
+  plugin_id TEXT    NOT NULL DEFAULT ''         -- the plugin the event is about; '' for database-wide events (ClearedAll, AuditPruned, MaxHistoryChanged)
             CHECK (typeof(plugin_id) = 'text'),
   kind      TEXT    NOT NULL,                   -- what happened: one of audit_kinds.kind
   detail    TEXT    NOT NULL DEFAULT '{}'       -- the event's fields, a JSON object (see audit_kinds.meaning)
@@ -115,7 +118,7 @@ CREATE TABLE plugin_states (
 -- saved), finish_reload or resolve_reload completes it. A row with no
 -- outcome after its process died is an unfinished reload.
 CREATE TABLE reloads (
-  id                 INTEGER PRIMARY KEY AUTOINCREMENT, -- the reload's id, returned by begin_reload
+  id                 INTEGER PRIMARY KEY AUTOINCREMENT, -- the reload's id, returned by begin_reload; never changes (trigger reloads_id_immutable); at most 2^53-1 (trigger reloads_id_in_range)
   plugin_id          TEXT    NOT NULL                   -- the plugin being reloaded
                      CHECK (typeof(plugin_id) = 'text'),
   from_version       TEXT    NOT NULL DEFAULT '',       -- the version being replaced (the pre-reload snapshot's plugin_version)
@@ -157,6 +160,11 @@ CREATE INDEX reloads_unfinished ON reloads (id) WHERE outcome IS NULL;
 
 -- ---------------------------------------------------------------------------
 -- Triggers
+--
+-- Each table's triggers are created here in the order the migrations leave
+-- them: when one statement fires several triggers of the same kind, SQLite
+-- runs the most recently created first, so the order decides the order of
+-- the audit events they write.
 
 -- settings_keep_row: the settings row cannot be deleted (every writer needs it).
 CREATE TRIGGER settings_keep_row BEFORE DELETE ON settings
@@ -166,7 +174,8 @@ END;
 
 -- settings_trim_history: lowering max_history trims every plugin's history at
 -- once, keeping each plugin's newest max_history + 1 rows; each trimmed row
--- is recorded in the audit log (HistoryTrimmed).
+-- is recorded in the audit log (HistoryTrimmed), after the MaxHistoryChanged
+-- event of settings_audit_max_history (created later, so it runs first).
 CREATE TRIGGER settings_trim_history AFTER UPDATE OF max_history ON settings
 WHEN NEW.max_history < OLD.max_history
 BEGIN
@@ -181,6 +190,17 @@ BEGIN
    WHERE seq IN (SELECT seq FROM (SELECT seq, row_number() OVER (PARTITION BY plugin_id ORDER BY seq DESC) AS newest_first
                                    FROM snapshots)
                   WHERE newest_first > NEW.max_history + 1);
+END;
+
+-- settings_audit_max_history: the history bound changes only on purpose, and
+-- every change is recorded (MaxHistoryChanged, {from, to}), whoever makes it:
+-- StateManager::set_max_history, or an UPDATE in the sqlite3 shell. Opening a
+-- file never changes it.
+CREATE TRIGGER settings_audit_max_history AFTER UPDATE OF max_history ON settings
+WHEN NEW.max_history IS NOT OLD.max_history
+BEGIN
+  INSERT INTO audit_events (plugin_id, kind, detail)
+  VALUES ('', 'MaxHistoryChanged', json_object('from', OLD.max_history, 'to', NEW.max_history));
 END;
 
 -- snapshots_metadata_strings: a new row's metadata values must all be JSON
@@ -259,6 +279,17 @@ BEGIN
      AND (NEW.data IS NOT OLD.data OR NEW.metadata IS NOT OLD.metadata);
 END;
 
+-- snapshots_seq_in_range: seqs stay below 2^53 (9007199254740991). A row
+-- inserted with an explicit seq near 2^63-1 would leave AUTOINCREMENT no seq
+-- to give, and every later save would fail; 2^53-1 is also the largest
+-- integer every JSON reader keeps exactly, and leaves room for more saves
+-- than any host will make.
+CREATE TRIGGER snapshots_seq_in_range AFTER INSERT ON snapshots
+WHEN NEW.seq > 9007199254740991
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: a seq above 9007199254740991 is refused: it would use up the ids (leave seq out)');
+END;
+
 -- audit_events_known_kind, audit_events_append_only: events of known kinds only,
 -- never changed.
 CREATE TRIGGER audit_events_known_kind BEFORE INSERT ON audit_events
@@ -303,6 +334,14 @@ BEGIN
   SELECT RAISE(ABORT, 'hotstate: audit events cannot be deleted, except by a retention prune (an AuditPruned event)');
 END;
 
+-- audit_events_id_in_range: event ids stay below 2^53, as seqs do (see
+-- snapshots_seq_in_range).
+CREATE TRIGGER audit_events_id_in_range AFTER INSERT ON audit_events
+WHEN NEW.id > 9007199254740991
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: an audit event id above 9007199254740991 is refused: it would use up the ids (leave id out)');
+END;
+
 -- plugin_states_audit_*: every life-cycle transition is recorded, whoever makes it.
 CREATE TRIGGER plugin_states_audit_insert AFTER INSERT ON plugin_states
 BEGIN
@@ -325,16 +364,40 @@ BEGIN
   VALUES (OLD.plugin_id, 'PluginStateChanged', json_object('from', OLD.state, 'to', 'Unloaded', 'reason', ''));
 END;
 
+-- reloads_id_in_range: reload ids stay below 2^53, as seqs do (see
+-- snapshots_seq_in_range).
+CREATE TRIGGER reloads_id_in_range AFTER INSERT ON reloads
+WHEN NEW.id > 9007199254740991
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: a reload id above 9007199254740991 is refused: it would use up the ids (leave id out)');
+END;
+
+-- reloads_id_immutable: a reload's id never changes once begin_reload returned it.
+CREATE TRIGGER reloads_id_immutable BEFORE UPDATE OF id ON reloads
+WHEN NEW.id <> OLD.id
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: a reload id cannot be changed');
+END;
+
 
 -- ---------------------------------------------------------------------------
 -- Views (read-only conveniences for people and tools; the library reads the
 -- snapshots table directly)
+--
+-- The snapshot views show a timestamp above 2^63-1 (stored as a negative
+-- integer, see snapshots.timestamp) as the exact u64, as text: SQL has no
+-- unsigned integers. With u = 2h + b, h the bits above the lowest and b the
+-- lowest bit, u / 10 = h / 5 and u % 10 = 2 (h % 5) + b.
 
 -- current_snapshots: each plugin's current snapshot, one row per plugin.
 CREATE VIEW current_snapshots AS
   SELECT plugin_id,       -- the plugin
          seq,             -- the current snapshot's place in save order
-         timestamp,       -- its time, seconds since the Unix epoch
+         -- timestamp: its time, seconds since the Unix epoch; an integer, or
+         -- for a time above 2^63-1 (stored negative) the exact u64 as text
+         CASE WHEN timestamp >= 0 THEN timestamp
+              ELSE printf('%d%d', ((timestamp >> 1) & 9223372036854775807) / 5,
+                          2 * (((timestamp >> 1) & 9223372036854775807) % 5) + (timestamp & 1)) END AS timestamp,
          plugin_version,  -- the version that made it
          data,            -- its state, a JSON object
          metadata,        -- its metadata, a JSON object of strings
@@ -348,7 +411,11 @@ CREATE VIEW current_snapshots AS
 CREATE VIEW snapshot_history AS
   SELECT plugin_id,       -- the plugin
          seq,             -- the entry's place in save order
-         timestamp,       -- its time, seconds since the Unix epoch
+         -- timestamp: its time, seconds since the Unix epoch; an integer, or
+         -- for a time above 2^63-1 (stored negative) the exact u64 as text
+         CASE WHEN timestamp >= 0 THEN timestamp
+              ELSE printf('%d%d', ((timestamp >> 1) & 9223372036854775807) / 5,
+                          2 * (((timestamp >> 1) & 9223372036854775807) % 5) + (timestamp & 1)) END AS timestamp,
          plugin_version,  -- the version that made it
          data,            -- its state, a JSON object
          metadata,        -- its metadata, a JSON object of strings
@@ -379,4 +446,4 @@ CREATE VIEW unfinished_reloads AS
 -- application_id: 0x48535441 ("HSTA"), marks the file as a hotstate database.
 PRAGMA application_id = 1213420609;
 -- user_version: the schema version, the number of migrations applied.
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

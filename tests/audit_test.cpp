@@ -453,7 +453,7 @@ TEST_CASE("verify finds snapshot rows deleted, changed or re-hashed outside hots
     raw.exec("DROP TRIGGER audit_events_append_only");
     const auto report = manager.verify();
     REQUIRE_FALSE(report.ok);
-    CHECK_THAT(report.problems.at(0), Catch::Contains("audit_events_append_only is missing"));
+    CHECK_THAT(report.problems.at(0), Catch::Contains("audit_events_append_only on audit_events is missing"));
   }
 }
 

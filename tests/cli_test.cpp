@@ -278,7 +278,7 @@ TEST_CASE("the tool's verify passes a healthy file and fails a damaged one; back
   }
   const Run damaged = hotstate_tool({"--db", db, "--json", "verify"});
   CHECK(damaged.exit_code == 1);
-  CHECK_THAT(damaged.out, Catch::Contains("snapshots_trim_history is missing"));
+  CHECK_THAT(damaged.out, Catch::Contains("snapshots_trim_history on snapshots is missing"));
 }
 
 namespace {

@@ -274,7 +274,7 @@ SteppedRun run_stepped_child(const std::string& path, const std::string& scenari
         ++run.steps[phase];
         if (run.killed_at.empty() && in_kill_phase(phase) && ++kill_phase_steps == kill_at) {
           kill(pid, SIGKILL);
-          run.killed_at = phase + ", before " + line.substr(3);
+          run.killed_at = phase + ", before its io step " + std::to_string(run.steps[phase]) + " (" + line.substr(3) + ")";
         } else if (run.killed_at.empty()) {
           (void)!write(in[1], "c", 1);
         }

@@ -5,16 +5,23 @@
 // integrity_check), and the failed write never reached the cache.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -111,6 +118,187 @@ class ModeRestorer {
   std::string path_;
   mode_t mode_;
 };
+
+// --- Permissions that bind: the checks run as a user who is not root --------------
+//
+// Root is not stopped by file modes (CAP_DAC_OVERRIDE), so a test that
+// chmods a file to 0444 and runs as root checks nothing. These checks run in
+// a forked child that, when the test runs as root, first becomes the
+// unprivileged user and group 65534 (nobody); the files it uses are given to
+// that user. Catch2's assertions in a child would not reach the test, so the
+// child collects what it finds as text and reports it through a pipe.
+
+constexpr uid_t unprivileged_uid = 65534;
+constexpr gid_t unprivileged_gid = 65534;
+
+// What a child found: each failed expectation as a sentence, or why the
+// checks could not run at all.
+struct Findings {
+  std::vector<std::string> problems;
+  std::string skipped;  // non-empty: permissions do not bind here (not root, and chmod has no effect)
+
+  void expect(bool holds, const std::string& what) {
+    if (!holds) problems.push_back(what);
+  }
+};
+
+std::string joined(const std::vector<int>& numbers) {
+  std::string text = "{";
+  for (const int number : numbers) text += (text.size() > 1 ? ", " : "") + std::to_string(number);
+  return text + "}";
+}
+
+// Opening `options` for writing must fail with ReadOnly and a message
+// holding each of `message_parts`.
+void find_refused_open(Findings& findings, const Options& options, const std::vector<std::string>& message_parts) {
+  try {
+    StateManager manager(options);
+    findings.expect(false, "opening '" + options.path + "' for writing succeeded");
+  } catch (const hotstate::Error& error) {
+    const std::string what = error.what();
+    findings.expect(error.code() == ErrorCode::ReadOnly,
+                    std::string("opening for writing gave ") + hotstate::to_string(error.code()) +
+                        ", not ReadOnly: " + what);
+    for (const auto& part : message_parts) {
+      findings.expect(what.find(part) != std::string::npos, "the error \"" + what + "\" does not say \"" + part + "\"");
+    }
+  }
+}
+
+// A read-only StateManager reads everything build_small_database wrote and
+// refuses every write with ReadOnly (check_small_database and
+// check_refuses_writes, for a child).
+void find_reads_and_refused_writes(Findings& findings, Options options) {
+  options.read_only = true;
+  try {
+    StateManager reader(options);
+    const auto ids = reader.plugin_ids();
+    findings.expect(ids == std::vector<std::string>{"a", "b"}, "plugin_ids() is not {a, b}");
+    findings.expect(current_version(reader, "a") == 3,
+                    "the current version of a is " + std::to_string(current_version(reader, "a")) + ", not 3");
+    const auto history = versions_of(reader.get_history("a"));
+    findings.expect(history == std::vector<int>{1, 2}, "the history of a is " + joined(history) + ", not {1, 2}");
+    findings.expect(current_version(reader, "b") == 1, "the current version of b is not 1");
+    findings.expect(reader.get_history("b").empty(), "b has history");
+    findings.expect(reader.max_history() == 10, "max_history() is " + std::to_string(reader.max_history()));
+    const auto refused = [&](const std::string& what, auto&& body) {
+      try {
+        body();
+        findings.expect(false, what + " on a read-only StateManager succeeded");
+      } catch (const hotstate::Error& error) {
+        findings.expect(error.code() == ErrorCode::ReadOnly, what + " gave " + error.what() + ", not ReadOnly");
+      }
+    };
+    refused("save_snapshot", [&] { reader.save_snapshot(versioned("a", 99)); });
+    refused("save_snapshots", [&] { (void)reader.save_snapshots({versioned("a", 99)}); });
+    refused("save_snapshot_if", [&] { (void)reader.save_snapshot_if(versioned("a", 99), 0); });
+    refused("rollback", [&] { (void)reader.rollback("a"); });
+    refused("clear", [&] { reader.clear("a"); });
+    refused("clear_all", [&] { reader.clear_all(); });
+  } catch (const std::exception& error) {
+    findings.expect(false, std::string("reading with Options::read_only failed: ") + error.what());
+  }
+}
+
+// Gives `paths` to the unprivileged user when the test runs as root (so
+// that the modes set next are what binds it); nothing otherwise.
+void give_to_unprivileged_user(const std::vector<std::string>& paths) {
+  if (::geteuid() != 0) return;
+  for (const auto& path : paths) {
+    INFO("chown " << path);
+    REQUIRE(::chown(path.c_str(), unprivileged_uid, unprivileged_gid) == 0);
+  }
+}
+
+// Runs `checks` (returning Findings) in a forked child: as the unprivileged
+// user when the test runs as root, as the test's own user otherwise. Fails
+// the test for every problem the child reports and when the child cannot
+// drop root or dies; returns false, after a visible WARN, when the checks
+// were skipped because permissions do not bind (only possible when not root).
+template <class Checks>
+bool run_unprivileged(Checks&& checks) {
+  int report[2];
+  REQUIRE(::pipe(report) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(report[0]);
+    Findings findings;
+    try {
+      if (::geteuid() == 0) {
+        if (::setgroups(0, nullptr) != 0 || ::setgid(unprivileged_gid) != 0 || ::setuid(unprivileged_uid) != 0) {
+          findings.problems.push_back(std::string("could not become user 65534: ") + std::strerror(errno));
+        } else if (::setuid(0) == 0 || ::geteuid() != unprivileged_uid) {
+          findings.problems.push_back("still root after setuid(65534)");
+        }
+      }
+      if (findings.problems.empty()) findings = checks();
+    } catch (const std::exception& error) {
+      findings.problems.push_back(std::string("the checks threw: ") + error.what());
+    } catch (...) {
+      findings.problems.push_back("the checks threw something that is not a std::exception");
+    }
+    std::string text;
+    if (!findings.skipped.empty()) text += "skipped " + findings.skipped + "\n";
+    for (const auto& problem : findings.problems) text += "problem " + problem + "\n";
+    text += "end\n";
+    for (std::size_t written = 0; written < text.size();) {
+      const ssize_t n = ::write(report[1], text.data() + written, text.size() - written);
+      if (n <= 0) break;
+      written += static_cast<std::size_t>(n);
+    }
+    _exit(0);
+  }
+  ::close(report[1]);
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool timed_out = false;
+  for (;;) {
+    pollfd fd{report[0], POLLIN, 0};
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0 || ::poll(&fd, 1, static_cast<int>(left)) == 0) {
+      timed_out = true;
+      ::kill(child, SIGKILL);
+      break;
+    }
+    char chunk[4096];
+    const ssize_t n = ::read(report[0], chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(chunk, static_cast<std::size_t>(n));
+  }
+  ::close(report[0]);
+  int status = -1;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  INFO("the child " << (::geteuid() == 0 ? "(user 65534) " : "") << "reported:\n" << text);
+  CHECK_FALSE(timed_out);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  REQUIRE(text.size() >= 4);
+  CHECK(text.substr(text.size() - 4) == "end\n");  // it reported everything
+  bool skipped = false;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("problem ", 0) == 0) FAIL_CHECK(line.substr(8));
+    if (line.rfind("skipped ", 0) == 0) {
+      CHECK(::geteuid() != 0);  // root always drops to user 65534, where modes bind
+      WARN("SKIPPED, permissions do not bind for this user: " << line.substr(8));
+      skipped = true;
+    }
+  }
+  return !skipped;
+}
+
+// The checks cannot run because modes do not bind this process: a problem
+// for user 65534 (a root test always runs them), a skip for any other user.
+void modes_do_not_bind(Findings& findings, const std::string& why) {
+  const std::string what = why + " (uid " + std::to_string(::geteuid()) + ")";
+  if (::geteuid() == unprivileged_uid || ::getuid() == unprivileged_uid) {
+    findings.problems.push_back(what);
+  } else {
+    findings.skipped = what;
+  }
+}
 
 }  // namespace
 
@@ -362,13 +550,26 @@ TEST_CASE("a read-only database file gives ReadOnly when opened for writing, and
     check_writes_refused(faults::options(path));
     check_reads(faults::options(path));
   }
-  SECTION("a real file of mode 0444, unless running as root (whom permissions do not stop)") {
-    if (::geteuid() != 0) {
-      ModeRestorer restore(path, 0644);
-      REQUIRE(::chmod(path.c_str(), 0444) == 0);
-      check_writes_refused(file_options(path));
-      check_reads(file_options(path));
-    }
+  SECTION("a real file of mode 0444, opened by a user whom modes bind (user 65534 when the test runs as root)") {
+    // The directory stays writable for that user: only the file is read-only.
+    give_to_unprivileged_user({dir.path().string(), path});
+    ModeRestorer restore(path, 0644);
+    REQUIRE(::chmod(path.c_str(), 0444) == 0);
+    const bool ran = run_unprivileged([&] {
+      Findings findings;
+      // The premise: this process really cannot write the file.
+      if (const int fd = ::open(path.c_str(), O_WRONLY); fd >= 0) {
+        ::close(fd);
+        modes_do_not_bind(findings, "a file of mode 0444 opens for writing");
+        return findings;
+      }
+      findings.expect(errno == EACCES, "opening the file for writing failed, but not with EACCES");
+      findings.expect(::access(dir.path().c_str(), W_OK) == 0, dir.path().string() + " is not writable for this user");
+      find_refused_open(findings, file_options(path), {"cannot be written", "Options::read_only"});
+      find_reads_and_refused_writes(findings, file_options(path));
+      return findings;
+    });
+    if (ran) CHECK(hotstate_test::read_file(path) == before);
   }
   CHECK(hotstate_test::read_file(path) == before);
   check_committed(path, "a", 3, {1, 2});
@@ -403,14 +604,29 @@ TEST_CASE("a database in a read-only directory gives ReadOnly when opened for wr
     check_reads(faults::options(path));
     CHECK(files_in(sub) == std::vector<std::string>{"dir.db"});
   }
-  SECTION("a real directory of mode 0555, unless running as root (whom permissions do not stop)") {
-    if (::geteuid() != 0) {
-      ModeRestorer restore(sub.string(), 0755);
-      REQUIRE(::chmod(sub.c_str(), 0555) == 0);
-      check_refused(file_options(path));
-      check_reads(file_options(path));
-      CHECK(files_in(sub) == std::vector<std::string>{"dir.db"});
-    }
+  SECTION("a real directory of mode 0555, used by a user whom modes bind (user 65534 when the test runs as root)") {
+    // The file stays writable for that user: only the directory is read-only.
+    give_to_unprivileged_user({sub.string(), path});
+    ModeRestorer restore(sub.string(), 0755);
+    REQUIRE(::chmod(sub.c_str(), 0555) == 0);
+    const bool ran = run_unprivileged([&] {
+      Findings findings;
+      // The premise: this process can create nothing in the directory, and can write the file.
+      const std::string beside = (sub / "probe").string();
+      if (const int fd = ::open(beside.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644); fd >= 0) {
+        ::close(fd);
+        ::unlink(beside.c_str());
+        modes_do_not_bind(findings, "a file can be created in a directory of mode 0555");
+        return findings;
+      }
+      findings.expect(errno == EACCES, "creating a file in the directory failed, but not with EACCES");
+      findings.expect(::access(path.c_str(), W_OK) == 0, path + " is not writable for this user");
+      // SQLite cannot create the -wal: SQLITE_READONLY_DIRECTORY.
+      find_refused_open(findings, file_options(path), {path, "readonly database"});
+      find_reads_and_refused_writes(findings, file_options(path));
+      return findings;
+    });
+    if (ran) CHECK(files_in(sub) == std::vector<std::string>{"dir.db"});
   }
   CHECK(hotstate_test::read_file(path) == before);
 }

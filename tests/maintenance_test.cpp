@@ -69,7 +69,7 @@ TEST_CASE("verify reports nothing for a healthy file and each problem of a damag
   CHECK_FALSE(report.ok);
   std::string all;
   for (const auto& problem : report.problems) all += problem + "\n";
-  CHECK_THAT(all, Catch::Contains("trigger snapshots_trim_history is missing") &&
+  CHECK_THAT(all, Catch::Contains("trigger snapshots_trim_history on snapshots is missing") &&
                       Catch::Contains("view snapshot_history is missing") &&
                       Catch::Contains("plugin 'p' has 6 rows") && Catch::Contains("is unreadable"));
 }

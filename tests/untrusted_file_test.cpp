@@ -250,7 +250,7 @@ TEST_CASE("call_time_limit stops a call that runs too long inside SQLite, and it
   // verify reads every row and the whole audit log: far more than 1 ms.
   CHECK(error_code_of([&] { (void)manager.verify(); }) == ErrorCode::TimedOut);
   CHECK(error_code_of([&] { manager.clear_all(); }) == ErrorCode::TimedOut);
-  CHECK(manager.plugin_ids().size() == 20000);  // a short call still works
+  CHECK(current_version(manager, "p7") == 7);  // a short call still works
 }
 
 TEST_CASE("a path that starts with file: is a file name, never a SQLite URI", "[untrusted][path]") {
@@ -276,12 +276,14 @@ TEST_CASE("a row over the limits is refused with TooLarge when read, and the lis
   RawDb shell(path);
   shell.exec("INSERT INTO snapshots (plugin_id, data) VALUES ('big', '{\"blob\":\"' || hex(zeroblob(2000000)) || '\"}')");
   CHECK(error_code_of([&] { (void)manager.load_snapshot("big"); }) == ErrorCode::TooLarge);
+  manager.save_snapshot(versioned("big", 2));  // the big row becomes history
   CHECK(error_code_of([&] { (void)manager.get_history("big"); }) == ErrorCode::TooLarge);
   CHECK(current_version(manager, "small") == 1);
   const auto summaries = manager.plugin_summaries();
   REQUIRE(summaries.size() == 2);
   CHECK(summaries[0].plugin_id == "big");
   CHECK(summaries[1].plugin_id == "small");
+  CHECK(summaries[0].history_entries == 1);
   CHECK(summaries[1].history_entries == 0);
 }
 

@@ -713,7 +713,15 @@ bool open_writable(Store::Shared& shared, const Options& options) {
   guard->role = ConnectionGuard::Role::Writer;
   guard->compile_allowed = true;  // hotstate's own SQL, until the statements are prepared
   SQLite::Database db = open_connection(options.path, shared.reader_flags | SQLite::OPEN_CREATE, shared.settings, *guard);
-  require_usable(inspect(db), options.path);
+  const FileIdentity identity = inspect(db);
+  require_usable(identity, options.path);
+  // An older file is migrated only through its exact schema: checked before
+  // anything (even the journal mode) is changed, so a refused file is left
+  // byte for byte as it was. Each migration checks again in its transaction.
+  if (identity.user_version > 0 && identity.user_version < latest_schema_version()) {
+    require_trusted_schema(db.getHandle(), identity.user_version, options.path,
+                           "hotstate does not migrate a file with these, so it was left as it was");
+  }
   // SQLite opens a file it may not write (mode 0444, EACCES) read-only
   // without a word; say so now rather than at the first write.
   if (sqlite3_db_readonly(db.getHandle(), "main") == 1) {
