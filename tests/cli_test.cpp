@@ -1088,7 +1088,7 @@ TEST_CASE("SQL planted in a file cannot hang the tool: writes refuse a foreign t
   CHECK_THAT(verify.out, Catch::Contains("planted_spin"));
 }
 
-TEST_CASE("--db takes a name starting with file: as a file name, not as a SQLite URI", "[cli]") {
+TEST_CASE("the tool takes a --db name starting with file: as a file name, not as a SQLite URI", "[cli]") {
   TempDir dir;
   write_snapshot_file(dir.path() / "snapshots", "kept");
   const std::string name = "file:x?mode=memory";
