@@ -16,9 +16,10 @@
 // this decoding.)
 //
 // With a file, two more things are checked: reopen (the StateManager destroyed
-// and opened again, maybe with another max_history, which trims every
-// plugin's history when lower) and writes by a second StateManager on the same
-// file, which the first one's cache must notice.
+// and opened again with Options naming another max_history, which must change
+// nothing; then maybe set_max_history, which trims every plugin's history when
+// lower) and writes by a second StateManager on the same file, which the first
+// one's cache must notice. Without a file, set_max_history is checked alone.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <unistd.h>
 
@@ -219,10 +220,11 @@ class Harness {
   }
 
  private:
-  Options options() const {
+  // `max_history`: what Options names, which only a new file takes.
+  Options options(std::optional<std::size_t> max_history = std::nullopt) const {
     Options o;
     o.path = file_backed_ ? database_path().string() : ":memory:";
-    o.max_history = model_.max_history();
+    o.max_history = max_history ? *max_history : model_.max_history();
     o.synchronous = hotstate::Synchronous::Normal;  // the fuzzer does not test power loss
     o.cache_max_entries = cache_entries_;
     o.cache_max_bytes = cache_bytes_;
@@ -232,8 +234,8 @@ class Harness {
     return o;
   }
 
-  void open() {
-    manager_ = std::make_unique<StateManager>(options());
+  void open(std::optional<std::size_t> max_history = std::nullopt) {
+    manager_ = std::make_unique<StateManager>(options(max_history));
     FUZZ_CHECK(manager_->max_history() == model_.max_history());
   }
 
@@ -257,7 +259,7 @@ class Harness {
   StateSnapshot make_snapshot(const std::string& id) {
     ++saves_;
     StateSnapshot snapshot(id, "1." + std::to_string(saves_ % 5));
-    snapshot.timestamp = in_.ConsumeIntegral<std::uint64_t>() >> 1;  // at most 2^63-1
+    snapshot.timestamp = in_.ConsumeIntegral<std::uint64_t>();  // every u64, as the seed
     snapshot.seq = in_.ConsumeIntegral<std::uint8_t>();                // ignored by saves
     snapshot.data["n"] = Json::from(saves_);
     const auto flags = in_.ConsumeIntegral<std::uint8_t>();
@@ -293,8 +295,8 @@ class Harness {
         snapshot.data["\xc0\x80"] = Json();  // overlong NUL
         return {snapshot, ErrorCode::InvalidUtf8};
       case 4:
-        snapshot.timestamp = (std::uint64_t{1} << 63) + in_.ConsumeIntegral<std::uint8_t>();
-        return {snapshot, ErrorCode::InvalidArgument};
+        snapshot.plugin_version = std::string(max_id_bytes + 1, 'v');
+        return {snapshot, ErrorCode::TooLarge};
       case 5:
         snapshot.plugin_id = std::string(max_id_bytes + 1, 'x');
         return {snapshot, ErrorCode::TooLarge};
@@ -448,13 +450,16 @@ class Harness {
         check_history(id);
         check_ids();
         break;
-      case 12: {  // reopen, maybe with another max_history
+      case 12: {  // reopen with Options naming another max_history (it must not apply), maybe set it on purpose
         const std::size_t max_history = in_.ConsumeIntegral<std::uint8_t>() % 4;
         if (file_backed_) {
           other_.reset();
           manager_.reset();
+          open(max_history);
+        }
+        if (in_.ConsumeBool()) {
+          manager_->set_max_history(max_history);
           model_.set_max_history(max_history);
-          open();
         }
         check_all();
         break;

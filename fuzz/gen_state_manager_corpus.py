@@ -54,7 +54,7 @@ class Input:
 
     def snapshot(self, timestamp=1_700_000_000, s=None, json=None, meta=None, meta_kv=None, null_key=None,
                  version=None):
-        self.u64(timestamp << 1)  # the harness shifts right by one
+        self.u64(timestamp)
         self.u8(0x55)  # seq, ignored
         flags = ((s is not None) | (json is not None) << 1 | (meta is not None) << 2 | (meta_kv is not None) << 3
                  | (null_key is not None) << 4 | (version is not None) << 5)
@@ -112,6 +112,12 @@ class Input:
         for operand in operands:
             self.u8(operand)
 
+    def reopen(self, plugin, max_history, set_it=True):
+        """Reopens with Options naming max_history (which must not apply), then sets it on purpose if set_it."""
+        self.op(REOPEN, plugin)
+        self.u8(max_history)
+        self.boolean(set_it)
+
     def other_rollback(self, plugin):
         self.op(OTHER_ROLLBACK_OR_CLEAR, plugin)
         self.boolean(True)
@@ -160,11 +166,11 @@ def seed_file_other_writer_reopen():
     i.other_rollback(A)
     i.simple(LATEST, A)
     i.save_if(A, right=False, wrong_choice=2)
-    i.simple(REOPEN, A, 1)
+    i.reopen(A, 1)
     i.simple(HISTORY, A)
     i.other_clear(B)
     i.simple(LOAD, B)
-    i.simple(REOPEN, A, 3)
+    i.reopen(A, 3)
     i.save(B)
     i.simple(ROLLBACK, B)
     return i
@@ -189,7 +195,7 @@ def seed_file_batches():
     i.save_many([EMPTY])
     i.save_if(NUL)
     i.save_if(EMPTY, right=False, wrong_choice=3)
-    i.simple(REOPEN, A, 3)
+    i.reopen(A, 3)
     i.save_many([A, B, A])
     i.simple(HISTORY, A)
     i.other_save(B, s=[6, 6])

@@ -1,5 +1,8 @@
 // Process crashes: a child saves in a loop and is killed with SIGKILL at
-// random moments; every save it acknowledged must survive.
+// random moments; every save it acknowledged must survive. Then kills at
+// chosen io steps of opening (creating a file), migrating a version 1 file,
+// and checkpointing: the file must open, check out and keep every
+// acknowledged save.
 #include <catch2/catch.hpp>
 
 #include <poll.h>

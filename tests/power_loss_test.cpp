@@ -2,7 +2,9 @@
 // cut at a random write or sync; the files are then rebuilt as the disk would
 // hold them after the power came back (unsynced writes lost, or torn sector
 // by sector), and a fresh StateManager must find a consistent database that
-// holds every save acknowledged at Synchronous::Full.
+// holds every save acknowledged at Synchronous::Full. The same for a script
+// of every kind of write (rollback, clear, reloads, life-cycle states,
+// history bound changes, checkpoints), checked against a model.
 #include <catch2/catch.hpp>
 
 #include <sqlite3.h>
