@@ -86,6 +86,11 @@ void check(sqlite3* db, int rc) {
 
 }  // namespace
 
+int register_sha3(sqlite3* db) noexcept {
+  return sqlite3_create_function_v2(db, "sha3", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                                    sql_sha3, nullptr, nullptr, nullptr);
+}
+
 void ConnectionGuard::begin_call() noexcept {
   denied = false;
   denied_inside.clear();
@@ -131,8 +136,7 @@ SQLite::Database open_connection(const std::string& path, int flags, const Conne
   sqlite3_limit(handle, SQLITE_LIMIT_TRIGGER_DEPTH, 10);
   sqlite3_limit(handle, SQLITE_LIMIT_WORKER_THREADS, 0);
 
-  check(handle, sqlite3_create_function_v2(handle, "sha3", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                                           nullptr, sql_sha3, nullptr, nullptr, nullptr));
+  check(handle, register_sha3(handle));
   db.exec(settings.synchronous == Synchronous::Full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
   // Installed last: the statements above are hotstate's own.
   check(handle, sqlite3_set_authorizer(handle, authorize, &guard));

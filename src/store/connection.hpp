@@ -7,6 +7,7 @@
 #pragma once
 
 #include <SQLiteCpp/Database.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <cstddef>
@@ -75,6 +76,11 @@ std::string sqlite_file_name(const std::string& path);
 // level. `guard` must outlive the connection.
 SQLite::Database open_connection(const std::string& path, int flags, const ConnectionSettings& settings,
                                  ConnectionGuard& guard);
+
+// Registers sha3(X) on `db`: SHA3-256 of X's bytes as a BLOB, NULL for NULL,
+// exactly as the sqlite3 shell's sha3(X) (which hashes numbers as their
+// text). Returns SQLite's result code.
+int register_sha3(sqlite3* db) noexcept;
 
 // fsyncs the directory holding `path`, so that a file just created there
 // survives a power cut. Throws Error(Io) when the directory cannot be synced.

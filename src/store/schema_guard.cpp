@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "hotstate/error.hpp"
-#include "model/sha3.hpp"
+#include "store/connection.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite_error.hpp"
 
@@ -225,19 +225,6 @@ std::vector<SchemaRow> read_schema(sqlite3* db, std::string_view context) {
 
 // ---- The schema the migrations build.
 
-// sha3(X), as the store registers it (sql_sha3 in store.cpp): SHA3-256 of X's
-// bytes as a BLOB (numbers hashed as their text), NULL for NULL.
-void memory_sha3(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
-  sqlite3_value* value = argv[0];
-  const int type = sqlite3_value_type(value);
-  if (type == SQLITE_NULL) return;
-  const void* bytes = type == SQLITE_BLOB ? sqlite3_value_blob(value) : sqlite3_value_text(value);
-  const auto size = static_cast<std::size_t>(sqlite3_value_bytes(value));
-  const auto digest =
-      sha3_256(bytes == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(bytes), size));
-  sqlite3_result_blob(context, digest.data(), static_cast<int>(digest.size()), SQLITE_TRANSIENT);
-}
-
 void exec_or_throw(sqlite3* db, const std::string& sql, std::string_view context) {
   char* message = nullptr;
   const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
@@ -252,9 +239,8 @@ std::vector<SchemaObject> build_expected_schema(int version) {
   const int rc = sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, sqlite3_close_v2);
   if (rc != SQLITE_OK) throw_sqlite(db.get(), rc, "expected_schema: open :memory:");
-  const int function_rc =
-      sqlite3_create_function_v2(db.get(), "sha3", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
-                                 memory_sha3, nullptr, nullptr, nullptr);
+  // The same sha3() the store's connections have: migration 0002 uses it.
+  const int function_rc = register_sha3(db.get());
   if (function_rc != SQLITE_OK) throw_sqlite(db.get(), function_rc, "expected_schema: register sha3");
 
   for (const Migration& migration : embedded_migrations()) {
