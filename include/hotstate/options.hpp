@@ -45,9 +45,9 @@ struct Options {
   std::size_t cache_max_bytes = std::size_t{64} << 20;
 
   // Opens the database for reading only: no file is created, no migration
-  // runs, max_history is not recorded, and every write throws
-  // Error(ReadOnly) without touching the file. Reads work as usual, also on
-  // a read-only file or directory.
+  // runs, and every write throws Error(ReadOnly) without touching the file;
+  // no -wal or -shm file is left behind where there was none. Reads work as
+  // usual, also on a read-only file or directory.
   bool read_only = false;
 
   // Size limits, checked before anything is written (Error(TooLarge)):

@@ -731,13 +731,11 @@ bool open_writable(Store::Shared& shared, const Options& options) {
   }
   if (!shared.in_memory) db.execAndGet("PRAGMA journal_mode = WAL");
   migrate(db, options.path, options.max_history);
-  if (shared.in_memory) {
-    guard->schema_trusted = true;  // private to this process: hotstate made every object in it
-  } else {
-    // Writes check the schema in their own transaction (the writer starts
-    // untrusted); from here on nothing compiles outside such a check.
-    guard->compile_allowed = true;
-  }
+  // A :memory: database is private to this process: hotstate made every
+  // object in it. A file's writer starts untrusted: its first write checks the
+  // schema in its own transaction, and from the end of this constructor on,
+  // nothing compiles outside such a check.
+  if (shared.in_memory) guard->schema_trusted = true;
   ConnectionGuard& writer_guard = *guard;
   shared.writer = shared.make_connection(std::move(guard), std::move(db));
   if (!shared.in_memory) {

@@ -35,9 +35,10 @@ struct WriteOutcome {
 
 class Store {
  public:
-  // Opens or creates the database, refuses foreign and newer files untouched,
-  // applies pending migrations (one transaction each) and records
-  // options.max_history. Throws Error.
+  // Opens or creates the database (a new one with options.max_history),
+  // refuses foreign and newer files untouched, and applies pending migrations
+  // (one transaction each) to a file whose schema is exactly that of its
+  // version; retries while Busy, up to the busy timeout. Throws Error.
   explicit Store(const Options& options);
   ~Store();
   Store(const Store&) = delete;
