@@ -1,0 +1,104 @@
+// The store: the audit log (events, queries, the retention prune).
+#include "store/store_internal.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace hotstate::internal {
+
+constexpr const char* insert_event_sql =
+    "INSERT INTO audit_events (time_us, plugin_id, kind, detail) VALUES (?1, ?2, ?3, ?4)";
+
+// Appends an event to the audit log inside the caller's transaction.
+std::uint64_t insert_event(Store::Connection& c, std::int64_t time_us, std::string_view plugin_id,
+                           std::string_view kind, const std::string& detail) {
+  StatementUse insert(c.statement(insert_event_sql));
+  insert->bind(1, time_us);
+  insert->bind(2, std::string(plugin_id));
+  insert->bind(3, std::string(kind));
+  insert->bindNoCopy(4, detail);
+  insert->exec();
+  return static_cast<std::uint64_t>(c.db.getLastInsertRowid());
+}
+
+WriteOutcome<bool> Store::append_event(std::string_view plugin_id, std::string_view kind, const std::string& detail) {
+  require_id(*shared_, plugin_id, "plugin_id");
+  require_within(detail.size(), shared_->max_metadata_bytes, "the event's detail");
+  return shared_->write("record_event", Shared::Statements::One, [&](Connection& c) {
+    insert_event(c, shared_->now_us(), plugin_id, kind, detail);
+    return true;
+  });
+}
+
+std::vector<AuditEvent> Store::audit_events(const AuditQuery& query) const {
+  if (query.plugin_id) require_id(*shared_, *query.plugin_id, "AuditQuery::plugin_id");
+  // Built per call: which filters apply varies; every value is bound.
+  std::string sql = "SELECT id, time_us, plugin_id, kind, detail FROM audit_events WHERE 1";
+  if (query.plugin_id) sql += " AND plugin_id = :plugin";
+  if (!query.kinds.empty()) {
+    sql += " AND kind IN (";
+    for (std::size_t i = 0; i < query.kinds.size(); ++i) sql += (i == 0 ? ":kind" : ", :kind") + std::to_string(i);
+    sql += ")";
+    // Repeating the partial index's condition lets SQLite use it.
+    const bool rare = std::none_of(query.kinds.begin(), query.kinds.end(), [](const std::string& kind) {
+      return kind == "SnapshotSaved" || kind == "HistoryTrimmed";
+    });
+    if (rare) sql += " AND kind NOT IN ('SnapshotSaved', 'HistoryTrimmed')";
+  }
+  if (query.since_us) sql += " AND time_us >= :since";
+  if (query.until_us) sql += " AND time_us < :until";
+  sql += query.order == AuditOrder::NewestFirst ? " ORDER BY id DESC" : " ORDER BY id";
+  if (query.limit > 0) sql += " LIMIT :limit";
+  return shared_->read("audit_events", [&](Connection& c) {
+    SQLite::Statement select(c.db, sql);
+    if (query.plugin_id) select.bind(":plugin", *query.plugin_id);
+    for (std::size_t i = 0; i < query.kinds.size(); ++i) select.bind(":kind" + std::to_string(i), query.kinds[i]);
+    if (query.since_us) select.bind(":since", *query.since_us);
+    if (query.until_us) select.bind(":until", *query.until_us);
+    if (query.limit > 0) {
+      select.bind(":limit", static_cast<std::int64_t>(std::min<std::size_t>(query.limit, std::numeric_limits<std::int64_t>::max())));
+    }
+    std::vector<AuditEvent> events;
+    while (select.executeStep()) {
+      events.push_back(AuditEvent{static_cast<std::uint64_t>(select.getColumn(0).getInt64()),
+                                  select.getColumn(1).getInt64(), select.getColumn(2).getString(),
+                                  select.getColumn(3).getString(), select.getColumn(4).getString()});
+    }
+    return events;
+  });
+}
+
+WriteOutcome<std::uint64_t> Store::prune_audit(const AuditPrune& prune) {
+  if (!prune.older_than_us && !prune.keep_newest) {
+    throw Error(ErrorCode::InvalidArgument, "prune_audit: set older_than_us, keep_newest or both; nothing was written");
+  }
+  return shared_->write("prune_audit", Shared::Statements::Many, [&](Connection& c) -> std::uint64_t {
+    Detail detail;
+    if (prune.older_than_us) detail["before_us"] = Json::from(*prune.older_than_us);
+    if (prune.keep_newest) {
+      // Keep the newest N: remove every event up to the (N+1)-th newest.
+      StatementUse cut(c.statement("SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?1"));
+      cut->bind(1, static_cast<std::int64_t>(std::min<std::size_t>(*prune.keep_newest, std::numeric_limits<std::int64_t>::max())));
+      detail["before_id"] = Json::from(cut->executeStep() ? cut->getColumn(0).getInt64() + 1 : std::int64_t{0});
+    }
+    // The same rule as the trigger audit_events_prune, to count beforehand.
+    StatementUse count(c.statement(
+        "SELECT count(*) FROM audit_events WHERE kind <> 'AuditPruned'"
+        " AND (id < json_extract(?1, '$.before_id') OR time_us < json_extract(?1, '$.before_us'))"
+        " AND NOT (kind = 'SnapshotSaved' AND EXISTS (SELECT 1 FROM snapshots"
+        "          WHERE seq = json_extract(audit_events.detail, '$.seq')))"));
+    const std::string bounds = detail_text(detail);
+    count->bind(1, bounds);
+    count->executeStep();
+    const std::int64_t deleted = count->getColumn(0).getInt64();
+    detail["deleted"] = Json::from(deleted);
+    const int changes_before = c.db.getTotalChanges();
+    insert_event(c, shared_->now_us(), "", "AuditPruned", detail_text(detail));
+    if (c.db.getTotalChanges() - changes_before != deleted + 1) {
+      throw Error(ErrorCode::Internal, "prune_audit: the prune trigger removed a different number of events");
+    }
+    return static_cast<std::uint64_t>(deleted);
+  });
+}
+
+}  // namespace hotstate::internal

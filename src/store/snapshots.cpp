@@ -1,0 +1,191 @@
+// The store: saves, rollback, clear, the current snapshot and history of
+// each plugin, and the history bound.
+#include "store/store_internal.hpp"
+
+
+namespace hotstate::internal {
+
+WriteOutcome<std::uint64_t> Store::insert(const StateSnapshot& snapshot) {
+  const EncodedRow row = encode_row(*shared_, snapshot);
+  return shared_->write("save_snapshot", Shared::Statements::One, [&](Connection& c) { return insert_row(c, row, shared_->now_us()); });
+}
+
+WriteOutcome<std::uint64_t> Store::insert_if(const StateSnapshot& snapshot, std::uint64_t expected_seq) {
+  const EncodedRow row = encode_row(*shared_, snapshot);
+  return shared_->write("save_snapshot_if", Shared::Statements::Many, [&](Connection& c) {
+    std::uint64_t current_seq = 0;
+    {
+      StatementUse select(c.select_current_seq);
+      select->bind(1, snapshot.plugin_id);
+      if (select->executeStep() && !select->getColumn(0).isNull()) {
+        current_seq = static_cast<std::uint64_t>(select->getColumn(0).getInt64());
+      }
+    }
+    if (current_seq != expected_seq) {
+      throw Error(ErrorCode::Conflict, "save_snapshot_if: the current snapshot of the plugin has seq " +
+                                           std::to_string(current_seq) + ", not " + std::to_string(expected_seq) +
+                                           "; nothing was written");
+    }
+    return insert_row(c, row, shared_->now_us());
+  });
+}
+
+WriteOutcome<std::vector<std::uint64_t>> Store::insert_all(const std::vector<StateSnapshot>& snapshots) {
+  std::vector<EncodedRow> rows;
+  rows.reserve(snapshots.size());
+  for (const auto& snapshot : snapshots) rows.push_back(encode_row(*shared_, snapshot));
+  return shared_->write("save_snapshots", Shared::Statements::Many, [&](Connection& c) {
+    std::vector<std::uint64_t> seqs;
+    seqs.reserve(rows.size());
+    for (const auto& row : rows) seqs.push_back(insert_row(c, row, shared_->now_us()));
+    return seqs;
+  });
+}
+
+WriteOutcome<std::optional<StateSnapshot>> Store::rollback(std::string_view plugin_id) {
+  require_id(*shared_, plugin_id, "plugin_id");
+  return shared_->write("rollback", Shared::Statements::Many, [&](Connection& c) -> std::optional<StateSnapshot> {
+    std::int64_t newest = 0;
+    std::int64_t previous = 0;
+    {
+      StatementUse select(c.select_newest_two);
+      select->bind(1, std::string(plugin_id));
+      if (!select->executeStep()) return std::nullopt;
+      newest = select->getColumn(0).getInt64();
+      if (!select->executeStep()) return std::nullopt;  // no history: change nothing
+      previous = select->getColumn(0).getInt64();
+    }
+    {
+      StatementUse erase(*c.delete_by_seq);
+      erase->bind(1, newest);
+      erase->exec();
+    }
+    insert_event(c, shared_->now_us(), plugin_id, "RolledBack",
+                 detail_text({{"from_seq", Json::from(newest)}, {"to_seq", Json::from(previous)}}));
+    StatementUse select(c.select_by_seq);
+    select->bind(1, previous);
+    if (!select->executeStep()) throw Error(ErrorCode::Internal, "rollback: history row vanished");
+    return read_snapshot(*select.operator->());
+  });
+}
+
+WriteOutcome<bool> Store::clear(std::string_view plugin_id) {
+  require_id(*shared_, plugin_id, "plugin_id");
+  return shared_->write("clear", Shared::Statements::Many, [&](Connection& c) {
+    std::int64_t rows = 0;
+    std::int64_t newest = 0;
+    {
+      StatementUse count(c.statement("SELECT count(*), coalesce(max(seq), 0) FROM snapshots WHERE plugin_id = ?1"));
+      count->bind(1, std::string(plugin_id));
+      count->executeStep();
+      rows = count->getColumn(0).getInt64();
+      newest = count->getColumn(1).getInt64();
+    }
+    if (rows == 0) return false;
+    StatementUse erase(*c.delete_plugin);
+    erase->bind(1, std::string(plugin_id));
+    erase->exec();
+    insert_event(c, shared_->now_us(), plugin_id, "Cleared",
+                 detail_text({{"rows", Json::from(rows)}, {"newest_seq", Json::from(newest)}}));
+    return true;
+  });
+}
+
+WriteOutcome<bool> Store::clear_all() {
+  return shared_->write("clear_all", Shared::Statements::Many, [&](Connection& c) {
+    std::int64_t rows = 0;
+    std::int64_t plugins = 0;
+    {
+      StatementUse count(c.statement("SELECT count(*), count(DISTINCT plugin_id) FROM snapshots"));
+      count->executeStep();
+      rows = count->getColumn(0).getInt64();
+      plugins = count->getColumn(1).getInt64();
+    }
+    if (rows == 0) return false;
+    StatementUse(*c.delete_all)->exec();
+    insert_event(c, shared_->now_us(), "", "ClearedAll",
+                 detail_text({{"rows", Json::from(rows)}, {"plugins", Json::from(plugins)}}));
+    return true;
+  });
+}
+
+std::optional<StateSnapshot> Store::current(std::string_view plugin_id) const {
+  require_id(*shared_, plugin_id, "plugin_id");
+  return shared_->read("load_snapshot", [&](Connection& c) -> std::optional<StateSnapshot> {
+    StatementUse select(c.select_current);
+    select->bind(1, std::string(plugin_id));
+    if (!select->executeStep()) return std::nullopt;
+    return read_snapshot(*select.operator->());
+  });
+}
+
+std::vector<StateSnapshot> Store::history(std::string_view plugin_id) const {
+  require_id(*shared_, plugin_id, "plugin_id");
+  return shared_->read("get_history", [&](Connection& c) {
+    std::vector<StateSnapshot> result;
+    result.reserve(16);
+    StatementUse select(c.select_history);
+    select->bind(1, std::string(plugin_id));
+    while (select->executeStep()) result.push_back(read_snapshot(*select.operator->()));
+    return result;
+  });
+}
+
+std::vector<std::string> Store::plugin_ids() const {
+  return shared_->read("plugin_ids", [&](Connection& c) {
+    std::vector<std::string> ids;
+    StatementUse select(c.select_plugin_ids);
+    while (select->executeStep()) ids.push_back(select->getColumn(0).getString());
+    return ids;
+  });
+}
+
+WriteOutcome<std::size_t> Store::set_max_history(std::size_t max_history) {
+  if (max_history > max_history_limit) {
+    throw Error(ErrorCode::InvalidArgument, "set_max_history: " + std::to_string(max_history) + " is above the most, " +
+                                                std::to_string(max_history_limit) + "; nothing was written");
+  }
+  return shared_->write("set_max_history", Shared::Statements::Many, [&](Connection& c) -> std::size_t {
+    const auto rows = [&] { return c.db.execAndGet("SELECT count(*) FROM snapshots").getInt64(); };
+    const std::int64_t rows_before = rows();
+    // The settings triggers delete what the lower bound trims, and audit the
+    // change and every trimmed row.
+    StatementUse update(c.statement("UPDATE settings SET max_history = ?1 WHERE id = 1 AND max_history <> ?1"));
+    update->bind(1, static_cast<std::int64_t>(max_history));
+    update->exec();
+    return static_cast<std::size_t>(rows_before - rows());
+  });
+}
+
+std::vector<StateManager::PluginSummary> Store::plugin_summaries() const {
+  return shared_->read("plugin_summaries", [&](Connection& c) {
+    std::vector<StateManager::PluginSummary> summaries;
+    StatementUse select(c.statement(
+        "SELECT s.plugin_id, s.seq, s.plugin_version, s.timestamp, s.saved_at_us,"
+        "       (SELECT count(*) FROM snapshots AS h WHERE h.plugin_id = s.plugin_id) - 1"
+        "  FROM snapshots AS s"
+        " WHERE s.seq = (SELECT max(seq) FROM snapshots WHERE plugin_id = s.plugin_id)"
+        " ORDER BY s.plugin_id"));
+    while (select->executeStep()) {
+      StateManager::PluginSummary summary;
+      summary.plugin_id = select->getColumn(0).getString();
+      summary.seq = static_cast<std::uint64_t>(select->getColumn(1).getInt64());
+      summary.plugin_version = select->getColumn(2).getString();
+      summary.timestamp = static_cast<std::uint64_t>(select->getColumn(3).getInt64());
+      summary.saved_at_us = select->getColumn(4).getInt64();
+      summary.history_entries = static_cast<std::size_t>(select->getColumn(5).getInt64());
+      summaries.push_back(std::move(summary));
+    }
+    return summaries;
+  });
+}
+
+std::size_t Store::max_history() const {
+  return shared_->read("max_history", [&](Connection& c) {
+    StatementUse select(c.select_max_history);
+    if (!select->executeStep()) throw Error(ErrorCode::Corrupt, "the settings row is missing");
+    return static_cast<std::size_t>(select->getColumn(0).getInt64());
+  });
+}
+
+}  // namespace hotstate::internal

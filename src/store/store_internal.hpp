@@ -1,0 +1,437 @@
+// Internal: what the store's files share. The store / query layer is split
+// by concept, one file each, all behind Store (store.hpp):
+//   opening.cpp         opening a file, refusing foreign ones, migrations, the WAL index
+//   rows.cpp            a snapshot as a row and back; the rules for ids and sizes
+//   snapshots.cpp       saves, rollback, clear, current, history, the history bound
+//   audit_log.cpp       the audit log: events, queries, the retention prune
+//   reload_journal.cpp  begin, finish and resolve reloads
+//   plugin_states.cpp   each plugin's life-cycle state
+//   maintenance.cpp     backup and verify
+// Connections themselves (hardening, callbacks) are in connection.*, the
+// schema check in schema_guard.*. Nothing here is part of the public API.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "hotstate/error.hpp"
+#include "hotstate/json.hpp"
+#include "store/connection.hpp"
+#include "store/migrations.hpp"
+#include "store/schema_guard.hpp"
+#include "store/sqlite_error.hpp"
+#include "store/store.hpp"
+
+namespace hotstate::internal {
+
+// PRAGMA application_id of a hotstate database ("HSTA"), set by migration 0001.
+constexpr int hotstate_application_id = 0x48535441;
+constexpr std::size_t max_history_limit = 2147483647;
+
+// What a file says about itself before hotstate writes anything to it.
+struct FileIdentity {
+  int application_id = 0;
+  int user_version = 0;
+  std::int64_t schema_objects = 0;
+};
+
+// The identity of the file `db` has open (PRAGMAs; reads nothing else).
+FileIdentity inspect(SQLite::Database& db);
+// A file: URI naming `path`, opened immutable: SQLite reads the main file
+// only, with no locks and no -wal or -shm, so looking at it creates nothing.
+std::string immutable_uri(const std::string& path);
+// The schema version this hotstate's migrations build.
+int latest_schema_version();
+// Throws unless hotstate may use (and migrate) a file with this identity.
+void require_usable(const FileIdentity& identity, const std::string& path);
+
+inline std::int64_t unix_microseconds_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Resets a statement when a use of it ends, however it ends.
+class StatementUse {
+ public:
+  explicit StatementUse(SQLite::Statement& statement) : statement_(statement) { statement_.tryReset(); }
+  ~StatementUse() { statement_.tryReset(); }
+  StatementUse(const StatementUse&) = delete;
+  StatementUse& operator=(const StatementUse&) = delete;
+  SQLite::Statement* operator->() { return &statement_; }
+
+ private:
+  SQLite::Statement& statement_;
+};
+
+inline constexpr const char* snapshot_columns = "seq, plugin_id, timestamp, plugin_version, data, metadata, canonical_hash";
+
+inline std::string_view column_text(const SQLite::Column& column) {
+  const char* text = column.getText();
+  return {text, static_cast<std::size_t>(column.getBytes())};
+}
+
+// The current row of `statement` (columns as in snapshot_columns). A row
+// whose canonical_hash matches its texts is exactly as hotstate wrote it, and
+// is split without a parser; any other row is parsed and canonicalized.
+// Throws Error(Corrupt) for a row it cannot read.
+StateSnapshot read_snapshot(SQLite::Statement& statement);
+
+struct Store::Connection {
+  // Declared first: it outlives db, whose SQLite callbacks use it. Shared,
+  // so that whoever opened the connection can still read it when preparing
+  // the statements below fails.
+  std::shared_ptr<ConnectionGuard> guard;
+  SQLite::Database db;
+  SQLite::Statement begin_immediate;
+  SQLite::Statement commit;
+  SQLite::Statement rollback;
+  SQLite::Statement select_current;
+  SQLite::Statement select_newest_two;
+  SQLite::Statement select_current_seq;
+  SQLite::Statement select_by_seq;
+  SQLite::Statement select_history;
+  SQLite::Statement select_plugin_ids;
+  SQLite::Statement select_max_history;
+  // The writer's statements that fire triggers; readers have none.
+  std::optional<SQLite::Statement> insert_snapshot;
+  std::optional<SQLite::Statement> delete_by_seq;
+  std::optional<SQLite::Statement> delete_plugin;
+  std::optional<SQLite::Statement> delete_all;
+
+  // Statements used less often, prepared on first use. Keyed by the address
+  // of a string literal.
+  std::unordered_map<const char*, std::unique_ptr<SQLite::Statement>> prepared;
+  SQLite::Statement& statement(const char* sql) {
+    auto& slot = prepared[sql];
+    if (!slot) slot = std::make_unique<SQLite::Statement>(db, sql);
+    return *slot;
+  }
+
+  Connection(std::shared_ptr<ConnectionGuard> opened_guard, SQLite::Database opened)
+      : guard(std::move(opened_guard)),
+        db(std::move(opened)),
+        begin_immediate(db, "BEGIN IMMEDIATE"),
+        commit(db, "COMMIT"),
+        rollback(db, "ROLLBACK"),
+        select_current(db, std::string("SELECT ") + snapshot_columns +
+                               " FROM snapshots WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 1"),
+        select_newest_two(db, "SELECT seq FROM snapshots WHERE plugin_id = ?1 ORDER BY seq DESC LIMIT 2"),
+        select_current_seq(db, "SELECT max(seq) FROM snapshots WHERE plugin_id = ?1"),
+        select_by_seq(db, std::string("SELECT ") + snapshot_columns + " FROM snapshots WHERE seq = ?1"),
+        select_history(db, std::string("SELECT ") + snapshot_columns +
+                               " FROM snapshots WHERE plugin_id = ?1"
+                               " AND seq < (SELECT max(seq) FROM snapshots WHERE plugin_id = ?1) ORDER BY seq"),
+        select_plugin_ids(db, "SELECT DISTINCT plugin_id FROM snapshots ORDER BY plugin_id"),
+        select_max_history(db, "SELECT max_history FROM settings WHERE id = 1") {
+    if (guard->role != ConnectionGuard::Role::Writer) return;
+    insert_snapshot.emplace(db,
+                            "INSERT INTO snapshots (plugin_id, timestamp, plugin_version, data, metadata, saved_at_us, "
+                            "canonical_hash, content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    delete_by_seq.emplace(db, "DELETE FROM snapshots WHERE seq = ?1");
+    delete_plugin.emplace(db, "DELETE FROM snapshots WHERE plugin_id = ?1");
+    delete_all.emplace(db, "DELETE FROM snapshots");
+  }
+};
+
+// BEGIN IMMEDIATE now; ROLLBACK when it goes out of scope uncommitted.
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(Store::Connection& c) : c_(c) {
+    StatementUse(c_.begin_immediate)->exec();
+  }
+  ~WriteTransaction() {
+    if (!committed_) {
+      StatementUse use(c_.rollback);
+      use->tryExecuteStep();
+    }
+  }
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+  void commit() {
+    StatementUse(c_.commit)->exec();
+    committed_ = true;
+  }
+
+ private:
+  Store::Connection& c_;
+  bool committed_ = false;
+};
+
+// Whether a difference from hotstate's schema may change what hotstate's
+// writes do (see opening.cpp).
+bool affects_writes(const SchemaDifference& difference);
+// Throws Error(UntrustedSchema), naming each object, unless the schema of
+// `db` at `version` is hotstate's as far as writes are concerned.
+void require_trusted_schema(sqlite3* db, int version, const std::string& path, std::string_view refused);
+// The Corrupt error for a "disk full" that was a table with no id left to
+// give (an id beyond 2^53-1 written outside hotstate), if that is the case.
+std::optional<Error> diagnose_used_up_ids(SQLite::Database& db, std::string_view context);
+// Applies each pending migration in its own transaction (see opening.cpp).
+void migrate(SQLite::Database& db, const std::string& path, std::optional<std::size_t> initial_max_history);
+// The WAL-index header as SQLite itself maps it for `db`, or null.
+const volatile std::uint32_t* map_wal_index(SQLite::Database& db);
+// Both copies of the WAL-index header, read as SQLite's readers do.
+ChangeMarker read_wal_index_header(const volatile std::uint32_t* words) noexcept;
+
+struct Store::Shared {
+  std::string path;
+  bool in_memory = false;
+  ConnectionSettings settings;
+  bool read_only = false;
+  std::size_t max_id_bytes = 0;
+  std::size_t max_data_bytes = 0;
+  std::size_t max_metadata_bytes = 0;
+  std::function<std::int64_t()> clock;  // Options::clock; empty: the system clock
+
+  std::int64_t now_us() const { return clock ? clock() : unix_microseconds_now(); }
+  // How read connections open the file: the path and flags the writer (or,
+  // read-only, the first connection) succeeded with.
+  std::string reader_path;
+  int reader_flags = 0;
+
+  // Writes: one connection, one at a time.
+  std::mutex writer_mutex;
+  std::unique_ptr<Connection> writer;
+
+  // Reads: idle connections, opened on demand.
+  std::mutex pool_mutex;
+  std::vector<std::unique_ptr<Connection>> idle_readers;
+
+  const volatile std::uint32_t* wal_index = nullptr;
+  std::atomic<std::uint32_t> memory_commits{0};  // the marker of a :memory: database
+
+  ChangeMarker marker() const noexcept {
+    if (wal_index != nullptr) return read_wal_index_header(wal_index);
+    ChangeMarker marker;
+    if (!in_memory) {
+      marker.stable = false;  // no WAL index: nothing tells us about other writers
+      return marker;
+    }
+    marker.header[2] = memory_commits.load(std::memory_order_acquire);
+    return marker;
+  }
+
+  // A connection for reading: nothing inside a view or trigger is compiled.
+  std::unique_ptr<Connection> open_reader(const std::string& file, int flags) const {
+    auto guard = std::make_shared<ConnectionGuard>();
+    guard->role = ConnectionGuard::Role::Reader;
+    SQLite::Database db = open_connection(file, flags, settings, *guard);
+    db.exec("PRAGMA query_only = ON");
+    return make_connection(std::move(guard), std::move(db));
+  }
+
+  // A Connection, its statements prepared; a statement the guard refused to
+  // compile (a table of hotstate's that is a view in this file) throws
+  // Error(UntrustedSchema).
+  std::unique_ptr<Connection> make_connection(std::shared_ptr<ConnectionGuard> guard, SQLite::Database db) const {
+    try {
+      return std::make_unique<Connection>(guard, std::move(db));
+    } catch (const SQLite::Exception& e) {
+      explain_guard_failure("open '" + path + "'", *guard, e);
+      throw;
+    }
+  }
+
+  // A read connection for one call: from the pool, or the writer's for :memory:.
+  class ReadLease {
+   public:
+    explicit ReadLease(Shared& shared) : shared_(shared) {
+      if (shared_.in_memory) {
+        memory_lock_ = std::unique_lock(shared_.writer_mutex);
+        return;
+      }
+      {
+        std::lock_guard lock(shared_.pool_mutex);
+        if (!shared_.idle_readers.empty()) {
+          connection_ = std::move(shared_.idle_readers.back());
+          shared_.idle_readers.pop_back();
+        }
+      }
+      if (!connection_) connection_ = shared_.open_reader(shared_.reader_path, shared_.reader_flags);
+    }
+    ~ReadLease() {
+      if (!connection_) return;
+      std::lock_guard lock(shared_.pool_mutex);
+      shared_.idle_readers.push_back(std::move(connection_));
+    }
+    ReadLease(const ReadLease&) = delete;
+    ReadLease& operator=(const ReadLease&) = delete;
+    Connection& operator*() { return connection_ ? *connection_ : *shared_.writer; }
+
+   private:
+    Shared& shared_;
+    std::unique_lock<std::mutex> memory_lock_;
+    std::unique_ptr<Connection> connection_;
+  };
+
+  template <class Body>
+  auto read(std::string_view context, Body&& body) {
+    return translate_sqlite_errors(context, [&] {
+      ReadLease lease(*this);
+      Connection& c = *lease;
+      c.guard->begin_call();
+      try {
+        return body(c);
+      } catch (const SQLite::Exception& e) {
+        explain_guard_failure(context, *c.guard, e);
+        throw;
+      }
+    });
+  }
+
+  // Rethrows a SQLite failure the guard caused as what it means.
+  void explain_guard_failure(std::string_view context, const ConnectionGuard& guard, const SQLite::Exception& e) const {
+    if (guard.interrupted) {
+      throw Error(ErrorCode::TimedOut, std::string(context) + ": stopped after Options::call_time_limit (" +
+                                           std::to_string(settings.call_time_limit.count()) +
+                                           " ms) inside SQLite; nothing was changed (" + e.what() + ")");
+    }
+    if (guard.denied) {
+      throw Error(ErrorCode::UntrustedSchema,
+                  std::string(context) + ": '" + path + "' would make hotstate run SQL from the file" +
+                      (guard.denied_inside.empty() ? std::string() : " (in '" + guard.denied_inside + "')") +
+                      ", which it never does; nothing was changed (`hotstate verify` lists the schema's differences)");
+    }
+  }
+
+  // Runs `body` as one write and reports the change markers around it.
+  // Multi-statement bodies run in one transaction (BEGIN IMMEDIATE … COMMIT);
+  // a single-statement body runs in autocommit, which SQLite makes atomic
+  // by itself, saving the two round trips. Either way, `before` and `after`
+  // bracket the commit: a commit counter that moved by exactly one says no
+  // other commit came in between. A Busy failure that SQLite's busy handler
+  // did not absorb is retried until the busy timeout has passed.
+  //
+  // The schema gate: the writer's statements were compiled against a schema
+  // that was checked to be hotstate's, and while it is unchanged they run as
+  // they are (the fast path). When another connection changed the schema,
+  // SQLite re-prepares a statement before running it; the authorizer denies
+  // that compile, and the write runs again in a transaction that first
+  // compares the schema with hotstate's and refuses a file whose triggers,
+  // indexes or tables are not hotstate's (Error(UntrustedSchema)).
+  enum class Statements { One, Many };
+  template <class Body>
+  auto write(std::string_view context, Statements statements, Body&& body)
+      -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
+    if (read_only) {
+      throw Error(ErrorCode::ReadOnly, std::string(context) + ": this StateManager was opened read-only");
+    }
+    std::lock_guard lock(writer_mutex);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(settings.busy_ms);
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return translate_sqlite_errors(context, [&] { return write_once(context, statements, body); });
+      } catch (const Error& error) {
+        if (error.code() == ErrorCode::DiskFull) {
+          // hotstate's own query of SQLite's own table: nothing of the file's runs.
+          const bool allowed = writer->guard->compile_allowed;
+          writer->guard->compile_allowed = true;
+          std::optional<Error> used_up = diagnose_used_up_ids(writer->db, context);
+          writer->guard->compile_allowed = allowed;
+          if (used_up) throw *used_up;
+        }
+        if (error.code() != ErrorCode::Busy || std::chrono::steady_clock::now() >= deadline) throw;
+        std::this_thread::sleep_for(std::chrono::microseconds(50) * std::min(attempt + 1, 20));
+      }
+    }
+  }
+
+  template <class Body>
+  auto write_once(std::string_view context, Statements statements, Body& body)
+      -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
+    Connection& c = *writer;
+    ConnectionGuard& guard = *c.guard;
+    guard.begin_call();
+    if (guard.schema_trusted) {
+      try {
+        return run_write(c, statements == Statements::Many, body);
+      } catch (const SQLite::Exception& e) {
+        // A denied compile: the schema changed under a prepared statement
+        // (nothing ran); check it below. Anything else is what it says.
+        if (!guard.denied || guard.interrupted) {
+          explain_guard_failure(context, guard, e);
+          throw;
+        }
+        guard.begin_call();
+      }
+    }
+    guard.schema_trusted = false;
+    guard.compile_allowed = true;
+    struct DenyCompiles {
+      ConnectionGuard& guard;
+      ~DenyCompiles() { guard.compile_allowed = false; }
+    } deny_afterwards{guard};
+    try {
+      // One transaction holds the write lock from the check to the commit,
+      // so the schema checked is the schema the statements compile against.
+      return run_write(c, /*transaction=*/true, body, [&] {
+        require_trusted_schema(c.db.getHandle(), static_cast<int>(embedded_migrations().size()), path,
+                               "hotstate does not write through a file with these, so nothing was written");
+        guard.schema_trusted = true;
+      });
+    } catch (const SQLite::Exception& e) {
+      explain_guard_failure(context, guard, e);
+      throw;
+    }
+  }
+
+  template <class Body, class Check = void (*)()>
+  auto run_write(Connection& c, bool transaction_wanted, Body& body, Check check = [] {})
+      -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
+    using Value = decltype(body(std::declval<Connection&>()));
+    std::optional<WriteTransaction> transaction;
+    if (transaction_wanted) transaction.emplace(c);
+    check();
+    const ChangeMarker before = marker();
+    const int changes_before = c.db.getTotalChanges();
+    Value value = body(c);
+    if (transaction) transaction->commit();
+    if (in_memory && c.db.getTotalChanges() != changes_before) {
+      memory_commits.fetch_add(1, std::memory_order_release);
+    }
+    return WriteOutcome<Value>{std::move(value), before, marker()};
+  }
+};
+
+// A snapshot's row, encoded (and checked) before any transaction starts.
+struct EncodedRow {
+  const StateSnapshot* snapshot;
+  std::string data;
+  std::string metadata;
+  std::int64_t hash;
+  std::string content_hash;  // SHA3-256 of data || metadata, lowercase hex
+};
+
+void require_within(std::size_t size, std::size_t limit, const char* what);
+// The one rule for a plugin id (and a version), on every path that takes
+// one, reads included: UTF-8, within max_id_bytes.
+void require_id(const Store::Shared& limits, std::string_view text, const char* what);
+// Encodes and checks a snapshot before any transaction starts.
+EncodedRow encode_row(const Store::Shared& limits, const StateSnapshot& snapshot);
+// Inserts the row; returns its seq.
+std::uint64_t insert_row(Store::Connection& c, const EncodedRow& row, std::int64_t time_us);
+
+// Appends an event to the audit log inside the caller's transaction.
+std::uint64_t insert_event(Store::Connection& c, std::int64_t time_us, std::string_view plugin_id,
+                           std::string_view kind, const std::string& detail);
+using Detail = std::map<std::string, Json>;
+inline std::string detail_text(const Detail& detail) { return Json::from(detail).text(); }
+
+}  // namespace hotstate::internal
