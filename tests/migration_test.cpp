@@ -79,3 +79,51 @@ TEST_CASE("a version 1 database opens with the current library and keeps every s
   INFO((report.problems.empty() ? std::string() : report.problems.front()));
   CHECK(report.ok);
 }
+
+TEST_CASE("a version 2 database opens with the current library and keeps every snapshot, event and reload",
+          "[migration]") {
+  TempDir dir;
+  const std::string path = database_of_version(dir, 2);
+  std::string events_before;
+  {
+    RawDb raw(path);
+    events_before = raw.query("SELECT group_concat(id || kind || detail, '|') FROM audit_events");
+  }
+  {
+    StateManager manager(file_options(path));  // opening never changes the file's bound
+    CHECK(manager.max_history() == 3);
+    CHECK(manager.plugin_ids() == std::vector<std::string>{"counter", "rolled", "unicode/../plugin"});
+    const auto counter = manager.load_snapshot("counter");
+    REQUIRE(counter);
+    CHECK(counter->seq == 10);
+    CHECK(counter->get<int>("count") == 7);
+    std::vector<std::uint64_t> seqs;
+    for (const auto& entry : manager.get_history("counter")) seqs.push_back(entry.seq);
+    CHECK(seqs == std::vector<std::uint64_t>{5, 9});
+    CHECK(manager.get_history("counter").front().timestamp == 1764000005);
+    const auto unicode = manager.load_snapshot("unicode/../plugin");
+    REQUIRE(unicode);
+    CHECK(unicode->timestamp == 9223372036854775807u);
+    CHECK(unicode->data.at("big").text() == "18446744073709551615");
+    CHECK(manager.plugin_state("rolled").to_string() == "Failed: bad state");
+    const auto unfinished = manager.unfinished_reloads();
+    REQUIRE(unfinished.size() == 1);
+    CHECK(unfinished[0].id == 2);
+    CHECK(unfinished[0].last_good.get<int>("count") == 7);
+
+    // The rebuilt table keeps the highest seq ever used (11, rolled back): no seq is reused.
+    manager.save_snapshot(hotstate::StateSnapshot("counter", "1.1.0").with_data("count", 8));
+    CHECK(manager.load_snapshot("counter")->seq == 12);
+    const auto report = manager.verify();
+    INFO((report.problems.empty() ? std::string() : report.problems.front()));
+    CHECK(report.ok);
+  }
+  RawDb raw(path);
+  CHECK(raw.query_int("PRAGMA user_version") == hotstate::schema_version());
+  CHECK(raw.query("PRAGMA integrity_check") == "ok");
+  // Migration 0003 rebuilt snapshots without writing an audit event: the log
+  // is the one the file had, plus the save above.
+  CHECK(raw.query("SELECT group_concat(id || kind || detail, '|') FROM audit_events WHERE id <= 23") == events_before);
+  CHECK(raw.query_int("SELECT count(*) FROM audit_events WHERE id > 23 AND kind <> 'SnapshotSaved'"
+                      " AND kind <> 'HistoryTrimmed'") == 0);
+}
