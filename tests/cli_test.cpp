@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -441,6 +442,19 @@ TEST_CASE("audit filters by plugin, kind, time and limit, as a table and as JSON
     CHECK(hotstate_tool({"--db", db, "audit", "--until", "soon"}).exit_code == 2);
     CHECK(hotstate_tool({"--db", db, "audit", "--since", "1h", "--until", "2h"}).exit_code == 2);
     CHECK(hotstate_tool({"--db", db, "audit", "--limit", "-1"}).exit_code == 2);
+  }
+  SECTION("a kind hotstate does not know is a usage error naming it, not an empty result") {
+    for (const char* bad : {"ReloadFaild", "reloadfailed", "ReloadFailed,Bogus"}) {
+      INFO("--kind '" << bad << "'");
+      const Run run = hotstate_tool({"--db", db, "--json", "audit", "--kind", bad});
+      CHECK(run.exit_code == 2);
+      CHECK(run.out.empty());
+      CHECK_THAT(run.err, Catch::Contains("--kind") && Catch::Contains("not in") && Catch::Contains("ReloadFailed"));
+    }
+    // Every kind the file's schema knows (table audit_kinds) is taken.
+    const std::string every_kind = hotstate_test::RawDb(db).query("SELECT group_concat(kind, ',') FROM audit_kinds");
+    CHECK(std::count(every_kind.begin(), every_kind.end(), ',') == 17);
+    CHECK(kinds_of({"--kind", every_kind, "--limit", "0"}).size() == 6);
   }
 }
 
@@ -993,6 +1007,21 @@ TEST_CASE("import refuses links, FIFOs and oversized files without following, bl
   REQUIRE(imported);
   CHECK(imported->get<std::string>("text") == "two  spaces");
   CHECK(Json::from(imported->data).text() == R"({"list":[1,2],"text":"two  spaces"})");
+}
+
+TEST_CASE("import of a DIR that does not exist or is a file is a usage error, and creates no database",
+          "[cli][export]") {
+  TempDir dir;
+  const auto db = dir.file("never.db");
+  hotstate_test::write_file(dir.file("plain.json"), "{}");
+  for (const std::string& not_a_directory : {dir.file("absent"), dir.file("plain.json")}) {
+    INFO(not_a_directory);
+    const Run run = hotstate_tool({"--db", db, "import", not_a_directory});
+    CHECK(run.exit_code == 2);
+    CHECK(run.out.empty());
+    CHECK_THAT(run.err, Catch::Contains(not_a_directory));
+    CHECK_FALSE(std::filesystem::exists(db));
+  }
 }
 
 TEST_CASE("backup refuses an existing destination unless --force, and never replaces the database itself",

@@ -1,0 +1,173 @@
+// The commands on plugins' life cycles and the audit log: state, audit,
+// reloads, resolve, prune-audit. Built on the public API only.
+#include <algorithm>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "output.hpp"
+
+namespace hotstate_tool {
+
+using hotstate::JsonWriter;
+using hotstate::StateManager;
+
+std::vector<std::string> known_audit_kinds() {
+  // The kinds hotstate and its schema's triggers write (audit.hpp), then
+  // ReloadEvent's, named by hotstate itself: together the schema's table
+  // audit_kinds, which cli_test checks `audit --kind` takes in full.
+  std::vector<std::string> kinds = {"SnapshotSaved", "HistoryTrimmed", "SnapshotEdited", "RolledBack",
+                                    "Cleared",       "ClearedAll",     "PluginStateChanged", "ReloadResolved",
+                                    "AuditPruned",   "MaxHistoryChanged"};
+  using Kind = hotstate::ReloadEvent::Kind;
+  for (const Kind kind : {Kind::ReloadStarted, Kind::StatePreserved, Kind::StateRestored, Kind::ReloadCompleted,
+                          Kind::ReloadFailed, Kind::RollbackTriggered, Kind::PluginDiscovered, Kind::PluginRemoved}) {
+    kinds.emplace_back(hotstate::to_string(kind));
+  }
+  std::sort(kinds.begin(), kinds.end());
+  kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
+  return kinds;
+}
+
+int command_state(StateManager& manager, const std::string& plugin_id, bool json) {
+  const hotstate::PluginState state = manager.plugin_state(plugin_id);
+  if (json) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("plugin_id", plugin_id);
+    out.member("state", hotstate::PluginState::kind_name(state.kind()));
+    out.member("reason", state.reason());
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+    return 0;
+  }
+  print_table({"PLUGIN", "STATE"}, {{plugin_id, state.to_string()}});
+  return 0;
+}
+
+int command_audit(StateManager& manager, const hotstate::AuditQuery& query, bool json) {
+  const auto events = manager.audit_events(query);
+  if (json) {
+    JsonWriter out;
+    out.begin_array();
+    for (const auto& event : events) {
+      out.begin_object();
+      out.member("id", event.id);
+      out.member("time_us", event.time_us);
+      out.member("time", iso_time_us(event.time_us));
+      out.member("plugin_id", event.plugin_id);
+      out.member("kind", event.kind);
+      embed_json_text(out, "detail", event.detail);
+      out.end_object();
+    }
+    out.end_array();
+    std::cout << out.take().text() << "\n";
+    return 0;
+  }
+  if (events.empty()) {
+    std::cout << "(no events)\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(events.size());
+  for (const auto& event : events) {
+    rows.push_back({std::to_string(event.id), iso_time_us(event.time_us), event.plugin_id.empty() ? "-" : event.plugin_id,
+                    event.kind, event.detail});
+  }
+  print_table({"ID", "TIME (UTC)", "PLUGIN", "KIND", "DETAIL"}, rows);
+  if (query.limit > 0 && events.size() == query.limit) {
+    std::cout << "(" << (query.order == hotstate::AuditOrder::NewestFirst ? "newest " : "oldest ") << events.size()
+              << " events shown; --limit N for more, --limit 0 for all)\n";
+  }
+  return 0;
+}
+
+int command_reloads(StateManager& manager, bool json) {
+  const auto reloads = manager.unfinished_reloads();
+  if (json) {
+    JsonWriter out;
+    out.begin_array();
+    for (const auto& reload : reloads) {
+      out.begin_object();
+      out.member("id", reload.id);
+      out.member("plugin_id", reload.plugin_id);
+      out.member("from_version", reload.from_version);
+      out.member("to_version", reload.to_version);
+      out.member("started_at_us", reload.started_at_us);
+      out.member("started", iso_time_us(reload.started_at_us));
+      out.member("last_good_seq", reload.last_good.seq);
+      embed_json_text(out, "last_good", reload.last_good.to_bytes());
+      out.end_object();
+    }
+    out.end_array();
+    std::cout << out.take().text() << "\n";
+    return 0;
+  }
+  if (reloads.empty()) {
+    std::cout << "(no unfinished reloads)\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& reload : reloads) {
+    rows.push_back({std::to_string(reload.id), reload.plugin_id,
+                    (reload.from_version.empty() ? "?" : reload.from_version) + " -> " +
+                        (reload.to_version.empty() ? "?" : reload.to_version),
+                    iso_time_us(reload.started_at_us), std::to_string(reload.last_good.seq)});
+  }
+  print_table({"ID", "PLUGIN", "FROM -> TO", "STARTED (UTC)", "LAST GOOD SEQ"}, rows);
+  std::cout << "\nthese reloads began and never finished: their host died, or is still running them.\n"
+               "the last good state of each is its LAST GOOD SEQ (`--json reloads` embeds it);\n"
+               "once handled, mark one resolved with: hotstate resolve ID --note TEXT\n";
+  return 0;
+}
+
+int command_prune_audit(StateManager& manager, const hotstate::AuditPrune& prune, bool json) {
+  const std::uint64_t removed = manager.prune_audit(prune);
+  if (json) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("removed", removed);
+    if (prune.older_than_us) out.member("older_than_us", *prune.older_than_us);
+    if (prune.keep_newest) out.member("keep_newest", static_cast<std::uint64_t>(*prune.keep_newest));
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+    return 0;
+  }
+  std::cout << "removed " << removed << " audit event(s)";
+  if (prune.older_than_us) std::cout << " older than " << iso_time_us(*prune.older_than_us);
+  if (prune.keep_newest) std::cout << (prune.older_than_us ? " or" : "") << " beyond the newest " << *prune.keep_newest;
+  std::cout << "; the prune itself is recorded (AuditPruned), and the saves of existing snapshots stay\n";
+  return 0;
+}
+
+int command_resolve(StateManager& manager, std::uint64_t reload_id, const std::string& note, bool json) {
+  std::string plugin_id;
+  for (const auto& reload : manager.unfinished_reloads()) {
+    if (reload.id == reload_id) plugin_id = reload.plugin_id;
+  }
+  try {
+    manager.resolve_reload(reload_id, note);
+  } catch (const hotstate::Error& error) {
+    if (error.code() == hotstate::ErrorCode::InvalidArgument) {
+      throw UsageError("there is no reload " + std::to_string(reload_id) + " (`hotstate reloads` lists the unfinished ones)");
+    }
+    throw;
+  }
+  if (json) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("id", reload_id);
+    out.member("plugin_id", plugin_id);
+    out.member("resolved", true);
+    out.member("note", note);
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+    return 0;
+  }
+  std::cout << "reload " << reload_id << " of " << printable(plugin_id) << " resolved"
+            << (note.empty() ? std::string() : " (note: " + printable(note) + ")") << "\n";
+  return 0;
+}
+
+}  // namespace hotstate_tool

@@ -1,0 +1,105 @@
+// The commands that look after the database file itself: verify, backup,
+// set-max-history. Built on the public API only.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "commands.hpp"
+#include "output.hpp"
+
+namespace hotstate_tool {
+
+namespace fs = std::filesystem;
+using hotstate::JsonWriter;
+using hotstate::StateManager;
+
+int command_verify(StateManager& manager, bool json) {
+  const auto report = manager.verify();
+  if (json) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("ok", report.ok);
+    out.member("schema_version", report.schema_version);
+    std::vector<std::string> problems;
+    for (const auto& problem : report.problems) problems.push_back(json_text(problem));
+    out.member("problems", problems);
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+  } else if (report.ok) {
+    std::printf(
+        "ok: integrity, schema version %d, triggers, views, history bound, every row readable and matching its "
+        "content hash, audit log consistent\n",
+        report.schema_version);
+  } else {
+    for (const auto& problem : report.problems) std::printf("problem: %s\n", printable(problem).c_str());
+  }
+  return report.ok ? 0 : 1;
+}
+
+int command_backup(StateManager& manager, const std::string& path, bool force, bool json) {
+  // symlink_status: a link at `path`, even a dangling one, is an entry the
+  // copy would replace.
+  std::error_code ignored;
+  if (!force && fs::exists(fs::symlink_status(path, ignored))) {
+    throw std::runtime_error("'" + path + "' exists: refused, it was left as it is (--force replaces it)");
+  }
+  manager.backup(path);  // refuses the database itself, whatever the spelling of `path`
+  if (json) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("backup", json_text(path));
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+  } else {
+    std::printf("backed up to %s\n", printable(path).c_str());
+  }
+  return 0;
+}
+
+int command_set_max_history(StateManager& manager, std::size_t max_history, bool force, bool json) {
+  // What the new bound would trim, counted by SQL before anything changes.
+  std::size_t rows = 0;
+  std::size_t plugins = 0;
+  for (const auto& summary : manager.plugin_summaries()) {
+    if (summary.history_entries <= max_history) continue;
+    rows += summary.history_entries - max_history;
+    ++plugins;
+  }
+  const std::size_t before = manager.max_history();
+  const auto write_json = [&](bool changed, std::size_t trimmed) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("from", static_cast<std::uint64_t>(before));
+    out.member("to", static_cast<std::uint64_t>(max_history));
+    out.member("changed", changed);
+    out.member(changed ? "trimmed" : "would_trim", static_cast<std::uint64_t>(trimmed));
+    out.member("plugins", static_cast<std::uint64_t>(plugins));
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+  };
+  if (rows > 0 && !force) {
+    if (json) write_json(false, rows);
+    std::fflush(stdout);
+    std::cerr << "hotstate: max_history " << max_history << " would trim " << rows << " history row(s) of " << plugins
+              << " plugin(s) (the bound is " << before
+              << " now); nothing was changed. Run again with --force to trim them (each trimmed row is audited)\n";
+    return 1;
+  }
+  // Another writer may have saved since the count: report what was trimmed.
+  const std::size_t trimmed = manager.set_max_history(max_history);
+  if (json) {
+    write_json(true, trimmed);
+  } else if (before == max_history) {
+    std::printf("max_history is %zu already: nothing changed\n", max_history);
+  } else {
+    std::printf("max_history %zu -> %zu: trimmed %zu history row(s)%s\n", before, max_history, trimmed,
+                trimmed > 0 ? " (each recorded in the audit log as HistoryTrimmed)" : "");
+  }
+  return 0;
+}
+
+}  // namespace hotstate_tool

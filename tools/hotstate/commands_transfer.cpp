@@ -1,0 +1,103 @@
+// The commands that move snapshots between a database and a folder of
+// files: export, import. Built on the public API only.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "files.hpp"
+#include "output.hpp"
+#include "unreadable.hpp"
+
+namespace hotstate_tool {
+
+namespace fs = std::filesystem;
+using hotstate::JsonWriter;
+using hotstate::StateManager;
+using hotstate::StateSnapshot;
+
+int command_export(StateManager& manager, const std::string& directory, bool json) {
+  fs::create_directories(directory);
+  const FileDescriptor folder = open_directory(directory);
+  const auto summaries = manager.plugin_summaries();
+  std::vector<UnreadablePlugin> unreadable;
+  std::size_t written = 0;
+  for (const auto& summary : summaries) {
+    // A snapshot with text JSON cannot hold (only rows other clients wrote)
+    // is as unreadable as a row that cannot be parsed.
+    const auto bytes = read_current_row(summary, unreadable, [&]() -> std::optional<std::string> {
+      const auto current = manager.load_snapshot(summary.plugin_id);
+      if (!current) return std::nullopt;
+      return current->to_persisted_bytes();
+    });
+    if (!bytes) continue;
+    const std::string target = file_name_for(summary.plugin_id);
+    TemporaryFile temporary(folder, target, directory);
+    temporary.write_and_rename(*bytes, target);
+    ++written;
+  }
+  sync_directory(folder, directory);
+  if (json) {
+    JsonWriter out;
+    out.begin_object();
+    out.member("exported", static_cast<std::uint64_t>(written));
+    if (!unreadable.empty()) {
+      out.key("unreadable");
+      out.begin_array();
+      for (const auto& plugin : unreadable) write_unreadable(out, plugin);
+      out.end_array();
+    }
+    out.end_object();
+    std::cout << out.take().text() << "\n";
+  } else {
+    std::printf("exported %zu plugin(s) to %s\n", written, printable(directory).c_str());
+  }
+  std::fflush(stdout);
+  return report_unreadable(unreadable, summaries.size(), "exported");
+}
+
+int command_import(StateManager& manager, const std::string& directory, bool json) {
+  const FileDescriptor folder = open_directory(directory);
+  const auto names = json_names(folder, directory);
+  std::vector<std::string> files;  // as shown in messages
+  std::vector<StateSnapshot> snapshots;
+  for (const auto& name : names) {
+    files.push_back((fs::path(directory) / name).string());
+    const std::string content = read_snapshot_file(folder, name, files.back(), manager.options());
+    try {
+      snapshots.push_back(StateSnapshot::from_bytes(content));
+    } catch (const hotstate::Error& error) {
+      throw hotstate::Error(error.code(), files.back() + ": " + error.what());
+    }
+  }
+  const std::size_t count = snapshots.size();
+  try {
+    manager.save_snapshots(snapshots);  // all files or none
+  } catch (const hotstate::Error& error) {
+    // Name the file: replay each snapshot alone into a throwaway store with
+    // the same limits; the first one refused is the culprit.
+    hotstate::Options probe_options = manager.options();
+    probe_options.path = ":memory:";
+    probe_options.read_only = false;
+    StateManager probe(probe_options);
+    for (std::size_t i = 0; i < snapshots.size(); ++i) {
+      try {
+        probe.save_snapshot(snapshots[i]);
+      } catch (const hotstate::Error& refused) {
+        throw hotstate::Error(refused.code(), files[i] + ": " + refused.what() + "; nothing was imported");
+      }
+    }
+    throw;
+  }
+  if (json) {
+    std::cout << "{\"imported\":" << count << "}\n";
+  } else {
+    std::printf("imported %zu snapshot(s) from %s\n", count, printable(directory).c_str());
+  }
+  return 0;
+}
+
+}  // namespace hotstate_tool
