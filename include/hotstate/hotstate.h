@@ -85,11 +85,10 @@ extern "C" {
 
 /* ---- Versions */
 
-/* The version of this header. hotstate_version() gives the library's. */
-#define HOTSTATE_VERSION_MAJOR 0
-#define HOTSTATE_VERSION_MINOR 1
-#define HOTSTATE_VERSION_PATCH 0
-#define HOTSTATE_VERSION_STRING "0.1.0"
+/* The version of this header: HOTSTATE_VERSION_MAJOR, _MINOR, _PATCH and
+ * HOTSTATE_VERSION_STRING (from hotstate/version.h). hotstate_version()
+ * gives the library's. */
+#include "hotstate/version.h"
 
 /* The library's version, e.g. "0.1.0". Never NULL; a static string. */
 HOTSTATE_C_API const char* hotstate_version(void) HOTSTATE_NOEXCEPT;

@@ -9,7 +9,7 @@
 
 namespace hotstate {
 
-int schema_version() noexcept { return static_cast<int>(internal::embedded_migrations().size()); }
+int schema_version() noexcept { return internal::latest_schema_version(); }
 
 namespace {
 

@@ -15,4 +15,8 @@ struct Migration {
 // Every migration, in version order 1, 2, … (checked at build time).
 const std::vector<Migration>& embedded_migrations();
 
+// The schema version the migrations build: the newest this hotstate writes
+// and reads (hotstate::schema_version() in the public API).
+inline int latest_schema_version() { return static_cast<int>(embedded_migrations().size()); }
+
 }  // namespace hotstate::internal

@@ -37,7 +37,6 @@ std::string immutable_uri(const std::string& path) {
   return uri + "?immutable=1";
 }
 
-int latest_schema_version() { return static_cast<int>(embedded_migrations().size()); }
 
 // Throws unless hotstate may use (and migrate) a file with this identity.
 void require_usable(const FileIdentity& identity, const std::string& path) {
@@ -66,7 +65,7 @@ bool affects_writes(const SchemaDifference& difference) {
   if (difference.type == "view") return false;
   static const std::set<std::string, std::less<>> hotstate_tables = [] {
     std::set<std::string, std::less<>> tables;
-    for (const SchemaObject& object : expected_schema(static_cast<int>(embedded_migrations().size()))) {
+    for (const SchemaObject& object : expected_schema(latest_schema_version())) {
       if (object.type == "table") tables.insert(object.name);
     }
     return tables;

@@ -352,7 +352,7 @@ std::string normalize_sql(std::string_view sql) {
 }
 
 const std::vector<SchemaObject>& expected_schema(int version) {
-  const int latest = static_cast<int>(embedded_migrations().size());
+  const int latest = latest_schema_version();
   if (version < 0 || version > latest) {
     throw Error(ErrorCode::InvalidArgument, "expected_schema: schema version " + std::to_string(version) +
                                                 " is not one of 0.." + std::to_string(latest));

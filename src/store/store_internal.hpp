@@ -57,8 +57,6 @@ FileIdentity inspect(SQLite::Database& db);
 // A file: URI naming `path`, opened immutable: SQLite reads the main file
 // only, with no locks and no -wal or -shm, so looking at it creates nothing.
 std::string immutable_uri(const std::string& path);
-// The schema version this hotstate's migrations build.
-int latest_schema_version();
 // Throws unless hotstate may use (and migrate) a file with this identity.
 void require_usable(const FileIdentity& identity, const std::string& path);
 
@@ -382,7 +380,7 @@ struct Store::Shared {
       // One transaction holds the write lock from the check to the commit,
       // so the schema checked is the schema the statements compile against.
       return run_write(c, /*transaction=*/true, body, [&] {
-        require_trusted_schema(c.db.getHandle(), static_cast<int>(embedded_migrations().size()), path,
+        require_trusted_schema(c.db.getHandle(), latest_schema_version(), path,
                                "hotstate does not write through a file with these, so nothing was written");
         guard.schema_trusted = true;
       });
