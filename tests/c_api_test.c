@@ -151,14 +151,15 @@ static void test_versions_and_codes(void) {
   CHECK_TEXT(hotstate_code_name(HOTSTATE_OUT_OF_MEMORY), "OutOfMemory");
   CHECK_TEXT(hotstate_code_name(HOTSTATE_UNTRUSTED_SCHEMA), "UntrustedSchema");
   CHECK_TEXT(hotstate_code_name(HOTSTATE_TIMED_OUT), "TimedOut");
+  CHECK_TEXT(hotstate_code_name(HOTSTATE_NOT_FOUND), "NotFound");
   CHECK_TEXT(hotstate_code_name((hotstate_code)-1), "Unknown");
-  CHECK_TEXT(hotstate_code_name((hotstate_code)22), "Unknown");
+  CHECK_TEXT(hotstate_code_name((hotstate_code)23), "Unknown");
   CHECK_TEXT(hotstate_code_name((hotstate_code)1000), "Unknown");
-  for (code = HOTSTATE_OK; code <= HOTSTATE_TIMED_OUT; ++code) {
+  for (code = HOTSTATE_OK; code <= HOTSTATE_NOT_FOUND; ++code) {
     CHECK(strcmp(hotstate_code_name((hotstate_code)code), "Unknown") != 0);
   }
   CHECK(HOTSTATE_OK == 0 && HOTSTATE_INTERNAL == 18 && HOTSTATE_OUT_OF_MEMORY == 19);
-  CHECK(HOTSTATE_UNTRUSTED_SCHEMA == 20 && HOTSTATE_TIMED_OUT == 21);
+  CHECK(HOTSTATE_UNTRUSTED_SCHEMA == 20 && HOTSTATE_TIMED_OUT == 21 && HOTSTATE_NOT_FOUND == 22);
 }
 
 /* Misuse returns HOTSTATE_INVALID_ARGUMENT with a message, touches no
@@ -598,7 +599,7 @@ static void test_reload_journal(hotstate_db* db) {
   CHECK_TEXT(json, "[]");
   hotstate_free(json);
   CHECK_CODE(HOTSTATE_CONFLICT, hotstate_finish_reload(db, reload_id, 1, NULL, 0, 1));
-  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_finish_reload(db, 999999, 1, NULL, 0, 1));
+  CHECK_CODE(HOTSTATE_NOT_FOUND, hotstate_finish_reload(db, 999999, 1, NULL, 0, 1));
 
   /* A failed reload: ReloadFailed with the error and the attempt. */
   CHECK_OK(hotstate_begin_reload(db, S(counter2), NULL, 0, &second, NULL));
@@ -624,7 +625,7 @@ static void test_reload_journal(hotstate_db* db) {
   CHECK_TEXT(json, "[]");
   hotstate_free(json);
   CHECK_CODE(HOTSTATE_CONFLICT, hotstate_resolve_reload(db, third, NULL, 0));
-  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_resolve_reload(db, 999999, NULL, 0));
+  CHECK_CODE(HOTSTATE_NOT_FOUND, hotstate_resolve_reload(db, 999999, NULL, 0));
   CHECK_OK(hotstate_audit_events(db, S("counter"), "ReloadResolved", INT64_MIN, 0, 1, &json, &json_len));
   CHECK(contains(json, "restored by the test"));
   hotstate_free(json);

@@ -118,7 +118,7 @@ TEST_CASE("a write refused before it commits anything keeps the cache warm", "[c
   CHECK(error_code_of([&] { manager.save_snapshot(StateSnapshot("\xff", "1.0.0")); }) == ErrorCode::InvalidUtf8);
   CHECK(error_code_of([&] { manager.save_snapshot_if(versioned("p", 2), 12345); }) == ErrorCode::Conflict);
   CHECK(error_code_of([&] { manager.finish_reload(99, hotstate::ReloadResult::succeeded()); }) ==
-        ErrorCode::InvalidArgument);
+        ErrorCode::NotFound);
 
   CHECK(current_version(manager, "p") == 1);
   CHECK(current_version(manager, "q") == 1);

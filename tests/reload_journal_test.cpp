@@ -107,7 +107,7 @@ TEST_CASE("finish_reload records success with its duration, and failure with its
   // A reload ends once; an unknown one cannot end.
   CHECK(error_code_of([&] { manager.finish_reload(good.id, ReloadResult::succeeded()); }) == ErrorCode::Conflict);
   CHECK(error_code_of([&] { manager.resolve_reload(bad.id, "late"); }) == ErrorCode::Conflict);
-  CHECK(error_code_of([&] { manager.finish_reload(99, ReloadResult::succeeded()); }) == ErrorCode::InvalidArgument);
+  CHECK(error_code_of([&] { manager.finish_reload(99, ReloadResult::succeeded()); }) == ErrorCode::NotFound);
   CHECK(kinds(manager).size() == 7);  // nothing more was written
 }
 

@@ -30,6 +30,7 @@ enum class ErrorCode {
   Internal,         // any other failure inside SQLite or hotstate; the message has the details
   UntrustedSchema,  // the file has triggers, views or indexes hotstate did not create, or changed ones (named in the message); nothing was written
   TimedOut,         // a call ran longer than Options::call_time_limit inside SQLite and was interrupted; a write was undone whole
+  NotFound,         // what the call names does not exist (an unknown reload id); nothing was written
 };
 
 // The name of a code, e.g. "Busy". Never null.

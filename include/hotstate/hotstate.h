@@ -124,7 +124,8 @@ typedef enum hotstate_code {
   HOTSTATE_INTERNAL = 18,         /* any other failure inside SQLite or hotstate; see hotstate_last_error() */
   HOTSTATE_OUT_OF_MEMORY = 19,    /* an allocation failed; nothing was written */
   HOTSTATE_UNTRUSTED_SCHEMA = 20, /* the file has triggers, views or indexes hotstate did not create, or changed ones (named in the message); nothing was written or migrated */
-  HOTSTATE_TIMED_OUT = 21         /* a call spent longer than options->call_time_limit_ms inside SQLite and was interrupted; a write was undone whole */
+  HOTSTATE_TIMED_OUT = 21,        /* a call spent longer than options->call_time_limit_ms inside SQLite and was interrupted; a write was undone whole */
+  HOTSTATE_NOT_FOUND = 22         /* what the call names does not exist (an unknown reload id); nothing was written */
 } hotstate_code;
 
 /* The name of a code, e.g. "Busy", "Ok", "OutOfMemory" (the names of
@@ -379,7 +380,7 @@ HOTSTATE_C_API hotstate_code hotstate_begin_reload(hotstate_db* db, const char* 
  * outcome in the journal and ReloadCompleted {success, duration_us} in the
  * audit log, preceded by ReloadFailed {error, attempt} when `success` is 0.
  * `error`: why it failed (empty on success). `attempt`: which attempt this
- * was, from 1. Fails with HOTSTATE_INVALID_ARGUMENT for an unknown reload,
+ * was, from 1. Fails with HOTSTATE_NOT_FOUND for an unknown reload,
  * HOTSTATE_CONFLICT for one that already finished or was resolved,
  * HOTSTATE_INVALID_UTF8 for an error text that is not UTF-8, and as
  * hotstate_record_event() for writing. */

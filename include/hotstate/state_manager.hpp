@@ -213,7 +213,7 @@ class StateManager {
   // Finishes reload `reload_id`, in one transaction: records its outcome in
   // the journal and ReloadCompleted {success, duration_us} in the audit log
   // (preceded by ReloadFailed {error, attempt} on failure). Throws Error:
-  // InvalidArgument for an unknown reload, Conflict for one that already
+  // NotFound for an unknown reload, Conflict for one that already
   // finished or was resolved; otherwise as record_event.
   void finish_reload(std::uint64_t reload_id, const ReloadResult& result);
 

@@ -73,6 +73,7 @@ hotstate_code to_c(ErrorCode code) noexcept {
     case ErrorCode::Internal: return HOTSTATE_INTERNAL;
     case ErrorCode::UntrustedSchema: return HOTSTATE_UNTRUSTED_SCHEMA;
     case ErrorCode::TimedOut: return HOTSTATE_TIMED_OUT;
+    case ErrorCode::NotFound: return HOTSTATE_NOT_FOUND;
   }
   return HOTSTATE_INTERNAL;
 }
@@ -332,6 +333,7 @@ const char* hotstate_code_name(hotstate_code code) noexcept {
     case HOTSTATE_OUT_OF_MEMORY: return "OutOfMemory";
     case HOTSTATE_UNTRUSTED_SCHEMA: return hotstate::to_string(ErrorCode::UntrustedSchema);
     case HOTSTATE_TIMED_OUT: return hotstate::to_string(ErrorCode::TimedOut);
+    case HOTSTATE_NOT_FOUND: return hotstate::to_string(ErrorCode::NotFound);
     default: return "Unknown";
   }
 }

@@ -43,6 +43,8 @@ bool committed_nothing(ErrorCode code) noexcept {
     case ErrorCode::NonFiniteNumber:
     case ErrorCode::TooLarge:
     case ErrorCode::Conflict:
+    case ErrorCode::NotFound:         // found missing inside the write's transaction, before any change
+    case ErrorCode::UntrustedSchema:  // refused before any of the write ran
       return true;
     default:
       return false;

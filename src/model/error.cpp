@@ -26,6 +26,7 @@ const char* to_string(ErrorCode code) noexcept {
     case ErrorCode::Internal: return "Internal";
     case ErrorCode::UntrustedSchema: return "UntrustedSchema";
     case ErrorCode::TimedOut: return "TimedOut";
+    case ErrorCode::NotFound: return "NotFound";
   }
   return "Unknown";
 }

@@ -19,7 +19,7 @@ JournalRow unfinished_journal_row(Store::Connection& c, std::uint64_t reload_id,
   StatementUse select(c.statement("SELECT plugin_id, started_at_us, outcome FROM reloads WHERE id = ?1"));
   select->bind(1, static_cast<std::int64_t>(reload_id));
   if (!select->executeStep()) {
-    throw Error(ErrorCode::InvalidArgument,
+    throw Error(ErrorCode::NotFound,
                 std::string(context) + ": there is no reload " + std::to_string(reload_id) + "; nothing was written");
   }
   if (!select->getColumn(2).isNull()) {

@@ -149,7 +149,7 @@ int command_resolve(StateManager& manager, std::uint64_t reload_id, const std::s
   try {
     manager.resolve_reload(reload_id, note);
   } catch (const hotstate::Error& error) {
-    if (error.code() == hotstate::ErrorCode::InvalidArgument) {
+    if (error.code() == hotstate::ErrorCode::NotFound) {
       throw UsageError("there is no reload " + std::to_string(reload_id) + " (`hotstate reloads` lists the unfinished ones)");
     }
     throw;
