@@ -387,3 +387,30 @@ TEST_CASE("one StateManager shared by threads keeps every plugin consistent", "[
     for (std::size_t i = 1; i < history.size(); ++i) CHECK(history[i - 1].seq < history[i].seq);
   }
 }
+
+TEST_CASE("history_size counts what get_history returns without reading it", "[manager][history]") {
+  StateManager manager(memory_options(3));
+  CHECK(manager.history_size("p") == 0);
+  manager.save_snapshot(versioned("p", 1));
+  CHECK(manager.history_size("p") == 0);
+  for (int version = 2; version <= 6; ++version) {
+    manager.save_snapshot(versioned("p", version));
+    CHECK(manager.history_size("p") == manager.get_history("p").size());
+  }
+  CHECK(manager.history_size("p") == 3);
+  (void)manager.rollback("p");
+  CHECK(manager.history_size("p") == 2);
+  CHECK(error_code_of([&] { (void)manager.history_size("p\xff"); }) == ErrorCode::InvalidUtf8);
+}
+
+TEST_CASE("check_snapshot refuses what save_snapshot would refuse, and writes nothing", "[manager][errors]") {
+  hotstate::Options options = memory_options();
+  options.max_data_bytes = 64;
+  StateManager manager(options);
+  manager.check_snapshot(versioned("p", 1));
+  CHECK(error_code_of([&] { manager.check_snapshot(StateSnapshot("p\xff", "1")); }) == ErrorCode::InvalidUtf8);
+  CHECK(error_code_of([&] {
+          manager.check_snapshot(StateSnapshot("p", "1").with_data("big", std::string(100, 'x')));
+        }) == ErrorCode::TooLarge);
+  CHECK(manager.plugin_ids().empty());
+}

@@ -119,6 +119,17 @@ class StateManager {
   // The plugin's history, oldest first, without the current snapshot.
   std::vector<StateSnapshot> get_history(std::string_view plugin_id) const;
 
+  // How many entries get_history would return, counted in SQL without
+  // reading any of them; 0 for a plugin without history or snapshots.
+  std::size_t history_size(std::string_view plugin_id) const;
+
+  // Checks `snapshot` as save_snapshot checks its input before writing
+  // (UTF-8 and size of id, version, data and metadata against Options) and
+  // throws the same Error; touches no file. For callers that name which
+  // snapshot of a batch save_snapshots would refuse (the tool's import names
+  // the file).
+  void check_snapshot(const StateSnapshot& snapshot) const;
+
   // Every plugin with a current snapshot, sorted by the bytes of the id.
   std::vector<std::string> plugin_ids() const;
 

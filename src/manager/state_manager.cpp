@@ -152,6 +152,10 @@ std::vector<StateSnapshot> StateManager::get_history(std::string_view plugin_id)
   return impl_->store.history(plugin_id);
 }
 
+std::size_t StateManager::history_size(std::string_view plugin_id) const { return impl_->store.history_size(plugin_id); }
+
+void StateManager::check_snapshot(const StateSnapshot& snapshot) const { impl_->store.check(snapshot); }
+
 std::vector<std::string> StateManager::plugin_ids() const { return impl_->store.plugin_ids(); }
 
 std::size_t StateManager::max_history() const { return impl_->store.max_history(); }

@@ -1,6 +1,8 @@
 // The store: backups and verify.
 #include "store/store_internal.hpp"
 
+#include <SQLiteCpp/Backup.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -77,16 +79,12 @@ void Store::backup_to(const std::string& path) const {
   shared_->read("backup", [&](Connection& c) {
     {
       SQLite::Database destination(sqlite_file_name(temporary.path()), SQLite::OPEN_READWRITE);
-      sqlite3_backup* backup = sqlite3_backup_init(destination.getHandle(), "main", c.db.getHandle(), "main");
-      if (backup == nullptr) {
-        throw SQLite::Exception(destination.getHandle(), sqlite3_errcode(destination.getHandle()));
-      }
+      SQLite::Backup backup(destination, c.db);
       // One step copies every page inside one read transaction of the source:
-      // the copy is the database as of that moment (WAL readers do not block writers).
-      const int step = sqlite3_backup_step(backup, -1);
-      const int finish = sqlite3_backup_finish(backup);
-      if (step != SQLITE_DONE) throw SQLite::Exception("backup step failed", step);
-      if (finish != SQLITE_OK) throw SQLite::Exception(destination.getHandle(), finish);
+      // the copy is the database as of that moment (WAL readers do not block
+      // writers). Errors throw; Busy and Locked are returned.
+      const int step = backup.executeStep(-1);
+      if (step != SQLITE_DONE) throw SQLite::Exception("backup: the copy did not complete", step);
     }
     return true;
   });

@@ -131,6 +131,18 @@ std::vector<StateSnapshot> Store::history(std::string_view plugin_id) const {
   });
 }
 
+std::size_t Store::history_size(std::string_view plugin_id) const {
+  require_id(*shared_, plugin_id, "plugin_id");
+  return shared_->read("history_size", [&](Connection& c) {
+    StatementUse count(c.statement("SELECT max(count(*) - 1, 0) FROM snapshots WHERE plugin_id = ?1"));
+    count->bind(1, std::string(plugin_id));
+    count->executeStep();
+    return static_cast<std::size_t>(count->getColumn(0).getInt64());
+  });
+}
+
+void Store::check(const StateSnapshot& snapshot) const { (void)encode_row(*shared_, snapshot); }
+
 std::vector<std::string> Store::plugin_ids() const {
   return shared_->read("plugin_ids", [&](Connection& c) {
     std::vector<std::string> ids;

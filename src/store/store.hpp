@@ -69,6 +69,10 @@ class Store {
   std::optional<StateSnapshot> current(std::string_view plugin_id) const;
   // Every row but the newest, oldest first.
   std::vector<StateSnapshot> history(std::string_view plugin_id) const;
+  // How many rows history() would return.
+  std::size_t history_size(std::string_view plugin_id) const;
+  // Throws as insert() does for input it refuses before any transaction.
+  void check(const StateSnapshot& snapshot) const;
   std::vector<std::string> plugin_ids() const;
   std::size_t max_history() const;
   // Sets the bound in one transaction; returns the number of rows trimmed.

@@ -74,24 +74,16 @@ int command_import(StateManager& manager, const std::string& directory, bool jso
     }
   }
   const std::size_t count = snapshots.size();
-  try {
-    manager.save_snapshots(snapshots);  // all files or none
-  } catch (const hotstate::Error& error) {
-    // Name the file: replay each snapshot alone into a throwaway store with
-    // the same limits; the first one refused is the culprit.
-    hotstate::Options probe_options = manager.options();
-    probe_options.path = ":memory:";
-    probe_options.read_only = false;
-    StateManager probe(probe_options);
-    for (std::size_t i = 0; i < snapshots.size(); ++i) {
-      try {
-        probe.save_snapshot(snapshots[i]);
-      } catch (const hotstate::Error& refused) {
-        throw hotstate::Error(refused.code(), files[i] + ": " + refused.what() + "; nothing was imported");
-      }
+  // Name the file a snapshot came from when the library refuses it: each is
+  // checked as a save would check it, before the batch writes anything.
+  for (std::size_t i = 0; i < snapshots.size(); ++i) {
+    try {
+      manager.check_snapshot(snapshots[i]);
+    } catch (const hotstate::Error& refused) {
+      throw hotstate::Error(refused.code(), files[i] + ": " + refused.what() + "; nothing was imported");
     }
-    throw;
   }
+  manager.save_snapshots(std::move(snapshots));  // all files or none
   if (json) {
     std::cout << "{\"imported\":" << count << "}\n";
   } else {

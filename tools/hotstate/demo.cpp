@@ -158,7 +158,7 @@ int run_demo(const hotstate::Options& options, const std::string& program) {
 
   std::cout << "hotstate demo: a plugin's state kept across hot reloads, in " << printable(db_path) << " (schema version "
             << hotstate::schema_version() << ")\n";
-  const auto earlier_snapshots = manager.get_history(id).size() + (manager.load_snapshot(id) ? 1 : 0);
+  const auto earlier_snapshots = manager.history_size(id) + (manager.load_snapshot(id) ? 1 : 0);
   if (earlier_snapshots > 0) {
     hotstate::AuditQuery all;
     all.plugin_id = id;
