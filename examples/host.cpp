@@ -314,16 +314,6 @@ std::string clock_time(std::int64_t time_us) {
   return text;
 }
 
-// An event's detail without the content hash (64 hex digits).
-std::string short_detail(const hotstate::AuditEvent& event) {
-  try {
-    auto fields = event.detail_json().get<std::map<std::string, hotstate::Json>>();
-    fields.erase("content_hash");
-    return hotstate::Json::from(fields).text();
-  } catch (const hotstate::Error&) {
-    return event.detail;
-  }
-}
 
 class Host {
  public:
@@ -559,7 +549,7 @@ int run(const HostOptions& options) {
   for (const auto& event : events) {
     std::string kind = event.kind;
     kind.resize(std::max<std::size_t>(kind.size(), 19), ' ');
-    std::cout << "  " << clock_time(event.time_us) << "  " << kind << "  " << short_detail(event) << "\n";
+    std::cout << "  " << clock_time(event.time_us) << "  " << kind << "  " << event.short_detail() << "\n";
   }
   const auto report = manager.verify();
   std::cout << "verify: " << (report.ok ? "ok" : "PROBLEMS") << "\n";

@@ -488,3 +488,13 @@ TEST_CASE("threads saving and recording events concurrently leave a consistent a
   INFO((report.problems.empty() ? std::string() : report.problems.front()));
   CHECK(report.ok);
 }
+
+TEST_CASE("short_detail shows an event's detail without its content hash, and never throws", "[audit]") {
+  hotstate::AuditEvent event;
+  event.detail = R"({"content_hash":"ab12","seq":7,"size":3})";
+  CHECK(event.short_detail() == R"({"seq":7,"size":3})");
+  event.detail = "not json";  // only possible for rows other clients wrote
+  CHECK(event.short_detail() == "not json");
+  event.detail = "[1,2]";
+  CHECK(event.short_detail() == "[1,2]");
+}

@@ -53,6 +53,11 @@ struct AuditEvent {
   // JSON hotstate reads (only possible for rows other clients wrote).
   Json detail_json() const;
 
+  // `detail` for a one-line display: the JSON object without its
+  // content_hash (64 hex digits that say nothing at a glance); `detail` as
+  // stored when it is not a JSON object hotstate reads. Never throws Error.
+  std::string short_detail() const;
+
   friend bool operator==(const AuditEvent&, const AuditEvent&) = default;
 };
 

@@ -1,11 +1,22 @@
 // The audit log's value types: host reload events and read-back events.
 #include "hotstate/audit.hpp"
 
+#include <map>
 #include <utility>
 
 namespace hotstate {
 
 Json AuditEvent::detail_json() const { return Json::parse(detail); }
+
+std::string AuditEvent::short_detail() const {
+  try {
+    auto fields = detail_json().get<std::map<std::string, Json>>();
+    fields.erase("content_hash");
+    return Json::from(fields).text();
+  } catch (const Error&) {
+    return detail;
+  }
+}
 
 std::string_view to_string(ReloadEvent::Kind kind) noexcept {
   switch (kind) {

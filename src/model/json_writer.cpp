@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "hotstate/json.hpp"
+#include "hex.hpp"
 #include "json_internal.hpp"
 
 namespace hotstate {
@@ -19,7 +20,6 @@ void require_utf8(std::string_view text, std::string_view what) {
 }
 
 void append_json_string(std::string& out, std::string_view utf8) {
-  static constexpr char hex[] = "0123456789abcdef";
   out.reserve(out.size() + utf8.size() + 2);
   out += '"';
   std::size_t clean_from = 0;
@@ -38,8 +38,7 @@ void append_json_string(std::string& out, std::string_view utf8) {
       case '\t': out += "\\t"; break;
       default:
         out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 0xF];
+        append_hex(out, c);
     }
   }
   out.append(utf8, clean_from, utf8.size() - clean_from);

@@ -1,5 +1,7 @@
 #include "sha3.hpp"
 
+#include "hex.hpp"
+
 namespace hotstate::internal {
 
 namespace {
@@ -117,13 +119,9 @@ std::string sha3_256_hex(std::string_view first, std::string_view second) {
   Sha3_256 hash;
   hash.update(first);
   hash.update(second);
-  constexpr std::string_view digits = "0123456789abcdef";
   std::string hex;
   hex.reserve(2 * digest_bytes);
-  for (const std::uint8_t byte : hash.finish()) {
-    hex += digits[byte >> 4];
-    hex += digits[byte & 0x0F];
-  }
+  for (const std::uint8_t byte : hash.finish()) append_hex(hex, byte);
   return hex;
 }
 

@@ -4,6 +4,8 @@
 
 #include <SQLiteCpp/Transaction.h>
 
+#include "model/hex.hpp"
+
 #include <cctype>
 #include <filesystem>
 #include <limits>
@@ -22,7 +24,6 @@ FileIdentity inspect(SQLite::Database& db) {
 // A file: URI naming `path`, opened immutable: SQLite reads the main file
 // only, with no locks and no -wal or -shm, so looking at it creates nothing.
 std::string immutable_uri(const std::string& path) {
-  static constexpr char hex[] = "0123456789ABCDEF";
   std::string uri = "file:";
   for (const char ch : path) {
     const auto c = static_cast<unsigned char>(ch);
@@ -30,8 +31,7 @@ std::string immutable_uri(const std::string& path) {
       uri += ch;
     } else {
       uri += '%';
-      uri += hex[c >> 4];
-      uri += hex[c & 0xF];
+      append_hex(uri, c, HexCase::Upper);
     }
   }
   return uri + "?immutable=1";

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "hotstate/error.hpp"
+#include "model/hex.hpp"
 #include "store/connection.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite_error.hpp"
@@ -264,12 +265,10 @@ std::vector<SchemaObject> build_expected_schema(int version) {
 
 // `text` with control characters (C0, DEL, C1), invalid UTF-8 and '\' escaped.
 std::string printable(std::string_view text) {
-  static const char hex[] = "0123456789abcdef";
   std::string out;
   auto escape = [&](unsigned char byte) {
     out += "\\x";
-    out += hex[byte >> 4];
-    out += hex[byte & 0xF];
+    append_hex(out, byte);
   };
   std::size_t i = 0;
   while (i < text.size()) {

@@ -123,17 +123,6 @@ ReloadStory hot_reload(StateManager& manager, GreeterPlugin& running, GreeterPlu
   return story;
 }
 
-// An audit event's detail for the demo's short table: the JSON object
-// without the content hash (64 hex digits that `audit` shows).
-std::string short_detail(const hotstate::AuditEvent& event) {
-  try {
-    auto fields = event.detail_json().get<std::map<std::string, hotstate::Json>>();
-    fields.erase("content_hash");
-    return hotstate::Json::from(fields).text();
-  } catch (const hotstate::Error&) {
-    return event.detail;
-  }
-}
 
 // `text` as one shell word: unchanged when it is plain, otherwise quoted.
 std::string shell_word(const std::string& text) {
@@ -253,7 +242,7 @@ int run_demo(const hotstate::Options& options, const std::string& program) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& event : events) {
     rows.push_back({iso_time_us(event.time_us).substr(11, 15), event.kind,
-                    shorten(short_detail(event), 70)});
+                    shorten(event.short_detail(), 70)});
   }
   std::cout << "\nthe audit log of reload #" << second.ticket.id << ", step by step (" << events.size()
             << " events):\n";
