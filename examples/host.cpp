@@ -298,11 +298,6 @@ void install(const Library& library, const fs::path& active) {
 // ---------------------------------------------------------------------------
 // The host
 
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // "12:34:56.789", UTC.
 std::string clock_time(std::int64_t time_us) {
   const std::time_t seconds = static_cast<std::time_t>(time_us / 1'000'000);
@@ -504,7 +499,7 @@ class Host {
 };
 
 int run(const HostOptions& options) {
-  const std::int64_t run_started = now_us();
+  const std::int64_t run_started = hotstate::now_us();
   hotstate::Options store_options;
   store_options.path = options.db;
   StateManager manager(store_options);

@@ -498,3 +498,19 @@ TEST_CASE("short_detail shows an event's detail without its content hash, and ne
   event.detail = "[1,2]";
   CHECK(event.short_detail() == "[1,2]");
 }
+
+TEST_CASE("format_time_us writes the audit_log view's time text", "[audit][time]") {
+  RawDb sql(":memory:");
+  for (const std::int64_t time_us : {std::int64_t{0}, std::int64_t{1}, std::int64_t{999999}, std::int64_t{1764000000123456},
+                                     std::int64_t{253402300799999999}}) {
+    INFO(time_us);
+    const std::string t = std::to_string(time_us);
+    CHECK(hotstate::format_time_us(time_us) ==
+          sql.query("SELECT strftime('%Y-%m-%dT%H:%M:%S', " + t + " / 1000000, 'unixepoch') || printf('.%06dZ', " + t +
+                    " % 1000000)"));
+  }
+  CHECK(hotstate::format_time_us(-1) == "1969-12-31T23:59:59.999999Z");
+  const std::int64_t before = hotstate::now_us();
+  CHECK(before > 1764000000000000);
+  CHECK(hotstate::now_us() >= before);
+}

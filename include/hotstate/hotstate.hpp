@@ -10,4 +10,5 @@
 #include "hotstate/snapshot.hpp"
 #include "hotstate/state_manager.hpp"
 #include "hotstate/stateful_plugin.hpp"
+#include "hotstate/time.hpp"
 #include "hotstate/version.hpp"

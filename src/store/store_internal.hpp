@@ -33,6 +33,7 @@
 
 #include "hotstate/error.hpp"
 #include "hotstate/json.hpp"
+#include "hotstate/time.hpp"
 #include "store/connection.hpp"
 #include "store/migrations.hpp"
 #include "store/schema_guard.hpp"
@@ -60,10 +61,6 @@ std::string immutable_uri(const std::string& path);
 // Throws unless hotstate may use (and migrate) a file with this identity.
 void require_usable(const FileIdentity& identity, const std::string& path);
 
-inline std::int64_t unix_microseconds_now() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Resets a statement when a use of it ends, however it ends.
 class StatementUse {
@@ -198,7 +195,7 @@ struct Store::Shared {
   std::size_t max_metadata_bytes = 0;
   std::function<std::int64_t()> clock;  // Options::clock; empty: the system clock
 
-  std::int64_t now_us() const { return clock ? clock() : unix_microseconds_now(); }
+  std::int64_t now_us() const { return clock ? clock() : hotstate::now_us(); }
   // How read connections open the file: the path and flags the writer (or,
   // read-only, the first connection) succeeded with.
   std::string reader_path;

@@ -55,7 +55,7 @@ int command_audit(StateManager& manager, const hotstate::AuditQuery& query, bool
       out.begin_object();
       out.member("id", event.id);
       out.member("time_us", event.time_us);
-      out.member("time", iso_time_us(event.time_us));
+      out.member("time", hotstate::format_time_us(event.time_us));
       out.member("plugin_id", event.plugin_id);
       out.member("kind", event.kind);
       embed_json_text(out, "detail", event.detail);
@@ -72,7 +72,7 @@ int command_audit(StateManager& manager, const hotstate::AuditQuery& query, bool
   std::vector<std::vector<std::string>> rows;
   rows.reserve(events.size());
   for (const auto& event : events) {
-    rows.push_back({std::to_string(event.id), iso_time_us(event.time_us), event.plugin_id.empty() ? "-" : event.plugin_id,
+    rows.push_back({std::to_string(event.id), hotstate::format_time_us(event.time_us), event.plugin_id.empty() ? "-" : event.plugin_id,
                     event.kind, event.detail});
   }
   print_table({"ID", "TIME (UTC)", "PLUGIN", "KIND", "DETAIL"}, rows);
@@ -95,7 +95,7 @@ int command_reloads(StateManager& manager, bool json) {
       out.member("from_version", reload.from_version);
       out.member("to_version", reload.to_version);
       out.member("started_at_us", reload.started_at_us);
-      out.member("started", iso_time_us(reload.started_at_us));
+      out.member("started", hotstate::format_time_us(reload.started_at_us));
       out.member("last_good_seq", reload.last_good.seq);
       embed_json_text(out, "last_good", reload.last_good.to_bytes());
       out.end_object();
@@ -113,7 +113,7 @@ int command_reloads(StateManager& manager, bool json) {
     rows.push_back({std::to_string(reload.id), reload.plugin_id,
                     (reload.from_version.empty() ? "?" : reload.from_version) + " -> " +
                         (reload.to_version.empty() ? "?" : reload.to_version),
-                    iso_time_us(reload.started_at_us), std::to_string(reload.last_good.seq)});
+                    hotstate::format_time_us(reload.started_at_us), std::to_string(reload.last_good.seq)});
   }
   print_table({"ID", "PLUGIN", "FROM -> TO", "STARTED (UTC)", "LAST GOOD SEQ"}, rows);
   std::cout << "\nthese reloads began and never finished: their host died, or is still running them.\n"
@@ -135,7 +135,7 @@ int command_prune_audit(StateManager& manager, const hotstate::AuditPrune& prune
     return 0;
   }
   std::cout << "removed " << removed << " audit event(s)";
-  if (prune.older_than_us) std::cout << " older than " << iso_time_us(*prune.older_than_us);
+  if (prune.older_than_us) std::cout << " older than " << hotstate::format_time_us(*prune.older_than_us);
   if (prune.keep_newest) std::cout << (prune.older_than_us ? " or" : "") << " beyond the newest " << *prune.keep_newest;
   std::cout << "; the prune itself is recorded (AuditPruned), and the saves of existing snapshots stay\n";
   return 0;

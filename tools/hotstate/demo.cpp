@@ -241,7 +241,7 @@ int run_demo(const hotstate::Options& options, const std::string& program) {
   std::reverse(events.begin(), events.end());
   std::vector<std::vector<std::string>> rows;
   for (const auto& event : events) {
-    rows.push_back({iso_time_us(event.time_us).substr(11, 15), event.kind,
+    rows.push_back({hotstate::format_time_us(event.time_us).substr(11, 15), event.kind,
                     shorten(event.short_detail(), 70)});
   }
   std::cout << "\nthe audit log of reload #" << second.ticket.id << ", step by step (" << events.size()

@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
 
     hotstate::AuditQuery query;
     if (*audit) {
-      const std::int64_t now = hotstate_tool::now_us();
+      const std::int64_t now = hotstate::now_us();
       if (audit_plugin->count() > 0) query.plugin_id = plugin_id;
       query.kinds = kinds;
       if (since_option->count() > 0) query.since_us = hotstate_tool::parse_time_argument(since_text, now, "--since");
@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
       }
       if (older_than_option->count() > 0) {
         prune_bounds.older_than_us =
-            hotstate_tool::parse_time_argument(older_than_text, hotstate_tool::now_us(), "--older-than");
+            hotstate_tool::parse_time_argument(older_than_text, hotstate::now_us(), "--older-than");
       }
       if (keep_option->count() > 0) {
         prune_bounds.keep_newest = static_cast<std::size_t>(parse_count(keep_text, "--keep", kMaxCount));

@@ -64,13 +64,7 @@ void embed_json_text(hotstate::JsonWriter& out, std::string_view key, const std:
 // snapshot's timestamp); the number itself when it is beyond any date.
 std::string iso_time(std::uint64_t seconds);
 
-// `time_us` (microseconds since the Unix epoch) as ISO-8601 UTC with
-// microseconds, "2026-11-25T03:33:54.272233Z": the same text as the time
-// column of the SQL view audit_log.
-std::string iso_time_us(std::int64_t time_us);
-
-// The system clock, microseconds since the Unix epoch.
-std::int64_t now_us();
+// Event times: hotstate::format_time_us and hotstate::now_us (time.hpp).
 
 // The forms parse_time_argument accepts, for help texts and its message.
 inline constexpr std::string_view kTimeForms =
