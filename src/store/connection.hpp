@@ -57,6 +57,23 @@ struct ConnectionGuard {
   void begin_call() noexcept;
 };
 
+// Lets the writer compile SQL for its lifetime (a window in which the SQL
+// compiled is hotstate's own, or the schema was checked), then restores
+// what was allowed before.
+class CompileWindow {
+ public:
+  explicit CompileWindow(ConnectionGuard& guard) noexcept : guard_(guard), was_allowed_(guard.compile_allowed) {
+    guard_.compile_allowed = true;
+  }
+  ~CompileWindow() { guard_.compile_allowed = was_allowed_; }
+  CompileWindow(const CompileWindow&) = delete;
+  CompileWindow& operator=(const CompileWindow&) = delete;
+
+ private:
+  ConnectionGuard& guard_;
+  bool was_allowed_;
+};
+
 struct ConnectionSettings {
   int busy_ms = 0;
   Synchronous synchronous = Synchronous::Full;

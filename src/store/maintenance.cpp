@@ -19,18 +19,17 @@ namespace {
 // one of its -wal, -shm or -journal files (however spelled: ./x, a symlink).
 void require_other_file(const std::string& source, const std::string& destination) {
   namespace fs = std::filesystem;
-  std::error_code error;
+  std::error_code ignored;
+  const fs::path normal = fs::absolute(destination, ignored).lexically_normal();
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
     const std::string own = source + suffix;
-    if (fs::equivalent(own, destination, error) && !error) {
+    // The same file however spelled: the same inode where it exists, the
+    // same normal path where it does not (yet).
+    const bool same = fs::equivalent(own, destination, ignored) ||
+                      (!normal.empty() && fs::absolute(own, ignored).lexically_normal() == normal);
+    if (same) {
       throw Error(ErrorCode::InvalidArgument,
                   "backup: '" + destination + "' is the database itself ('" + own + "'); nothing was written");
-    }
-  }
-  const fs::path normal = fs::absolute(destination, error).lexically_normal();
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-    if (!error && fs::absolute(source + suffix, error).lexically_normal() == normal) {
-      throw Error(ErrorCode::InvalidArgument, "backup: '" + destination + "' is the database itself; nothing was written");
     }
   }
 }

@@ -94,9 +94,11 @@ void require_trusted_schema(sqlite3* db, int version, const std::string& path, s
 // 2^63-1, which an explicit id (written before migration 0003 refused them,
 // or in sqlite_sequence itself) can cause. Returns the Corrupt error that
 // says so, for that case.
-std::optional<Error> diagnose_used_up_ids(SQLite::Database& db, std::string_view context) {
+std::optional<Error> diagnose_used_up_ids(Store::Connection& c, std::string_view context) {
+  // hotstate's own query of SQLite's own table: nothing of the file's runs.
+  const CompileWindow window(*c.guard);
   try {
-    SQLite::Statement used_up(db, "SELECT name, seq FROM sqlite_sequence WHERE seq > ?1 ORDER BY name LIMIT 1");
+    SQLite::Statement used_up(c.db, "SELECT name, seq FROM sqlite_sequence WHERE seq > ?1 ORDER BY name LIMIT 1");
     used_up.bind(1, static_cast<std::int64_t>(max_row_id));
     if (!used_up.executeStep()) return std::nullopt;
     return Error(ErrorCode::Corrupt,
@@ -289,20 +291,6 @@ bool open_writable(Store::Shared& shared, const Options& options) {
   return !existed;
 }
 
-// Runs `open` again while it fails with Busy (another connection is
-// migrating, checkpointing or recovering the file), until busy_ms passed.
-template <class Open>
-auto retry_while_busy(std::string_view context, int busy_ms, Open&& open) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_ms);
-  for (int attempt = 0;; ++attempt) {
-    try {
-      return translate_sqlite_errors(context, open);
-    } catch (const Error& error) {
-      if (error.code() != ErrorCode::Busy || std::chrono::steady_clock::now() >= deadline) throw;
-      std::this_thread::sleep_for(std::chrono::microseconds(100) * std::min(attempt + 1, 20));
-    }
-  }
-}
 
 }  // namespace
 

@@ -191,15 +191,8 @@ std::string column_string(sqlite3_stmt* statement, int column) {
 
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, std::string_view context) {
   const int code = db != nullptr ? sqlite3_extended_errcode(db) : rc;
-  std::string message(context);
-  message += ": ";
-  message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  message += " (SQLite ";
-  message += sqlite3_errstr(code);
-  message += ", code ";
-  message += std::to_string(code);
-  message += ')';
-  throw Error(error_code_for_sqlite(code), message);
+  const SQLite::Exception error(db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc), code);
+  rethrow_sqlite(context, error, code);
 }
 
 // Every row of db's main schema but SQLite's own, in rowid order. Reading it

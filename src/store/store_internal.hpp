@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -177,7 +178,23 @@ bool affects_writes(const SchemaDifference& difference);
 void require_trusted_schema(sqlite3* db, int version, const std::string& path, std::string_view refused);
 // The Corrupt error for a "disk full" that was a table with no id left to
 // give (an id beyond 2^53-1 written outside hotstate), if that is the case.
-std::optional<Error> diagnose_used_up_ids(SQLite::Database& db, std::string_view context);
+std::optional<Error> diagnose_used_up_ids(Store::Connection& c, std::string_view context);
+
+// Runs `attempt` again while it fails with Busy (another connection holds
+// the lock, migrates, checkpoints or recovers the file), until busy_ms have
+// passed; SQLite errors become Error as by translate_sqlite_errors.
+template <class Attempt>
+auto retry_while_busy(std::string_view context, int busy_ms, Attempt&& attempt) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_ms);
+  for (int tries = 0;; ++tries) {
+    try {
+      return translate_sqlite_errors(context, attempt);
+    } catch (const Error& error) {
+      if (error.code() != ErrorCode::Busy || std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(std::chrono::microseconds(50) * std::min(tries + 1, 20));
+    }
+  }
+}
 // Applies each pending migration in its own transaction (see opening.cpp).
 void migrate(SQLite::Database& db, const std::string& path, std::optional<std::size_t> initial_max_history);
 // The WAL-index header as SQLite itself maps it for `db`, or null.
@@ -329,23 +346,15 @@ struct Store::Shared {
       throw Error(ErrorCode::ReadOnly, std::string(context) + ": this StateManager was opened read-only");
     }
     std::lock_guard lock(writer_mutex);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(settings.busy_ms);
-    for (int attempt = 0;; ++attempt) {
+    return retry_while_busy(context, settings.busy_ms, [&] {
       try {
         return translate_sqlite_errors(context, [&] { return write_once(context, statements, body); });
       } catch (const Error& error) {
-        if (error.code() == ErrorCode::DiskFull) {
-          // hotstate's own query of SQLite's own table: nothing of the file's runs.
-          const bool allowed = writer->guard->compile_allowed;
-          writer->guard->compile_allowed = true;
-          std::optional<Error> used_up = diagnose_used_up_ids(writer->db, context);
-          writer->guard->compile_allowed = allowed;
-          if (used_up) throw *used_up;
-        }
-        if (error.code() != ErrorCode::Busy || std::chrono::steady_clock::now() >= deadline) throw;
-        std::this_thread::sleep_for(std::chrono::microseconds(50) * std::min(attempt + 1, 20));
+        if (error.code() != ErrorCode::DiskFull) throw;
+        if (std::optional<Error> used_up = diagnose_used_up_ids(*writer, context)) throw *used_up;
+        throw;
       }
-    }
+    });
   }
 
   template <class Body>
@@ -368,11 +377,7 @@ struct Store::Shared {
       }
     }
     guard.schema_trusted = false;
-    guard.compile_allowed = true;
-    struct DenyCompiles {
-      ConnectionGuard& guard;
-      ~DenyCompiles() { guard.compile_allowed = false; }
-    } deny_afterwards{guard};
+    const CompileWindow window(guard);
     try {
       // One transaction holds the write lock from the check to the commit,
       // so the schema checked is the schema the statements compile against.
