@@ -302,7 +302,9 @@ std::int64_t system_now_us() {
       .count();
 }
 
-constexpr std::int64_t kTenOClock = 1795600800LL * 1000000;  // 2026-11-25T10:00:00Z
+// A fixed day long before any run of this test, so the events stamped "two days ago" by the real clock
+// never fall inside it (they did on 2026-11-27).
+constexpr std::int64_t kTenOClock = 1615716000LL * 1000000;  // 2021-03-14T10:00:00Z
 
 }  // namespace
 
@@ -387,13 +389,13 @@ TEST_CASE("audit filters by plugin, kind, time and limit, as a table and as JSON
     CHECK(kinds_of({"--kind", "PluginDiscovered", "--plugin", "b"}) == Kinds{"PluginDiscovered"});
   }
   SECTION("by time: ISO-8601 dates and date-times, @unix seconds, durations back from now") {
-    CHECK(kinds_of({"--plugin", "a", "--since", "2026-11-25T10:00:00Z"}) == Kinds{"ReloadFailed"});
-    CHECK(kinds_of({"--plugin", "b", "--since", "2026-11-25T10:00:00.123456Z"}) ==
+    CHECK(kinds_of({"--plugin", "a", "--since", "2021-03-14T10:00:00Z"}) == Kinds{"ReloadFailed"});
+    CHECK(kinds_of({"--plugin", "b", "--since", "2021-03-14T10:00:00.123456Z"}) ==
           Kinds{"PluginDiscovered", "RollbackTriggered"});
-    CHECK(kinds_of({"--plugin", "b", "--since", "2026-11-25T10:00:00.123457Z"}) == Kinds{"PluginDiscovered"});
-    CHECK(kinds_of({"--since", "2026-11-25 10:00:00", "--until", "2026-11-25T11:00:00Z", "--oldest-first"}) ==
+    CHECK(kinds_of({"--plugin", "b", "--since", "2021-03-14T10:00:00.123457Z"}) == Kinds{"PluginDiscovered"});
+    CHECK(kinds_of({"--since", "2021-03-14 10:00:00", "--until", "2021-03-14T11:00:00Z", "--oldest-first"}) ==
           Kinds{"ReloadFailed", "RollbackTriggered"});
-    CHECK(kinds_of({"--plugin", "a", "--since", "2026-11-25", "--until", "@1795600800"}) == Kinds{"PluginDiscovered"});
+    CHECK(kinds_of({"--plugin", "a", "--since", "2021-03-14", "--until", "@1615716000"}) == Kinds{"PluginDiscovered"});
     CHECK(kinds_of({"--plugin", "recent", "--since", "1h"}) == Kinds{"PluginRemoved"});
     CHECK(kinds_of({"--plugin", "recent", "--since", "90s"}) == Kinds{"PluginRemoved"});
     CHECK(kinds_of({"--plugin", "recent", "--since", "3d"}) == Kinds{"PluginRemoved", "PluginDiscovered"});
@@ -411,7 +413,7 @@ TEST_CASE("audit filters by plugin, kind, time and limit, as a table and as JSON
     REQUIRE(events.size() == 1);
     const JsonObject event = object_of(events[0]);
     CHECK(event.at("time_us").get<std::int64_t>() == kTenOClock + 123456);
-    CHECK(event.at("time").get<std::string>() == "2026-11-25T10:00:00.123456Z");
+    CHECK(event.at("time").get<std::string>() == "2021-03-14T10:00:00.123456Z");
     CHECK(event.at("plugin_id").get<std::string>() == "b");
     CHECK(event.at("detail").type() == hotstate::JsonType::Object);
     CHECK(event.at("detail").text() == R"({"reason":"a failed"})");
@@ -424,15 +426,15 @@ TEST_CASE("audit filters by plugin, kind, time and limit, as a table and as JSON
     REQUIRE(run.exit_code == 0);
     CHECK_THAT(run.out, Catch::StartsWith("ID") && Catch::Contains("TIME") && Catch::Contains("KIND") &&
                             Catch::Contains("DETAIL"));
-    CHECK_THAT(run.out, Catch::Contains("2026-11-25T10:00:00.000000Z") && Catch::Contains("ReloadFailed") &&
+    CHECK_THAT(run.out, Catch::Contains("2021-03-14T10:00:00.000000Z") && Catch::Contains("ReloadFailed") &&
                             Catch::Contains(R"({"attempt":2,"error":"boom"})") &&
-                            Catch::Contains("2026-11-25T09:00:00.000000Z"));
+                            Catch::Contains("2021-03-14T09:00:00.000000Z"));
     const Run limited = hotstate_tool({"--db", db, "audit", "--limit", "1"});
     CHECK_THAT(limited.out, Catch::Contains("--limit 0 for all"));
   }
   SECTION("a time or a limit it cannot read is a usage error naming the accepted forms") {
-    for (const char* bad : {"yesterday", "2026-13-01", "2026-02-30", "2026-11-25T25:00:00Z", "10x", "@", "-5m",
-                            "2026-11-25T10:00:00+01:00", ""}) {
+    for (const char* bad : {"yesterday", "2026-13-01", "2026-02-30", "2021-03-14T25:00:00Z", "10x", "@", "-5m",
+                            "2021-03-14T10:00:00+01:00", ""}) {
       INFO("--since '" << bad << "'");
       const Run run = hotstate_tool({"--db", db, "audit", "--since", bad});
       CHECK(run.exit_code == 2);
