@@ -128,6 +128,33 @@ TEST_CASE("a write refused before it commits anything keeps the cache warm", "[c
   CHECK(after.entries == before.entries);
 }
 
+TEST_CASE("a write that SQLite refuses inside its own transaction keeps the cache warm", "[cache][errors]") {
+  TempDir dir;
+  const auto path = dir.file("rolled-back.db");
+  StateManager manager(file_options(path));
+  manager.save_snapshot(versioned("p", 1));
+  manager.save_snapshot(versioned("q", 1));
+  {
+    RawDb shell(path);
+    // begin_reload now fails at its last statement, its ReloadStarted event,
+    // after its snapshot and journal rows: its transaction is rolled back.
+    shell.exec("DELETE FROM audit_kinds WHERE kind = 'ReloadStarted'");
+  }
+  REQUIRE(current_version(manager, "p") == 1);  // the shell's commit dropped the cache; these refill it
+  REQUIRE(current_version(manager, "q") == 1);
+  const auto before = manager.cache_stats();
+
+  CHECK(error_code_of([&] { (void)manager.begin_reload(versioned("p", 2), "2.0.0"); }) == ErrorCode::Constraint);
+
+  CHECK(current_version(manager, "p") == 1);
+  CHECK(current_version(manager, "q") == 1);
+  const auto after = manager.cache_stats();
+  CHECK(after.misses == before.misses);  // the store said nothing committed: both answered from memory
+  CHECK(after.hits == before.hits + 2);
+  CHECK(after.invalidations == before.invalidations);
+  CHECK(manager.unfinished_reloads().empty());
+}
+
 // --- Coherence with other writers ------------------------------------------------
 
 TEST_CASE("another StateManager's commit on the same file is seen by the next load", "[cache][coherence]") {

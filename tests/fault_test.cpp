@@ -470,6 +470,35 @@ TEST_CASE("a failed fsync gives Io, the save never becomes visible, and the next
   check_committed(path, "p", 3, {1});
 }
 
+// A failure while the commit runs leaves its outcome unknown to the caller
+// (see the next test), so the cache keeps nothing it held before.
+TEST_CASE("a write whose commit failed drops the cache, whether or not it committed", "[fault][io][fsync][cache]") {
+  faults::Scope scope;
+  TempDir dir;
+  const auto path = dir.file("io-sync-cache.db");
+  StateManager manager(faults::options(path, 3));
+  manager.save_snapshot(versioned("p", 1));
+  manager.save_snapshot(versioned("q", 1));
+  REQUIRE(current_version(manager, "q") == 1);
+  REQUIRE(manager.cache_stats().entries == 2);
+
+  faults::fail_nth_sync(1);  // an autocommit save: its one statement is the commit
+  CHECK(error_code_of([&] { manager.save_snapshot(versioned("p", 2)); }) == ErrorCode::Io);
+  CHECK(manager.cache_stats().entries == 0);
+  const auto misses = manager.cache_stats().misses;
+  CHECK(current_version(manager, "q") == 1);
+  CHECK(manager.cache_stats().misses == misses + 1);
+
+  REQUIRE(manager.cache_stats().entries == 1);
+  faults::fail_every_sync();  // a transaction: its COMMIT fails
+  CHECK(error_code_of([&] { (void)manager.save_snapshots({versioned("p", 2), versioned("q", 2)}); }) ==
+        ErrorCode::Io);
+  CHECK(manager.cache_stats().entries == 0);
+  faults::clear_faults();
+  CHECK(current_version(manager, "p") == 1);
+  CHECK(current_version(manager, "q") == 1);
+}
+
 // What a failed fsync means: the data may or may not be on disk. SQLite
 // wrote the whole transaction, commit frame included, to the -wal before the
 // sync failed; it only did not publish it. If the process then dies before

@@ -92,19 +92,21 @@ SnapshotCache::Write::~Write() {
   cache_.pending_writes_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
-void SnapshotCache::Write::complete(const ChangeMarker& before, const ChangeMarker& after,
-                                    const std::vector<CacheUpdate>& updates, bool clear_all) {
+void SnapshotCache::Write::complete(const Commit& commit) {
   completed_ = true;
-  if (!cache_.enabled() || before == after) return;  // disabled, or nothing was committed
+  const ChangeMarker& before = commit.before;
+  const ChangeMarker& after = commit.after;
+  if (!cache_.enabled() || before == after) return;  // disabled, or the write changed nothing
   std::unique_lock lock(cache_.mutex_);
   // Our commit, and no other, came after `before`: the commit counter moved by one.
   const bool only_ours = before.stable && after.stable && after.commit_counter() == before.commit_counter() + 1;
-  if (clear_all || !only_ours || !(cache_.validated_ == before)) {
-    if (!clear_all && !cache_.index_.empty()) cache_.invalidations_.fetch_add(1, std::memory_order_relaxed);
+  const bool removed_all = commit.removed_every_plugin;
+  if (removed_all || !only_ours || !(cache_.validated_ == before)) {
+    if (!removed_all && !cache_.index_.empty()) cache_.invalidations_.fetch_add(1, std::memory_order_relaxed);
     cache_.clear_locked();
   }
   if (only_ours) {
-    for (const CacheUpdate& update : updates) cache_.upsert_locked(update.plugin_id, update.snapshot);
+    for (const CurrentSnapshot& current : commit.current) cache_.upsert_locked(current.plugin_id, current.snapshot);
     cache_.evict_locked();
   }
   cache_.validated_ = after;

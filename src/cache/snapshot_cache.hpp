@@ -19,6 +19,7 @@
 
 #include "hotstate/snapshot.hpp"
 #include "store/change_marker.hpp"
+#include "store/write_outcome.hpp"
 
 namespace hotstate::internal {
 
@@ -34,12 +35,6 @@ struct CacheCounters {
   std::uint64_t evictions = 0;
   std::size_t entries = 0;
   std::size_t bytes = 0;
-};
-
-// One plugin's new current snapshot after a write (null: it has none now).
-struct CacheUpdate {
-  std::string_view plugin_id;
-  SnapshotPtr snapshot;
 };
 
 class SnapshotCache {
@@ -67,24 +62,25 @@ class SnapshotCache {
   // the lookup (a write or an invalidation would make it possibly stale).
   void fill(const Ticket& ticket, std::string_view plugin_id, SnapshotPtr snapshot);
 
-  // A write through the cache. Begin it before the store write; complete it
-  // with the outcome after the commit. Destroyed uncompleted (the write
-  // threw), it drops the whole cache: a failed write never reaches the
-  // cache, and nothing stale survives an outcome it cannot know.
+  // A write through the cache. Begin it before the store write (lookups
+  // meanwhile bypass the cache); end it with one call: complete() with the
+  // store's Commit, or nothing_committed(). Destroyed with neither (the
+  // write's outcome is unknown), it drops the whole cache: a failed write
+  // never reaches the cache, and nothing stale survives an outcome it
+  // cannot know.
   class Write {
    public:
     explicit Write(SnapshotCache& cache);
     ~Write();
     Write(const Write&) = delete;
     Write& operator=(const Write&) = delete;
-    // `before`/`after`: the markers just before and just after the commit.
-    // `clear_all`: the write removed every plugin.
-    void complete(const ChangeMarker& before, const ChangeMarker& after, const std::vector<CacheUpdate>& updates,
-                  bool clear_all = false);
-    // The write failed and is known to have committed nothing (its input was
-    // refused before any SQL ran, or its own transaction rolled it back):
-    // the cache stays as it is. Other writers are still caught by the
-    // marker check of every lookup.
+    // Applies what the write committed. If no other writer committed in
+    // between, the cache stays warm and takes the write's current snapshots;
+    // otherwise it is dropped.
+    void complete(const Commit& commit);
+    // The write failed and is known to have committed nothing: the cache
+    // stays as it is. Other writers are still caught by the marker check of
+    // every lookup.
     void nothing_committed() noexcept { completed_ = true; }
 
    private:

@@ -24,7 +24,7 @@ std::uint64_t insert_event(Store::Connection& c, std::int64_t time_us, std::stri
 WriteOutcome<bool> Store::append_event(std::string_view plugin_id, std::string_view kind, const std::string& detail) {
   require_id(*shared_, plugin_id, "plugin_id");
   require_within(detail.size(), shared_->max_metadata_bytes, "the event's detail");
-  return shared_->write("record_event", Shared::Statements::One, [&](Connection& c) {
+  return shared_->write("record_event", Shared::Statements::One, [&](Connection& c, Commit&) {
     insert_event(c, shared_->now_us(), plugin_id, kind, detail);
     return true;
   });
@@ -72,7 +72,7 @@ WriteOutcome<std::uint64_t> Store::prune_audit(const AuditPrune& prune) {
   if (!prune.older_than_us && !prune.keep_newest) {
     throw Error(ErrorCode::InvalidArgument, "prune_audit: set older_than_us, keep_newest or both; nothing was written");
   }
-  return shared_->write("prune_audit", Shared::Statements::Many, [&](Connection& c) -> std::uint64_t {
+  return shared_->write("prune_audit", Shared::Statements::Many, [&](Connection& c, Commit&) -> std::uint64_t {
     Detail detail;
     if (prune.older_than_us) detail["before_us"] = Json::from(*prune.older_than_us);
     if (prune.keep_newest) {

@@ -10,7 +10,7 @@ WriteOutcome<bool> Store::set_plugin_state(std::string_view plugin_id, const Plu
   require_id(*shared_, plugin_id, "plugin_id");
   require_utf8(state.reason(), "the Failed reason");
   require_within(state.reason().size(), shared_->max_metadata_bytes, "the Failed reason");
-  return shared_->write("set_plugin_state", Shared::Statements::One, [&](Connection& c) {
+  return shared_->write("set_plugin_state", Shared::Statements::One, [&](Connection& c, Commit&) {
     // The triggers on plugin_states record the transition in the audit log.
     StatementUse upsert(c.statement(
         "INSERT INTO plugin_states (plugin_id, state, reason, changed_at_us) VALUES (?1, ?2, ?3, ?4)"

@@ -43,14 +43,16 @@ void end_journal_row(Store::Connection& c, std::uint64_t reload_id, const char* 
 
 }  // namespace
 
-WriteOutcome<ReloadTicket> Store::begin_reload(const StateSnapshot& snapshot, std::string_view to_version) {
+WriteOutcome<ReloadTicket> Store::begin_reload(StateSnapshot pre_reload, std::string_view to_version) {
+  const SnapshotToSave saved = to_save(std::move(pre_reload));
+  const StateSnapshot& snapshot = *saved;
   const EncodedRow row = encode_row(*shared_, snapshot);
   require_id(*shared_, to_version, "to_version");
   const std::string last_good = snapshot.to_bytes();
-  return shared_->write("begin_reload", Shared::Statements::Many, [&](Connection& c) {
+  return shared_->write("begin_reload", Shared::Statements::Many, [&](Connection& c, Commit& commit) {
     ReloadTicket ticket;
     ticket.started_at_us = shared_->now_us();
-    ticket.snapshot_seq = insert_row(c, row, ticket.started_at_us);
+    ticket.snapshot_seq = insert_current(c, commit, saved, row, ticket.started_at_us);
     {
       StatementUse insert(c.statement(
           "INSERT INTO reloads (plugin_id, from_version, to_version, started_at_us, snapshot_seq, last_good_snapshot)"
@@ -78,7 +80,7 @@ WriteOutcome<bool> Store::finish_reload(std::uint64_t reload_id, const ReloadRes
     require_utf8(result.error, "the reload's error");
     require_within(result.error.size(), shared_->max_metadata_bytes, "the reload's error");
   }
-  return shared_->write("finish_reload", Shared::Statements::Many, [&](Connection& c) {
+  return shared_->write("finish_reload", Shared::Statements::Many, [&](Connection& c, Commit&) {
     const JournalRow journal = unfinished_journal_row(c, reload_id, "finish_reload");
     const std::int64_t now = shared_->now_us();
     const std::string note = result.success ? std::string() : result.error;
@@ -100,7 +102,7 @@ WriteOutcome<bool> Store::finish_reload(std::uint64_t reload_id, const ReloadRes
 WriteOutcome<bool> Store::resolve_reload(std::uint64_t reload_id, std::string_view note) {
   require_utf8(note, "the note");
   require_within(note.size(), shared_->max_metadata_bytes, "the note");
-  return shared_->write("resolve_reload", Shared::Statements::Many, [&](Connection& c) {
+  return shared_->write("resolve_reload", Shared::Statements::Many, [&](Connection& c, Commit&) {
     const JournalRow journal = unfinished_journal_row(c, reload_id, "resolve_reload");
     const std::int64_t now = shared_->now_us();
     end_journal_row(c, reload_id, "resolved", now, std::string(note));

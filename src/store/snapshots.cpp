@@ -5,18 +5,22 @@
 
 namespace hotstate::internal {
 
-WriteOutcome<std::uint64_t> Store::insert(const StateSnapshot& snapshot) {
-  const EncodedRow row = encode_row(*shared_, snapshot);
-  return shared_->write("save_snapshot", Shared::Statements::One, [&](Connection& c) { return insert_row(c, row, shared_->now_us()); });
+WriteOutcome<std::uint64_t> Store::insert(StateSnapshot snapshot) {
+  const SnapshotToSave saved = to_save(std::move(snapshot));
+  const EncodedRow row = encode_row(*shared_, *saved);
+  return shared_->write("save_snapshot", Shared::Statements::One, [&](Connection& c, Commit& commit) {
+    return insert_current(c, commit, saved, row, shared_->now_us());
+  });
 }
 
-WriteOutcome<std::uint64_t> Store::insert_if(const StateSnapshot& snapshot, std::uint64_t expected_seq) {
-  const EncodedRow row = encode_row(*shared_, snapshot);
-  return shared_->write("save_snapshot_if", Shared::Statements::Many, [&](Connection& c) {
+WriteOutcome<std::uint64_t> Store::insert_if(StateSnapshot snapshot, std::uint64_t expected_seq) {
+  const SnapshotToSave saved = to_save(std::move(snapshot));
+  const EncodedRow row = encode_row(*shared_, *saved);
+  return shared_->write("save_snapshot_if", Shared::Statements::Many, [&](Connection& c, Commit& commit) {
     std::uint64_t current_seq = 0;
     {
       StatementUse select(c.select_current_seq);
-      select->bind(1, snapshot.plugin_id);
+      select->bind(1, saved->plugin_id);
       if (select->executeStep() && !select->getColumn(0).isNull()) {
         current_seq = static_cast<std::uint64_t>(select->getColumn(0).getInt64());
       }
@@ -26,33 +30,41 @@ WriteOutcome<std::uint64_t> Store::insert_if(const StateSnapshot& snapshot, std:
                                            std::to_string(current_seq) + ", not " + std::to_string(expected_seq) +
                                            "; nothing was written");
     }
-    return insert_row(c, row, shared_->now_us());
+    return insert_current(c, commit, saved, row, shared_->now_us());
   });
 }
 
-WriteOutcome<std::vector<std::uint64_t>> Store::insert_all(const std::vector<StateSnapshot>& snapshots) {
+WriteOutcome<std::vector<std::uint64_t>> Store::insert_all(std::vector<StateSnapshot> snapshots) {
+  std::vector<SnapshotToSave> saved;
   std::vector<EncodedRow> rows;
+  saved.reserve(snapshots.size());
   rows.reserve(snapshots.size());
-  for (const auto& snapshot : snapshots) rows.push_back(encode_row(*shared_, snapshot));
-  return shared_->write("save_snapshots", Shared::Statements::Many, [&](Connection& c) {
+  for (auto& snapshot : snapshots) {
+    saved.push_back(to_save(std::move(snapshot)));
+    rows.push_back(encode_row(*shared_, *saved.back()));
+  }
+  return shared_->write("save_snapshots", Shared::Statements::Many, [&](Connection& c, Commit& commit) {
     std::vector<std::uint64_t> seqs;
     seqs.reserve(rows.size());
-    for (const auto& row : rows) seqs.push_back(insert_row(c, row, shared_->now_us()));
+    commit.current.reserve(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      seqs.push_back(insert_current(c, commit, saved[i], rows[i], shared_->now_us()));
+    }
     return seqs;
   });
 }
 
-WriteOutcome<std::optional<StateSnapshot>> Store::rollback(std::string_view plugin_id) {
+WriteOutcome<SnapshotPtr> Store::rollback(std::string_view plugin_id) {
   require_id(*shared_, plugin_id, "plugin_id");
-  return shared_->write("rollback", Shared::Statements::Many, [&](Connection& c) -> std::optional<StateSnapshot> {
+  return shared_->write("rollback", Shared::Statements::Many, [&](Connection& c, Commit& commit) -> SnapshotPtr {
     std::int64_t newest = 0;
     std::int64_t previous = 0;
     {
       StatementUse select(c.select_newest_two);
       select->bind(1, std::string(plugin_id));
-      if (!select->executeStep()) return std::nullopt;
+      if (!select->executeStep()) return nullptr;
       newest = select->getColumn(0).getInt64();
-      if (!select->executeStep()) return std::nullopt;  // no history: change nothing
+      if (!select->executeStep()) return nullptr;  // no history: change nothing
       previous = select->getColumn(0).getInt64();
     }
     {
@@ -65,13 +77,15 @@ WriteOutcome<std::optional<StateSnapshot>> Store::rollback(std::string_view plug
     StatementUse select(c.select_by_seq);
     select->bind(1, previous);
     if (!select->executeStep()) throw Error(ErrorCode::Internal, "rollback: history row vanished");
-    return read_snapshot(*select.operator->());
+    SnapshotPtr restored = std::make_shared<const StateSnapshot>(read_snapshot(*select.operator->()));
+    commit.current.push_back({std::string(plugin_id), restored});
+    return restored;
   });
 }
 
 WriteOutcome<bool> Store::clear(std::string_view plugin_id) {
   require_id(*shared_, plugin_id, "plugin_id");
-  return shared_->write("clear", Shared::Statements::Many, [&](Connection& c) {
+  return shared_->write("clear", Shared::Statements::Many, [&](Connection& c, Commit& commit) {
     std::int64_t rows = 0;
     std::int64_t newest = 0;
     {
@@ -87,12 +101,13 @@ WriteOutcome<bool> Store::clear(std::string_view plugin_id) {
     erase->exec();
     insert_event(c, shared_->now_us(), plugin_id, "Cleared",
                  detail_text({{"rows", Json::from(rows)}, {"newest_seq", Json::from(newest)}}));
+    commit.current.push_back({std::string(plugin_id), nullptr});
     return true;
   });
 }
 
 WriteOutcome<bool> Store::clear_all() {
-  return shared_->write("clear_all", Shared::Statements::Many, [&](Connection& c) {
+  return shared_->write("clear_all", Shared::Statements::Many, [&](Connection& c, Commit& commit) {
     std::int64_t rows = 0;
     std::int64_t plugins = 0;
     {
@@ -105,6 +120,7 @@ WriteOutcome<bool> Store::clear_all() {
     StatementUse(*c.delete_all)->exec();
     insert_event(c, shared_->now_us(), "", "ClearedAll",
                  detail_text({{"rows", Json::from(rows)}, {"plugins", Json::from(plugins)}}));
+    commit.removed_every_plugin = true;
     return true;
   });
 }
@@ -157,7 +173,8 @@ WriteOutcome<std::size_t> Store::set_max_history(std::size_t max_history) {
     throw Error(ErrorCode::InvalidArgument, "set_max_history: " + std::to_string(max_history) + " is above the most, " +
                                                 std::to_string(max_history_limit) + "; nothing was written");
   }
-  return shared_->write("set_max_history", Shared::Statements::Many, [&](Connection& c) -> std::size_t {
+  // Trimming removes history rows only, never a current snapshot: the Commit names none.
+  return shared_->write("set_max_history", Shared::Statements::Many, [&](Connection& c, Commit&) -> std::size_t {
     const auto rows = [&] { return c.db.execAndGet("SELECT count(*) FROM snapshots").getInt64(); };
     const std::int64_t rows_before = rows();
     // The settings triggers delete what the lower bound trims, and audit the

@@ -21,17 +21,9 @@
 #include "hotstate/snapshot.hpp"
 #include "hotstate/state_manager.hpp"
 #include "store/change_marker.hpp"
+#include "store/write_outcome.hpp"
 
 namespace hotstate::internal {
-
-// What a write did, with the change markers read just before it committed
-// (inside its transaction, holding the write lock) and just after.
-template <class T>
-struct WriteOutcome {
-  T value;
-  ChangeMarker before;
-  ChangeMarker after;
-};
 
 class Store {
  public:
@@ -47,20 +39,25 @@ class Store {
   // The database's change marker now: a few loads from shared memory, no SQL.
   ChangeMarker marker() const noexcept;
 
+  // Every write method returns what it committed or throws as
+  // write_outcome.hpp says. Its Commit names each plugin whose current
+  // snapshot it set, with the snapshot as saved (seq filled in).
+
   // Appends `snapshot` as the plugin's newest row, in one transaction; the
   // trim trigger drops rows beyond the history bound. Returns the new seq.
-  WriteOutcome<std::uint64_t> insert(const StateSnapshot& snapshot);
+  WriteOutcome<std::uint64_t> insert(StateSnapshot snapshot);
 
   // As insert, if the plugin's newest row has seq `expected_seq` (0: the
   // plugin has no row); otherwise throws Error(Conflict) and writes nothing.
-  WriteOutcome<std::uint64_t> insert_if(const StateSnapshot& snapshot, std::uint64_t expected_seq);
+  WriteOutcome<std::uint64_t> insert_if(StateSnapshot snapshot, std::uint64_t expected_seq);
 
   // Appends every snapshot, in order, in one transaction. Returns their seqs.
-  WriteOutcome<std::vector<std::uint64_t>> insert_all(const std::vector<StateSnapshot>& snapshots);
+  WriteOutcome<std::vector<std::uint64_t>> insert_all(std::vector<StateSnapshot> snapshots);
 
   // In one transaction: if the plugin has at least two rows, deletes the
-  // newest and returns the one before it; otherwise changes nothing.
-  WriteOutcome<std::optional<StateSnapshot>> rollback(std::string_view plugin_id);
+  // newest and returns the one before it; otherwise changes nothing and
+  // returns null.
+  WriteOutcome<SnapshotPtr> rollback(std::string_view plugin_id);
 
   WriteOutcome<bool> clear(std::string_view plugin_id);
   WriteOutcome<bool> clear_all();
@@ -86,7 +83,7 @@ class Store {
   WriteOutcome<std::uint64_t> prune_audit(const AuditPrune& prune);
 
   // The reload journal (see StateManager for the contracts).
-  WriteOutcome<ReloadTicket> begin_reload(const StateSnapshot& snapshot, std::string_view to_version);
+  WriteOutcome<ReloadTicket> begin_reload(StateSnapshot snapshot, std::string_view to_version);
   WriteOutcome<bool> finish_reload(std::uint64_t reload_id, const ReloadResult& result);
   WriteOutcome<bool> resolve_reload(std::uint64_t reload_id, std::string_view note);
   std::vector<UnfinishedReload> unfinished_reloads() const;

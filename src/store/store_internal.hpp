@@ -40,6 +40,7 @@
 #include "store/schema_guard.hpp"
 #include "store/sqlite_error.hpp"
 #include "store/store.hpp"
+#include "store/write_outcome.hpp"
 
 namespace hotstate::internal {
 
@@ -323,13 +324,17 @@ struct Store::Shared {
     }
   }
 
-  // Runs `body` as one write and reports the change markers around it.
-  // Multi-statement bodies run in one transaction (BEGIN IMMEDIATE … COMMIT);
-  // a single-statement body runs in autocommit, which SQLite makes atomic
-  // by itself, saving the two round trips. Either way, `before` and `after`
-  // bracket the commit: a commit counter that moved by exactly one says no
-  // other commit came in between. A Busy failure that SQLite's busy handler
-  // did not absorb is retried until the busy timeout has passed.
+  // Runs `body(connection, commit)` as one write and returns its value with
+  // the Commit it filled in (the body adds the current snapshots it set; the
+  // change markers are added here). Multi-statement bodies run in one
+  // transaction (BEGIN IMMEDIATE … COMMIT); a single-statement body runs in
+  // autocommit, which SQLite makes atomic by itself, saving the two round
+  // trips. Either way, `before` and `after` bracket the commit: a commit
+  // counter that moved by exactly one says no other commit came in between.
+  // A Busy failure that SQLite's busy handler did not absorb is retried
+  // until the busy timeout has passed. A failure while the commit ran is
+  // thrown as CommitUncertain; any other failure committed nothing (see
+  // write_outcome.hpp).
   //
   // The schema gate: the writer's statements were compiled against a schema
   // that was checked to be hotstate's, and while it is unchanged they run as
@@ -340,32 +345,41 @@ struct Store::Shared {
   // indexes or tables are not hotstate's (Error(UntrustedSchema)).
   enum class Statements { One, Many };
   template <class Body>
-  auto write(std::string_view context, Statements statements, Body&& body)
-      -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
+  using BodyValue = decltype(std::declval<Body&>()(std::declval<Connection&>(), std::declval<Commit&>()));
+
+  template <class Body>
+  auto write(std::string_view context, Statements statements, Body&& body) -> WriteOutcome<BodyValue<Body>> {
     if (read_only) {
       throw Error(ErrorCode::ReadOnly, std::string(context) + ": this StateManager was opened read-only");
     }
     std::lock_guard lock(writer_mutex);
-    return retry_while_busy(context, settings.busy_ms, [&] {
-      try {
-        return translate_sqlite_errors(context, [&] { return write_once(context, statements, body); });
-      } catch (const Error& error) {
-        if (error.code() != ErrorCode::DiskFull) throw;
-        if (std::optional<Error> used_up = diagnose_used_up_ids(*writer, context)) throw *used_up;
-        throw;
-      }
-    });
+    bool commit_started = false;  // set by run_write: from here on, a failure may have committed
+    try {
+      return retry_while_busy(context, settings.busy_ms, [&] {
+        try {
+          return translate_sqlite_errors(context,
+                                         [&] { return write_once(context, statements, body, commit_started); });
+        } catch (const Error& error) {
+          if (error.code() != ErrorCode::DiskFull) throw;
+          if (std::optional<Error> used_up = diagnose_used_up_ids(*writer, context)) throw *used_up;
+          throw;
+        }
+      });
+    } catch (const Error& error) {
+      if (commit_started) throw CommitUncertain(error);
+      throw;
+    }
   }
 
   template <class Body>
-  auto write_once(std::string_view context, Statements statements, Body& body)
-      -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
+  auto write_once(std::string_view context, Statements statements, Body& body, bool& commit_started)
+      -> WriteOutcome<BodyValue<Body>> {
     Connection& c = *writer;
     ConnectionGuard& guard = *c.guard;
     guard.begin_call();
     if (guard.schema_trusted) {
       try {
-        return run_write(c, statements == Statements::Many, body);
+        return run_write(c, statements == Statements::Many, body, commit_started);
       } catch (const SQLite::Exception& e) {
         // A denied compile: the schema changed under a prepared statement
         // (nothing ran); check it below. Anything else is what it says.
@@ -381,7 +395,7 @@ struct Store::Shared {
     try {
       // One transaction holds the write lock from the check to the commit,
       // so the schema checked is the schema the statements compile against.
-      return run_write(c, /*transaction=*/true, body, [&] {
+      return run_write(c, /*transaction_wanted=*/true, body, commit_started, [&] {
         require_trusted_schema(c.db.getHandle(), latest_schema_version(), path,
                                "hotstate does not write through a file with these, so nothing was written");
         guard.schema_trusted = true;
@@ -393,20 +407,26 @@ struct Store::Shared {
   }
 
   template <class Body, class Check = void (*)()>
-  auto run_write(Connection& c, bool transaction_wanted, Body& body, Check check = [] {})
-      -> WriteOutcome<decltype(body(std::declval<Connection&>()))> {
-    using Value = decltype(body(std::declval<Connection&>()));
+  auto run_write(Connection& c, bool transaction_wanted, Body& body, bool& commit_started, Check check = [] {})
+      -> WriteOutcome<BodyValue<Body>> {
+    commit_started = false;
     std::optional<WriteTransaction> transaction;
     if (transaction_wanted) transaction.emplace(c);
     check();
-    const ChangeMarker before = marker();
+    Commit commit;
+    commit.before = marker();
     const int changes_before = c.db.getTotalChanges();
-    Value value = body(c);
+    // In autocommit, the body's one statement is the commit.
+    commit_started = !transaction;
+    BodyValue<Body> value = body(c, commit);
+    commit_started = true;
     if (transaction) transaction->commit();
+    // Nothing below throws: the outcome of a commit that happened is always reported.
     if (in_memory && c.db.getTotalChanges() != changes_before) {
       memory_commits.fetch_add(1, std::memory_order_release);
     }
-    return WriteOutcome<Value>{std::move(value), before, marker()};
+    commit.after = marker();
+    return WriteOutcome<BodyValue<Body>>{std::move(value), std::move(commit)};
   }
 };
 
@@ -427,6 +447,20 @@ void require_id(const Store::Shared& limits, std::string_view text, const char* 
 EncodedRow encode_row(const Store::Shared& limits, const StateSnapshot& snapshot);
 // Inserts the row; returns its seq.
 std::uint64_t insert_row(Store::Connection& c, const EncodedRow& row, std::int64_t time_us);
+
+// A snapshot on its way into the database, held where its Commit can hand
+// it on as it is: not copied, only its seq filled in once known.
+using SnapshotToSave = std::shared_ptr<StateSnapshot>;
+inline SnapshotToSave to_save(StateSnapshot&& snapshot) {
+  return std::make_shared<StateSnapshot>(std::move(snapshot));
+}
+// Inserts `saved` (encoded as `row`) and records it as its plugin's current snapshot in `commit`.
+inline std::uint64_t insert_current(Store::Connection& c, Commit& commit, const SnapshotToSave& saved,
+                                    const EncodedRow& row, std::int64_t time_us) {
+  saved->seq = insert_row(c, row, time_us);
+  commit.current.push_back({saved->plugin_id, saved});
+  return saved->seq;
+}
 
 // Appends an event to the audit log inside the caller's transaction.
 std::uint64_t insert_event(Store::Connection& c, std::int64_t time_us, std::string_view plugin_id,
