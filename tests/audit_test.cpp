@@ -3,6 +3,7 @@
 // query API, and the audit checks of verify.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -76,6 +77,46 @@ std::string content_hash_of(RawDb& raw, std::uint64_t seq) {
 }
 
 }  // namespace
+
+TEST_CASE("audit_kinds lists the schema's kinds, and reload_event_kind reads each ReloadEvent name back", "[audit]") {
+  TempDir dir;
+  const auto path = dir.file("kinds.db");
+  { StateManager manager(file_options(path)); }
+  const auto schema_kinds = [&](const std::string& where) {
+    return RawDb(path).query("SELECT group_concat(kind, ',') FROM (SELECT kind FROM audit_kinds " + where +
+                             " ORDER BY kind)");
+  };
+  const auto joined_sorted = [](std::vector<std::string> kinds) {
+    std::sort(kinds.begin(), kinds.end());
+    std::string text;
+    for (const auto& kind : kinds) text += (text.empty() ? "" : ",") + kind;
+    return text;
+  };
+  const auto all = hotstate::audit_kinds();
+  CHECK(joined_sorted({all.begin(), all.end()}) == schema_kinds(""));
+  std::vector<std::string> host_kinds;
+  for (int index = 0; !hotstate::to_string(static_cast<ReloadEvent::Kind>(index)).empty(); ++index) {
+    host_kinds.emplace_back(hotstate::to_string(static_cast<ReloadEvent::Kind>(index)));
+  }
+  CHECK(host_kinds.size() == 8);
+  CHECK(joined_sorted(host_kinds) == schema_kinds("WHERE source = 'host'"));
+
+  for (const auto kind : {ReloadEvent::Kind::ReloadStarted, ReloadEvent::Kind::ReloadFailed, ReloadEvent::Kind::PluginRemoved}) {
+    CHECK(hotstate::reload_event_kind(hotstate::to_string(kind)) == kind);
+  }
+  CHECK_FALSE(hotstate::reload_event_kind("RolledBack").has_value());  // hotstate's own, not a host's
+  CHECK_FALSE(hotstate::reload_event_kind("reloadstarted").has_value());
+
+  StateManager manager(file_options(path));
+  ReloadEvent bogus;
+  bogus.kind = static_cast<ReloadEvent::Kind>(99);
+  bogus.plugin_id = "p";
+  CHECK(hotstate::to_string(bogus.kind).empty());
+  CHECK(error_code_of([&] { manager.record_event(bogus); }) == ErrorCode::InvalidArgument);
+  AuditQuery everything;
+  everything.plugin_id = "p";
+  CHECK(manager.audit_events(everything).empty());
+}
 
 TEST_CASE("every save, rollback, clear and clear_all is recorded with its details", "[audit]") {
   TempDir dir;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -124,5 +125,13 @@ struct ReloadEvent {
 
 // The kind's name as stored in audit_events.kind: "ReloadStarted", ….
 std::string_view to_string(ReloadEvent::Kind kind) noexcept;
+
+// The ReloadEvent kind that to_string names `name`, or nullopt.
+std::optional<ReloadEvent::Kind> reload_event_kind(std::string_view name) noexcept;
+
+// The name of every kind the audit log holds, as the schema's table
+// audit_kinds lists them: hotstate's own kinds first (see AuditEvent), then
+// ReloadEvent's in the enum's order.
+std::span<const std::string_view> audit_kinds() noexcept;
 
 }  // namespace hotstate

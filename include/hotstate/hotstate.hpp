@@ -8,6 +8,7 @@
 #include "hotstate/plugin_state.hpp"
 #include "hotstate/reload.hpp"
 #include "hotstate/snapshot.hpp"
+#include "hotstate/snapshot_file.hpp"
 #include "hotstate/state_manager.hpp"
 #include "hotstate/stateful_plugin.hpp"
 #include "hotstate/time.hpp"

@@ -1,6 +1,5 @@
 #include "cache/snapshot_cache.hpp"
 
-#include <mutex>
 
 namespace hotstate::internal {
 
@@ -43,7 +42,7 @@ SnapshotCache::Lookup SnapshotCache::find(std::string_view plugin_id, const Chan
     return Lookup{};
   }
   {
-    std::shared_lock lock(mutex_);
+    ReaderLock lock(mutex_);
     if (marker == validated_) return lookup_locked(plugin_id);
     // Someone committed since the cache was validated. While a write of ours
     // is under way that may be our own commit, which the write's completion
@@ -54,7 +53,7 @@ SnapshotCache::Lookup SnapshotCache::find(std::string_view plugin_id, const Chan
       return Lookup{false, nullptr, Ticket{generation_}};
     }
   }
-  std::unique_lock lock(mutex_);
+  WriterLock lock(mutex_);
   if (!(marker == validated_)) {
     if (pending_writes_.load(std::memory_order_acquire) > 0) {
       misses_.fetch_add(1, std::memory_order_relaxed);
@@ -73,7 +72,7 @@ SnapshotCache::Lookup SnapshotCache::find(std::string_view plugin_id, const Chan
 
 void SnapshotCache::fill(const Ticket& ticket, std::string_view plugin_id, SnapshotPtr snapshot) {
   if (!enabled()) return;
-  std::unique_lock lock(mutex_);
+  WriterLock lock(mutex_);
   if (ticket.generation != generation_) return;
   upsert_locked(plugin_id, std::move(snapshot));
   evict_locked();
@@ -85,7 +84,7 @@ SnapshotCache::Write::Write(SnapshotCache& cache) : cache_(cache) {
 
 SnapshotCache::Write::~Write() {
   if (!completed_ && cache_.enabled()) {
-    std::unique_lock lock(cache_.mutex_);
+    WriterLock lock(cache_.mutex_);
     cache_.clear_locked();
     ++cache_.generation_;
   }
@@ -97,7 +96,7 @@ void SnapshotCache::Write::complete(const Commit& commit) {
   const ChangeMarker& before = commit.before;
   const ChangeMarker& after = commit.after;
   if (!cache_.enabled() || before == after) return;  // disabled, or the write changed nothing
-  std::unique_lock lock(cache_.mutex_);
+  WriterLock lock(cache_.mutex_);
   // Our commit, and no other, came after `before`: the commit counter moved by one.
   const bool only_ours = before.stable && after.stable && after.commit_counter() == before.commit_counter() + 1;
   const bool removed_all = commit.removed_every_plugin;
@@ -153,7 +152,7 @@ void SnapshotCache::evict_locked() {
 }
 
 CacheCounters SnapshotCache::counters() const {
-  std::shared_lock lock(mutex_);
+  ReaderLock lock(mutex_);
   CacheCounters counters;
   counters.hits = hits_.load(std::memory_order_relaxed);
   counters.misses = misses_.load(std::memory_order_relaxed);

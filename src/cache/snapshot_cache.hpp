@@ -11,13 +11,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "hotstate/snapshot.hpp"
+#include "model/mutex.hpp"
 #include "store/change_marker.hpp"
 #include "store/write_outcome.hpp"
 
@@ -56,11 +56,11 @@ class SnapshotCache {
   // `marker` must have been read from the store just before this call (and
   // so before the store read that follows a miss). A hit runs no SQL, parses
   // nothing, copies no snapshot and allocates nothing.
-  Lookup find(std::string_view plugin_id, const ChangeMarker& marker);
+  Lookup find(std::string_view plugin_id, const ChangeMarker& marker) EXCLUDES(mutex_);
 
   // Records what a miss read from the store, unless the cache changed since
   // the lookup (a write or an invalidation would make it possibly stale).
-  void fill(const Ticket& ticket, std::string_view plugin_id, SnapshotPtr snapshot);
+  void fill(const Ticket& ticket, std::string_view plugin_id, SnapshotPtr snapshot) EXCLUDES(mutex_);
 
   // A write through the cache. Begin it before the store write (lookups
   // meanwhile bypass the cache); end it with one call: complete() with the
@@ -88,7 +88,7 @@ class SnapshotCache {
     bool completed_ = false;
   };
 
-  CacheCounters counters() const;
+  CacheCounters counters() const EXCLUDES(mutex_);
 
  private:
   struct Entry {
@@ -103,18 +103,18 @@ class SnapshotCache {
   using Entries = std::list<Entry>;
 
   bool enabled() const noexcept { return limits_.max_entries > 0; }
-  void upsert_locked(std::string_view plugin_id, SnapshotPtr snapshot);
-  void clear_locked();
-  void evict_locked();
-  Lookup lookup_locked(std::string_view plugin_id) const;
+  void upsert_locked(std::string_view plugin_id, SnapshotPtr snapshot) REQUIRES(mutex_);
+  void clear_locked() REQUIRES(mutex_);
+  void evict_locked() REQUIRES(mutex_);
+  Lookup lookup_locked(std::string_view plugin_id) const REQUIRES_SHARED(mutex_);
 
   const CacheLimits limits_;
-  mutable std::shared_mutex mutex_;
-  Entries entries_;                                       // front: newest or promoted
-  std::unordered_map<std::string_view, Entries::iterator> index_;  // keys view Entry::plugin_id
-  ChangeMarker validated_;  // the marker at which every entry was known to be current
-  std::uint64_t generation_ = 0;
-  std::size_t bytes_ = 0;
+  mutable SharedMutex mutex_;
+  Entries entries_ GUARDED_BY(mutex_);  // front: newest or promoted
+  std::unordered_map<std::string_view, Entries::iterator> index_ GUARDED_BY(mutex_);  // keys view Entry::plugin_id
+  ChangeMarker validated_ GUARDED_BY(mutex_);  // the marker at which every entry was known to be current
+  std::uint64_t generation_ GUARDED_BY(mutex_) = 0;
+  std::size_t bytes_ GUARDED_BY(mutex_) = 0;
   std::atomic<int> pending_writes_{0};
 
   mutable std::atomic<std::uint64_t> hits_{0};

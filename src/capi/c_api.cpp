@@ -25,7 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
-#include <shared_mutex>
+#include <shared_mutex>  // std::shared_lock
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "hotstate/hotstate.hpp"
+#include "model/mutex.hpp"
 
 // struct hotstate_db stays incomplete: a handle is a token (see above).
 
@@ -43,6 +44,9 @@ using hotstate::ErrorCode;
 using hotstate::Json;
 using hotstate::JsonWriter;
 using hotstate::StateSnapshot;
+using hotstate::internal::ReaderLock;
+using hotstate::internal::SharedMutex;
+using hotstate::internal::WriterLock;
 
 static_assert(HOTSTATE_VERSION_MAJOR == hotstate::version_major);
 static_assert(HOTSTATE_VERSION_MINOR == hotstate::version_minor);
@@ -132,14 +136,14 @@ hotstate_code guarded(Body&& body) noexcept {
 // null once closed.
 struct Handle {
   explicit Handle(hotstate::Options options) : manager(std::make_unique<hotstate::StateManager>(std::move(options))) {}
-  std::shared_mutex use;
-  std::unique_ptr<hotstate::StateManager> manager;
+  SharedMutex use;
+  std::unique_ptr<hotstate::StateManager> manager GUARDED_BY(use);
 };
 
 struct Registry {
-  std::shared_mutex mutex;
-  std::unordered_map<std::uintptr_t, std::shared_ptr<Handle>> handles;
-  std::uintptr_t opened = 0;  // handles given out so far
+  SharedMutex mutex;
+  std::unordered_map<std::uintptr_t, std::shared_ptr<Handle>> handles GUARDED_BY(mutex);
+  std::uintptr_t opened GUARDED_BY(mutex) = 0;  // handles given out so far
 };
 
 // Never destroyed: a finalizer may close a handle while the process exits,
@@ -165,7 +169,7 @@ constexpr std::uintptr_t token_base() noexcept {
 // (2^28 opens on 32-bit platforms; never in practice on 64-bit ones).
 hotstate_db* register_handle(std::shared_ptr<Handle> handle) {
   Registry& r = registry();
-  std::unique_lock lock(r.mutex);
+  WriterLock lock(r.mutex);
   std::uintptr_t token = 0;
   do {
     ++r.opened;
@@ -178,7 +182,7 @@ hotstate_db* register_handle(std::shared_ptr<Handle> handle) {
 // Removes the token `db` from the registry; null when it is not open.
 std::shared_ptr<Handle> unregister_handle(hotstate_db* db) {
   Registry& r = registry();
-  std::unique_lock lock(r.mutex);
+  WriterLock lock(r.mutex);
   const auto found = r.handles.find(reinterpret_cast<std::uintptr_t>(db));
   if (found == r.handles.end()) return nullptr;
   std::shared_ptr<Handle> handle = std::move(found->second);
@@ -190,11 +194,14 @@ std::shared_ptr<Handle> unregister_handle(hotstate_db* db) {
 // open until the lease ends.
 class Lease {
  public:
-  Lease(hotstate_db* db, const char* function) {
+  // The lease holds handle_->use shared in a member for its life, which the
+  // thread-safety analysis cannot follow: hence NO_THREAD_SAFETY_ANALYSIS on
+  // the constructor and manager().
+  Lease(hotstate_db* db, const char* function) NO_THREAD_SAFETY_ANALYSIS {
     if (db == nullptr) invalid_argument(function, "the handle (db) is NULL");
     {
       Registry& r = registry();
-      std::shared_lock lock(r.mutex);
+      ReaderLock lock(r.mutex);
       const auto found = r.handles.find(reinterpret_cast<std::uintptr_t>(db));
       if (found != r.handles.end()) handle_ = found->second;
     }
@@ -207,12 +214,12 @@ class Lease {
                      "the handle (db) is not open: closed already, or a value hotstate_open did not return");
   }
 
-  hotstate::StateManager& manager() const noexcept { return *handle_->manager; }
+  hotstate::StateManager& manager() const noexcept NO_THREAD_SAFETY_ANALYSIS { return *handle_->manager; }
 
  private:
   // Declared first: the lock is released before the Handle can go.
   std::shared_ptr<Handle> handle_;
-  std::shared_lock<std::shared_mutex> use_;
+  std::shared_lock<SharedMutex> use_;
 };
 
 void require_out(const void* out, const char* function, const char* name) {
@@ -279,12 +286,22 @@ Json detail_json(const std::string& detail) {
   }
 }
 
-constexpr hotstate::ReloadEvent::Kind reload_event_kinds[] = {
-    hotstate::ReloadEvent::Kind::ReloadStarted,     hotstate::ReloadEvent::Kind::StatePreserved,
-    hotstate::ReloadEvent::Kind::StateRestored,     hotstate::ReloadEvent::Kind::ReloadCompleted,
-    hotstate::ReloadEvent::Kind::ReloadFailed,      hotstate::ReloadEvent::Kind::RollbackTriggered,
-    hotstate::ReloadEvent::Kind::PluginDiscovered,  hotstate::ReloadEvent::Kind::PluginRemoved,
-};
+
+// "ReloadStarted, StatePreserved, … or PluginRemoved", from the library's own list.
+std::string reload_event_kind_names() {
+  std::vector<std::string_view> names;
+  for (int index = 0;; ++index) {
+    const std::string_view name = hotstate::to_string(static_cast<hotstate::ReloadEvent::Kind>(index));
+    if (name.empty()) break;
+    names.push_back(name);
+  }
+  std::string text;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) text += i + 1 == names.size() ? " or " : ", ";
+    text += names[i];
+  }
+  return text;
+}
 
 hotstate_code load_like(const char* function, hotstate_db* db, const char* plugin_id, std::size_t plugin_id_len,
                         char** json, std::size_t* json_len, std::uint64_t* seq,
@@ -461,7 +478,7 @@ void hotstate_close(hotstate_db* db) noexcept {
     // Later calls no longer find the handle; those that did hold `use`.
     const std::shared_ptr<Handle> handle = unregister_handle(db);
     if (!handle) return;  // closed already, or never a handle: nothing to do
-    const std::unique_lock wait_for_calls(handle->use);
+    const WriterLock wait_for_calls(handle->use);
     handle->manager.reset();
   } catch (...) {
     // Only taking a lock can throw (std::system_error). The handle is out of
@@ -586,17 +603,11 @@ hotstate_code hotstate_record_event(hotstate_db* db, const char* kind, const cha
     auto& manager = lease.manager();
     const std::string_view kind_name = name_of(kind, function, "kind");
     hotstate::ReloadEvent event;
-    bool known = false;
-    for (const auto candidate : reload_event_kinds) {
-      if (hotstate::to_string(candidate) == kind_name) {
-        event.kind = candidate;
-        known = true;
-      }
-    }
-    if (!known) {
-      invalid_argument(function, "unknown event kind \"" + std::string(kind_name) +
-                                     "\" (expected ReloadStarted, StatePreserved, StateRestored, ReloadCompleted, "
-                                     "ReloadFailed, RollbackTriggered, PluginDiscovered or PluginRemoved)");
+    if (const auto known = hotstate::reload_event_kind(kind_name)) {
+      event.kind = *known;
+    } else {
+      invalid_argument(function, "unknown event kind \"" + std::string(kind_name) + "\" (expected " +
+                                     reload_event_kind_names() + ")");
     }
     event.plugin_id = std::string(text_of(plugin_id, plugin_id_len, function, "plugin_id"));
     const std::string_view detail = text_of(detail_json, detail_len, function, "detail_json");

@@ -122,7 +122,12 @@ StateManager::VerifyReport StateManager::verify() const {
 }
 
 void StateManager::record_event(const ReloadEvent& event) {
-  impl_->write(&internal::Store::append_event, event.plugin_id, to_string(event.kind), Json::from(event.detail).text());
+  const std::string_view kind = to_string(event.kind);
+  if (kind.empty()) {
+    throw Error(ErrorCode::InvalidArgument, "record_event: " + std::to_string(static_cast<int>(event.kind)) +
+                                                " is not a ReloadEvent::Kind; nothing was written");
+  }
+  impl_->write(&internal::Store::append_event, event.plugin_id, kind, Json::from(event.detail).text());
 }
 
 std::vector<AuditEvent> StateManager::audit_events(const AuditQuery& query) const {

@@ -1,6 +1,8 @@
 // The audit log's value types: host reload events and read-back events.
 #include "hotstate/audit.hpp"
 
+#include "model/audit_kinds.hpp"
+
 #include <map>
 #include <utility>
 
@@ -18,19 +20,30 @@ std::string AuditEvent::short_detail() const {
   }
 }
 
+namespace {
+
+constexpr std::size_t reload_event_kind_count = static_cast<std::size_t>(ReloadEvent::Kind::PluginRemoved) + 1;
+static_assert(internal::audit_kind::first_reload_event + reload_event_kind_count == std::size(internal::audit_kind::all),
+              "every ReloadEvent kind has its name in audit_kind::all, in the enum's order");
+
+}  // namespace
+
 std::string_view to_string(ReloadEvent::Kind kind) noexcept {
-  switch (kind) {
-    case ReloadEvent::Kind::ReloadStarted: return "ReloadStarted";
-    case ReloadEvent::Kind::StatePreserved: return "StatePreserved";
-    case ReloadEvent::Kind::StateRestored: return "StateRestored";
-    case ReloadEvent::Kind::ReloadCompleted: return "ReloadCompleted";
-    case ReloadEvent::Kind::ReloadFailed: return "ReloadFailed";
-    case ReloadEvent::Kind::RollbackTriggered: return "RollbackTriggered";
-    case ReloadEvent::Kind::PluginDiscovered: return "PluginDiscovered";
-    case ReloadEvent::Kind::PluginRemoved: return "PluginRemoved";
-  }
-  return "ReloadStarted";
+  const auto index = static_cast<std::size_t>(kind);
+  if (index >= reload_event_kind_count) return {};
+  return internal::audit_kind::all[internal::audit_kind::first_reload_event + index];
 }
+
+std::optional<ReloadEvent::Kind> reload_event_kind(std::string_view name) noexcept {
+  for (std::size_t index = 0; index < reload_event_kind_count; ++index) {
+    if (internal::audit_kind::all[internal::audit_kind::first_reload_event + index] == name) {
+      return static_cast<ReloadEvent::Kind>(index);
+    }
+  }
+  return std::nullopt;
+}
+
+std::span<const std::string_view> audit_kinds() noexcept { return internal::audit_kind::all; }
 
 namespace {
 

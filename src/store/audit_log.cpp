@@ -41,7 +41,7 @@ std::vector<AuditEvent> Store::audit_events(const AuditQuery& query) const {
     sql += ")";
     // Repeating the partial index's condition lets SQLite use it.
     const bool rare = std::none_of(query.kinds.begin(), query.kinds.end(), [](const std::string& kind) {
-      return kind == "SnapshotSaved" || kind == "HistoryTrimmed";
+      return kind == audit_kind::snapshot_saved || kind == audit_kind::history_trimmed;
     });
     if (rare) sql += " AND kind NOT IN ('SnapshotSaved', 'HistoryTrimmed')";
   }
@@ -81,21 +81,23 @@ WriteOutcome<std::uint64_t> Store::prune_audit(const AuditPrune& prune) {
       cut->bind(1, static_cast<std::int64_t>(std::min<std::size_t>(*prune.keep_newest, std::numeric_limits<std::int64_t>::max())));
       detail["before_id"] = Json::from(cut->executeStep() ? cut->getColumn(0).getInt64() + 1 : std::int64_t{0});
     }
-    // The same rule as the trigger audit_events_prune, to count beforehand.
-    StatementUse count(c.statement(
-        "SELECT count(*) FROM audit_events WHERE kind <> 'AuditPruned'"
-        " AND (id < json_extract(?1, '$.before_id') OR time_us < json_extract(?1, '$.before_us'))"
-        " AND NOT (kind = 'SnapshotSaved' AND EXISTS (SELECT 1 FROM snapshots"
-        "          WHERE seq = json_extract(audit_events.detail, '$.seq')))"));
-    const std::string bounds = detail_text(detail);
-    count->bind(1, bounds);
-    count->executeStep();
-    const std::int64_t deleted = count->getColumn(0).getInt64();
+    // What a prune removes is decided by the trigger audit_events_prune
+    // alone. Its AuditPruned event also records how many events it removed,
+    // so the prune runs once inside a savepoint to count them, is undone,
+    // and runs again with the count: twice the work of a rare call, and one
+    // rule instead of two that could drift apart.
+    const auto run_prune = [&](const Detail& event_detail) -> std::int64_t {
+      const int changes_before = c.db.getTotalChanges();
+      insert_event(c, shared_->now_us(), "", audit_kind::audit_pruned, detail_text(event_detail));
+      return c.db.getTotalChanges() - changes_before - 1;  // the event's own insert is not a removal
+    };
+    StatementUse(c.statement("SAVEPOINT count_prune"))->exec();
+    const std::int64_t deleted = run_prune(detail);
+    StatementUse(c.statement("ROLLBACK TO count_prune"))->exec();
+    StatementUse(c.statement("RELEASE count_prune"))->exec();
     detail["deleted"] = Json::from(deleted);
-    const int changes_before = c.db.getTotalChanges();
-    insert_event(c, shared_->now_us(), "", "AuditPruned", detail_text(detail));
-    if (c.db.getTotalChanges() - changes_before != deleted + 1) {
-      throw Error(ErrorCode::Internal, "prune_audit: the prune trigger removed a different number of events");
+    if (run_prune(detail) != deleted) {
+      throw Error(ErrorCode::Internal, "prune_audit: the prune removed a different number of events the second time");
     }
     return static_cast<std::uint64_t>(deleted);
   });

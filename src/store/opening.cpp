@@ -220,10 +220,8 @@ void open_read_only(Store::Shared& shared) {
       c = open_and_check(immutable_uri(shared.path), read_only | SQLite::OPEN_URI);
     }
   }
-  shared.writer = std::move(c);
-  if (!shared.in_memory && (shared.reader_flags & SQLite::OPEN_URI) == 0) {
-    shared.wal_index = map_wal_index(shared.writer->db);
-  }
+  if (!shared.in_memory && (shared.reader_flags & SQLite::OPEN_URI) == 0) shared.wal_index = map_wal_index(c->db);
+  shared.install_writer(std::move(c));
 }
 
 // Opens (or creates) the database for writing and migrates it. Returns
@@ -283,11 +281,12 @@ bool open_writable(Store::Shared& shared, const Options& options) {
   // nothing compiles outside such a check.
   if (shared.in_memory) guard->schema_trusted = true;
   ConnectionGuard& writer_guard = *guard;
-  shared.writer = shared.make_connection(std::move(guard), std::move(db));
+  std::unique_ptr<Store::Connection> writer = shared.make_connection(std::move(guard), std::move(db));
   if (!shared.in_memory) {
-    shared.wal_index = map_wal_index(shared.writer->db);
+    shared.wal_index = map_wal_index(writer->db);
     writer_guard.compile_allowed = false;
   }
+  shared.install_writer(std::move(writer));
   return !existed;
 }
 
@@ -327,7 +326,7 @@ Store::Store(const Options& options) : shared_(std::make_unique<Shared>()) {
   shared.clock = options.clock;
 
   retry_while_busy("open '" + options.path + "'", shared.settings.busy_ms, [&] {
-      shared.writer.reset();
+      shared.install_writer(nullptr);
       shared.wal_index = nullptr;
       if (shared.read_only) {
         open_read_only(shared);

@@ -66,7 +66,7 @@ WriteOutcome<ReloadTicket> Store::begin_reload(StateSnapshot pre_reload, std::st
       insert->exec();
       ticket.id = static_cast<std::uint64_t>(c.db.getLastInsertRowid());
     }
-    insert_event(c, ticket.started_at_us, snapshot.plugin_id, "ReloadStarted",
+    insert_event(c, ticket.started_at_us, snapshot.plugin_id, audit_kind::reload_started,
                  detail_text({{"reload_id", Json::from(ticket.id)},
                               {"from_version", Json::from(snapshot.plugin_version)},
                               {"to_version", Json::from(std::string(to_version))},
@@ -86,12 +86,12 @@ WriteOutcome<bool> Store::finish_reload(std::uint64_t reload_id, const ReloadRes
     const std::string note = result.success ? std::string() : result.error;
     end_journal_row(c, reload_id, result.success ? "succeeded" : "failed", now, note);
     if (!result.success) {
-      insert_event(c, now, journal.plugin_id, "ReloadFailed",
+      insert_event(c, now, journal.plugin_id, audit_kind::reload_failed,
                    detail_text({{"reload_id", Json::from(reload_id)},
                                 {"error", Json::from(result.error)},
                                 {"attempt", Json::from(result.attempt)}}));
     }
-    insert_event(c, now, journal.plugin_id, "ReloadCompleted",
+    insert_event(c, now, journal.plugin_id, audit_kind::reload_completed,
                  detail_text({{"reload_id", Json::from(reload_id)},
                               {"success", Json::from(result.success)},
                               {"duration_us", Json::from(std::max<std::int64_t>(0, now - journal.started_at_us))}}));
@@ -106,7 +106,7 @@ WriteOutcome<bool> Store::resolve_reload(std::uint64_t reload_id, std::string_vi
     const JournalRow journal = unfinished_journal_row(c, reload_id, "resolve_reload");
     const std::int64_t now = shared_->now_us();
     end_journal_row(c, reload_id, "resolved", now, std::string(note));
-    insert_event(c, now, journal.plugin_id, "ReloadResolved",
+    insert_event(c, now, journal.plugin_id, audit_kind::reload_resolved,
                  detail_text({{"reload_id", Json::from(reload_id)}, {"note", Json::from(std::string(note))}}));
     return true;
   });

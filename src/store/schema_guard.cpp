@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <tuple>
@@ -13,6 +12,7 @@
 
 #include "hotstate/error.hpp"
 #include "model/hex.hpp"
+#include "model/mutex.hpp"
 #include "store/connection.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite_error.hpp"
@@ -349,12 +349,15 @@ const std::vector<SchemaObject>& expected_schema(int version) {
     throw Error(ErrorCode::InvalidArgument, "expected_schema: schema version " + std::to_string(version) +
                                                 " is not one of 0.." + std::to_string(latest));
   }
-  static std::mutex mutex;
-  static std::map<int, std::vector<SchemaObject>> schemas;  // node-based: references stay valid
-  const std::lock_guard<std::mutex> lock(mutex);
-  const auto found = schemas.find(version);
-  if (found != schemas.end()) return found->second;
-  return schemas.emplace(version, build_expected_schema(version)).first->second;
+  struct Built {
+    Mutex mutex;
+    std::map<int, std::vector<SchemaObject>> schemas GUARDED_BY(mutex);  // node-based: references stay valid
+  };
+  static Built built;
+  MutexLock lock(built.mutex);
+  const auto found = built.schemas.find(version);
+  if (found != built.schemas.end()) return found->second;
+  return built.schemas.emplace(version, build_expected_schema(version)).first->second;
 }
 
 std::vector<SchemaDifference> compare_schema(sqlite3* db, int version) {

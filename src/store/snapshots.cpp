@@ -72,7 +72,7 @@ WriteOutcome<SnapshotPtr> Store::rollback(std::string_view plugin_id) {
       erase->bind(1, newest);
       erase->exec();
     }
-    insert_event(c, shared_->now_us(), plugin_id, "RolledBack",
+    insert_event(c, shared_->now_us(), plugin_id, audit_kind::rolled_back,
                  detail_text({{"from_seq", Json::from(newest)}, {"to_seq", Json::from(previous)}}));
     StatementUse select(c.select_by_seq);
     select->bind(1, previous);
@@ -99,7 +99,7 @@ WriteOutcome<bool> Store::clear(std::string_view plugin_id) {
     StatementUse erase(*c.delete_plugin);
     erase->bind(1, std::string(plugin_id));
     erase->exec();
-    insert_event(c, shared_->now_us(), plugin_id, "Cleared",
+    insert_event(c, shared_->now_us(), plugin_id, audit_kind::cleared,
                  detail_text({{"rows", Json::from(rows)}, {"newest_seq", Json::from(newest)}}));
     commit.current.push_back({std::string(plugin_id), nullptr});
     return true;
@@ -118,7 +118,7 @@ WriteOutcome<bool> Store::clear_all() {
     }
     if (rows == 0) return false;
     StatementUse(*c.delete_all)->exec();
-    insert_event(c, shared_->now_us(), "", "ClearedAll",
+    insert_event(c, shared_->now_us(), "", audit_kind::cleared_all,
                  detail_text({{"rows", Json::from(rows)}, {"plugins", Json::from(plugins)}}));
     commit.removed_every_plugin = true;
     return true;

@@ -35,6 +35,8 @@
 #include "hotstate/error.hpp"
 #include "hotstate/json.hpp"
 #include "hotstate/time.hpp"
+#include "model/audit_kinds.hpp"
+#include "model/mutex.hpp"
 #include "store/connection.hpp"
 #include "store/migrations.hpp"
 #include "store/schema_guard.hpp"
@@ -220,12 +222,18 @@ struct Store::Shared {
   int reader_flags = 0;
 
   // Writes: one connection, one at a time.
-  std::mutex writer_mutex;
-  std::unique_ptr<Connection> writer;
+  Mutex writer_mutex;
+  std::unique_ptr<Connection> writer GUARDED_BY(writer_mutex);
 
   // Reads: idle connections, opened on demand.
-  std::mutex pool_mutex;
-  std::vector<std::unique_ptr<Connection>> idle_readers;
+  Mutex pool_mutex;
+  std::vector<std::unique_ptr<Connection>> idle_readers GUARDED_BY(pool_mutex);
+
+  // Replaces the writer connection (opening; null closes it).
+  void install_writer(std::unique_ptr<Connection> connection) EXCLUDES(writer_mutex) {
+    MutexLock lock(writer_mutex);
+    writer = std::move(connection);
+  }
 
   const volatile std::uint32_t* wal_index = nullptr;
   std::atomic<std::uint32_t> memory_commits{0};  // the marker of a :memory: database
@@ -262,16 +270,19 @@ struct Store::Shared {
     }
   }
 
-  // A read connection for one call: from the pool, or the writer's for :memory:.
+  // A read connection for one call: from the pool, or the writer's for
+  // :memory:, held with writer_mutex for the lease's life (a lock kept in a
+  // member, which the thread-safety analysis cannot follow: hence
+  // NO_THREAD_SAFETY_ANALYSIS on the two functions that rely on it).
   class ReadLease {
    public:
-    explicit ReadLease(Shared& shared) : shared_(shared) {
+    explicit ReadLease(Shared& shared) NO_THREAD_SAFETY_ANALYSIS : shared_(shared) {
       if (shared_.in_memory) {
         memory_lock_ = std::unique_lock(shared_.writer_mutex);
         return;
       }
       {
-        std::lock_guard lock(shared_.pool_mutex);
+        MutexLock lock(shared_.pool_mutex);
         if (!shared_.idle_readers.empty()) {
           connection_ = std::move(shared_.idle_readers.back());
           shared_.idle_readers.pop_back();
@@ -281,16 +292,16 @@ struct Store::Shared {
     }
     ~ReadLease() {
       if (!connection_) return;
-      std::lock_guard lock(shared_.pool_mutex);
+      MutexLock lock(shared_.pool_mutex);
       shared_.idle_readers.push_back(std::move(connection_));
     }
     ReadLease(const ReadLease&) = delete;
     ReadLease& operator=(const ReadLease&) = delete;
-    Connection& operator*() { return connection_ ? *connection_ : *shared_.writer; }
+    Connection& operator*() NO_THREAD_SAFETY_ANALYSIS { return connection_ ? *connection_ : *shared_.writer; }
 
    private:
     Shared& shared_;
-    std::unique_lock<std::mutex> memory_lock_;
+    std::unique_lock<Mutex> memory_lock_;
     std::unique_ptr<Connection> connection_;
   };
 
@@ -348,20 +359,22 @@ struct Store::Shared {
   using BodyValue = decltype(std::declval<Body&>()(std::declval<Connection&>(), std::declval<Commit&>()));
 
   template <class Body>
-  auto write(std::string_view context, Statements statements, Body&& body) -> WriteOutcome<BodyValue<Body>> {
+  WriteOutcome<BodyValue<Body>> write(std::string_view context, Statements statements, Body&& body)
+      EXCLUDES(writer_mutex) {
     if (read_only) {
       throw Error(ErrorCode::ReadOnly, std::string(context) + ": this StateManager was opened read-only");
     }
-    std::lock_guard lock(writer_mutex);
+    MutexLock lock(writer_mutex);
+    Connection& c = *writer;
     bool commit_started = false;  // set by run_write: from here on, a failure may have committed
     try {
       return retry_while_busy(context, settings.busy_ms, [&] {
         try {
           return translate_sqlite_errors(context,
-                                         [&] { return write_once(context, statements, body, commit_started); });
+                                         [&] { return write_once(c, context, statements, body, commit_started); });
         } catch (const Error& error) {
           if (error.code() != ErrorCode::DiskFull) throw;
-          if (std::optional<Error> used_up = diagnose_used_up_ids(*writer, context)) throw *used_up;
+          if (std::optional<Error> used_up = diagnose_used_up_ids(c, context)) throw *used_up;
           throw;
         }
       });
@@ -371,10 +384,10 @@ struct Store::Shared {
     }
   }
 
+  // `c`: the writer, with writer_mutex held.
   template <class Body>
-  auto write_once(std::string_view context, Statements statements, Body& body, bool& commit_started)
+  auto write_once(Connection& c, std::string_view context, Statements statements, Body& body, bool& commit_started)
       -> WriteOutcome<BodyValue<Body>> {
-    Connection& c = *writer;
     ConnectionGuard& guard = *c.guard;
     guard.begin_call();
     if (guard.schema_trusted) {

@@ -14,20 +14,10 @@ using hotstate::JsonWriter;
 using hotstate::StateManager;
 
 std::vector<std::string> known_audit_kinds() {
-  // The kinds hotstate and its schema's triggers write (audit.hpp), then
-  // ReloadEvent's, named by hotstate itself: together the schema's table
-  // audit_kinds, which cli_test checks `audit --kind` takes in full.
-  std::vector<std::string> kinds = {"SnapshotSaved", "HistoryTrimmed", "SnapshotEdited", "RolledBack",
-                                    "Cleared",       "ClearedAll",     "PluginStateChanged", "ReloadResolved",
-                                    "AuditPruned",   "MaxHistoryChanged"};
-  using Kind = hotstate::ReloadEvent::Kind;
-  for (const Kind kind : {Kind::ReloadStarted, Kind::StatePreserved, Kind::StateRestored, Kind::ReloadCompleted,
-                          Kind::ReloadFailed, Kind::RollbackTriggered, Kind::PluginDiscovered, Kind::PluginRemoved}) {
-    kinds.emplace_back(hotstate::to_string(kind));
-  }
-  std::sort(kinds.begin(), kinds.end());
-  kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
-  return kinds;
+  // The library's list, the same as the schema's table audit_kinds (which
+  // cli_test checks `audit --kind` takes in full).
+  const auto kinds = hotstate::audit_kinds();
+  return {kinds.begin(), kinds.end()};
 }
 
 int command_state(StateManager& manager, const std::string& plugin_id, bool json) {

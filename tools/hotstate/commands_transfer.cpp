@@ -34,7 +34,7 @@ int command_export(StateManager& manager, const std::string& directory, bool jso
       return current->to_persisted_bytes();
     });
     if (!bytes) continue;
-    const std::string target = file_name_for(summary.plugin_id);
+    const std::string target = hotstate::snapshot_file_name(summary.plugin_id);
     TemporaryFile temporary(folder, target, directory);
     temporary.write_and_rename(*bytes, target);
     ++written;

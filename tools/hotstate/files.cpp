@@ -23,33 +23,6 @@ namespace hotstate_tool {
 
 namespace fs = std::filesystem;
 
-std::string file_name_for(const std::string& plugin_id) {
-  // Every byte outside [A-Za-z0-9_-] is %XX, so no id can name a directory,
-  // a parent (..), a hidden file or a device; an empty id is "%" (never a
-  // valid escape). Very long ids keep a prefix plus a hash of the whole id.
-  static constexpr char hex[] = "0123456789ABCDEF";
-  if (plugin_id.empty()) return "%.json";
-  std::string name;
-  for (const char ch : plugin_id) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-') {
-      name += ch;
-    } else {
-      name += '%';
-      name += hex[c >> 4];
-      name += hex[c & 0xF];
-    }
-  }
-  if (name.size() > 200) {
-    std::uint64_t h = 1469598103934665603ull;  // FNV-1a of the id
-    for (const char ch : plugin_id) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-    char suffix[20];
-    std::snprintf(suffix, sizeof suffix, "~%016llx", static_cast<unsigned long long>(h));
-    name = name.substr(0, 180) + suffix;
-  }
-  return name + ".json";
-}
-
 namespace {
 
 [[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }

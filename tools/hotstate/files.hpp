@@ -14,9 +14,6 @@
 
 namespace hotstate_tool {
 
-// The file name export uses for a plugin id: safe for any id.
-std::string file_name_for(const std::string& plugin_id);
-
 // A file descriptor, closed at scope exit.
 class FileDescriptor {
  public:
