@@ -118,6 +118,16 @@ TEST_CASE("audit_kinds lists the schema's kinds, and reload_event_kind reads eac
   CHECK(manager.audit_events(everything).empty());
 }
 
+TEST_CASE("an audit event converts to JSON with its time as audit_log shows it and its detail embedded", "[audit]") {
+  AuditEvent event{7, 1'764'041'634'272'233, "p", "RollbackTriggered", R"({"reason":"tests"})"};
+  CHECK(Json::from(event).text() ==
+        R"({"detail":{"reason":"tests"},"id":7,"kind":"RollbackTriggered","plugin_id":"p",)"
+        R"("time":"2025-11-25T03:33:54.272233Z","time_us":1764041634272233})");
+  event.detail = "not json";  // text another client stored
+  CHECK(Json::from(event).text().find(R"("detail":"not json")") != std::string::npos);
+  CHECK(Json::from(std::vector<AuditEvent>{event, event}).type() == hotstate::JsonType::Array);
+}
+
 TEST_CASE("every save, rollback, clear and clear_all is recorded with its details", "[audit]") {
   TempDir dir;
   ScriptedClock clock;

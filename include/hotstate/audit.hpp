@@ -62,6 +62,12 @@ struct AuditEvent {
   friend bool operator==(const AuditEvent&, const AuditEvent&) = default;
 };
 
+// An event as a JSON object, so that Json::from(event) and Json::from(events)
+// work: {"id", "time_us", "time" (format_time_us, as the view audit_log
+// shows it), "plugin_id", "kind", "detail"}. The detail is embedded as JSON,
+// or as a JSON string when it is text another client stored that is not JSON.
+void to_json(JsonWriter& out, const AuditEvent& event);
+
 enum class AuditOrder {
   NewestFirst,
   OldestFirst,

@@ -355,10 +355,11 @@ HOTSTATE_C_API hotstate_code hotstate_record_event(hotstate_db* db, const char* 
  * bound); at most `limit` events (0: no limit); newest first when
  * `newest_first` is non-zero, else oldest first (by event order). On success
  * *json is a JSON array of objects
- *   {"detail":{…},"id":N,"kind":"…","plugin_id":"…","time_us":N}
+ *   {"detail":{…},"id":N,"kind":"…","plugin_id":"…","time":"…","time_us":N}
  * (detail is the event's JSON object; a detail text that another client
- * wrote and that is not JSON comes as a JSON string); free it with
- * hotstate_free(). */
+ * wrote and that is not JSON comes as a JSON string; time is time_us as
+ * ISO-8601 UTC, "2026-11-25T03:33:54.272233Z", as the view audit_log shows
+ * it); free it with hotstate_free(). */
 HOTSTATE_C_API hotstate_code hotstate_audit_events(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
                                                    const char* kind, int64_t since_us, size_t limit,
                                                    int newest_first, char** json, size_t* json_len) HOTSTATE_NOEXCEPT;

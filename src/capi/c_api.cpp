@@ -275,18 +275,6 @@ void give_snapshot(const hotstate::SnapshotPtr& snapshot, char** json, std::size
 // `text` as a JSON string.
 void append_json_string(std::string& out, std::string_view text) { out += Json::from(text).text(); }
 
-// A stored detail as JSON: the object itself, or, for text another client
-// wrote that is not JSON, that text as a JSON string.
-Json detail_json(const std::string& detail) {
-  try {
-    return Json::parse(detail);
-  } catch (const Error& error) {
-    if (error.code() != ErrorCode::InvalidJson) throw;
-    return Json::from(detail);
-  }
-}
-
-
 // "ReloadStarted, StatePreserved, … or PluginRemoved", from the library's own list.
 std::string reload_event_kind_names() {
   std::vector<std::string_view> names;
@@ -639,20 +627,7 @@ hotstate_code hotstate_audit_events(hotstate_db* db, const char* plugin_id, size
     if (since_us != std::numeric_limits<std::int64_t>::min()) query.since_us = since_us;
     query.limit = limit;
     query.order = newest_first != 0 ? hotstate::AuditOrder::NewestFirst : hotstate::AuditOrder::OldestFirst;
-    const auto events = manager.audit_events(query);
-    JsonWriter out;
-    out.begin_array();
-    for (const auto& event : events) {
-      out.begin_object();
-      out.member("id", event.id);
-      out.member("time_us", event.time_us);
-      out.member("plugin_id", event.plugin_id);
-      out.member("kind", event.kind);
-      out.member("detail", detail_json(event.detail));
-      out.end_object();
-    }
-    out.end_array();
-    give(out.take().text(), json, json_len);
+    give(Json::from(manager.audit_events(query)).text(), json, json_len);
   });
 }
 

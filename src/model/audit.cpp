@@ -1,6 +1,7 @@
 // The audit log's value types: host reload events and read-back events.
 #include "hotstate/audit.hpp"
 
+#include "hotstate/time.hpp"
 #include "model/audit_kinds.hpp"
 
 #include <map>
@@ -27,6 +28,23 @@ static_assert(internal::audit_kind::first_reload_event + reload_event_kind_count
               "every ReloadEvent kind has its name in audit_kind::all, in the enum's order");
 
 }  // namespace
+
+void to_json(JsonWriter& out, const AuditEvent& event) {
+  out.begin_object();
+  out.member("id", event.id);
+  out.member("time_us", event.time_us);
+  out.member("time", format_time_us(event.time_us));
+  out.member("plugin_id", event.plugin_id);
+  out.member("kind", event.kind);
+  out.key("detail");
+  try {
+    out.json(event.detail_json());
+  } catch (const Error& error) {
+    if (error.code() != ErrorCode::InvalidJson) throw;
+    out.string(event.detail);
+  }
+  out.end_object();
+}
 
 std::string_view to_string(ReloadEvent::Kind kind) noexcept {
   const auto index = static_cast<std::size_t>(kind);

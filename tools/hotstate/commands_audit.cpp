@@ -39,20 +39,7 @@ int command_state(StateManager& manager, const std::string& plugin_id, bool json
 int command_audit(StateManager& manager, const hotstate::AuditQuery& query, bool json) {
   const auto events = manager.audit_events(query);
   if (json) {
-    JsonWriter out;
-    out.begin_array();
-    for (const auto& event : events) {
-      out.begin_object();
-      out.member("id", event.id);
-      out.member("time_us", event.time_us);
-      out.member("time", hotstate::format_time_us(event.time_us));
-      out.member("plugin_id", event.plugin_id);
-      out.member("kind", event.kind);
-      embed_json_text(out, "detail", event.detail);
-      out.end_object();
-    }
-    out.end_array();
-    std::cout << out.take().text() << "\n";
+    std::cout << hotstate::Json::from(events).text() << "\n";
     return 0;
   }
   if (events.empty()) {
