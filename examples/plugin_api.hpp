@@ -28,6 +28,7 @@
 // to hotstate's functions still bind to libhotstate.so's.
 #pragma once
 
+#include <stdexcept>
 #include <string>
 
 #include "hotstate/snapshot.hpp"
@@ -55,6 +56,16 @@ class HostedPlugin : public hotstate::StatefulPlugin {
 
   // The plugin's state, briefly, for the host's log.
   virtual std::string describe() const = 0;
+
+ protected:
+  // For restore_snapshot: throws std::runtime_error, naming both versions,
+  // unless this plugin can read `snapshot` (is_snapshot_compatible).
+  void require_compatible(const hotstate::StateSnapshot& snapshot) const {
+    if (!is_snapshot_compatible(snapshot)) {
+      throw std::runtime_error(name() + " " + plugin_version() + " cannot read the state of version " +
+                               snapshot.plugin_version);
+    }
+  }
 };
 
 }  // namespace hotstate_example
@@ -69,3 +80,15 @@ using hotstate_example_destroy_fn = void (*)(hotstate_example::HostedPlugin*);
 
 inline constexpr const char* hotstate_example_create_symbol = "hotstate_example_create_plugin";
 inline constexpr const char* hotstate_example_destroy_symbol = "hotstate_example_destroy_plugin";
+
+// Defines the two entry points for the plugin class `Plugin` (default-
+// constructible): put it once in the plugin's source, after the class.
+#define HOTSTATE_EXAMPLE_PLUGIN(Plugin)                                                                         \
+  HOTSTATE_EXAMPLE_EXPORT hotstate_example::HostedPlugin* hotstate_example_create_plugin() {                   \
+    try {                                                                                                       \
+      return new Plugin();                                                                                      \
+    } catch (...) {                                                                                             \
+      return nullptr;                                                                                           \
+    }                                                                                                           \
+  }                                                                                                             \
+  HOTSTATE_EXAMPLE_EXPORT void hotstate_example_destroy_plugin(hotstate_example::HostedPlugin* plugin) { delete plugin; }

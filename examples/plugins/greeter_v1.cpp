@@ -32,10 +32,7 @@ class Greeter final : public hotstate_example::HostedPlugin {
   }
 
   void restore_snapshot(const hotstate::StateSnapshot& snapshot) override {
-    if (!is_snapshot_compatible(snapshot)) {
-      throw std::runtime_error("greeter " + plugin_version() + " cannot read the state of version " +
-                               snapshot.plugin_version);
-    }
+    require_compatible(snapshot);
     ticks_ = snapshot.get<std::int64_t>("ticks").value_or(0);
     last_message_ = snapshot.get<std::string>("last_message").value_or("");
   }
@@ -47,12 +44,4 @@ class Greeter final : public hotstate_example::HostedPlugin {
 
 }  // namespace
 
-HOTSTATE_EXAMPLE_EXPORT hotstate_example::HostedPlugin* hotstate_example_create_plugin() {
-  try {
-    return new Greeter();
-  } catch (...) {
-    return nullptr;
-  }
-}
-
-HOTSTATE_EXAMPLE_EXPORT void hotstate_example_destroy_plugin(hotstate_example::HostedPlugin* plugin) { delete plugin; }
+HOTSTATE_EXAMPLE_PLUGIN(Greeter)

@@ -42,10 +42,7 @@ class Greeter final : public hotstate_example::HostedPlugin {
 
   // Reads 1.x state: 1.0.0's has no recent_messages.
   void restore_snapshot(const hotstate::StateSnapshot& snapshot) override {
-    if (!is_snapshot_compatible(snapshot)) {
-      throw std::runtime_error("greeter " + plugin_version() + " cannot read the state of version " +
-                               snapshot.plugin_version);
-    }
+    require_compatible(snapshot);
     ticks_ = snapshot.get<std::int64_t>("ticks").value_or(0);
     last_message_ = snapshot.get<std::string>("last_message").value_or("");
     if (auto recent = snapshot.get<std::vector<std::string>>("recent_messages")) {
@@ -64,12 +61,4 @@ class Greeter final : public hotstate_example::HostedPlugin {
 
 }  // namespace
 
-HOTSTATE_EXAMPLE_EXPORT hotstate_example::HostedPlugin* hotstate_example_create_plugin() {
-  try {
-    return new Greeter();
-  } catch (...) {
-    return nullptr;
-  }
-}
-
-HOTSTATE_EXAMPLE_EXPORT void hotstate_example_destroy_plugin(hotstate_example::HostedPlugin* plugin) { delete plugin; }
+HOTSTATE_EXAMPLE_PLUGIN(Greeter)

@@ -44,12 +44,4 @@ class Greeter final : public hotstate_example::HostedPlugin {
 
 }  // namespace
 
-HOTSTATE_EXAMPLE_EXPORT hotstate_example::HostedPlugin* hotstate_example_create_plugin() {
-  try {
-    return new Greeter();
-  } catch (...) {
-    return nullptr;
-  }
-}
-
-HOTSTATE_EXAMPLE_EXPORT void hotstate_example_destroy_plugin(hotstate_example::HostedPlugin* plugin) { delete plugin; }
+HOTSTATE_EXAMPLE_PLUGIN(Greeter)
