@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -676,6 +677,246 @@ TEST_CASE("try_get returns nullopt instead of a type mismatch", "[json][convert]
   // Other errors are not swallowed.
   REQUIRE(Json::parse("3").try_get<geometry::Picky>().has_value());
   REQUIRE_THROWS_MATCHES(Json::parse("-3").try_get<geometry::Picky>(), Error, HasCode(ErrorCode::InvalidArgument));
+}
+
+TEST_CASE("try_get returns nullopt for a mismatch of every built-in type family", "[json][convert][strict][try_get]") {
+  const auto parse = [](std::string_view text) { return Json::parse(text); };
+  // bool, double, float, std::string
+  for (const char* text : {"1", "null", "\"true\"", "[true]"}) REQUIRE_FALSE(parse(text).try_get<bool>());
+  for (const char* text : {"true", "null", "\"1.5\"", "[1.5]", "{}"}) REQUIRE_FALSE(parse(text).try_get<double>());
+  for (const char* text : {"1e300", "-1e39", "\"1\"", "false"}) REQUIRE_FALSE(parse(text).try_get<float>());
+  for (const char* text : {"5", "null", "true", "[\"s\"]", "{\"s\":\"s\"}"}) REQUIRE_FALSE(parse(text).try_get<std::string>());
+  // std::optional: null is empty, anything else must convert.
+  REQUIRE_FALSE(parse("\"x\"").try_get<std::optional<int>>());
+  REQUIRE_FALSE(parse("300").try_get<std::optional<std::uint8_t>>());
+  REQUIRE(parse("null").try_get<std::optional<int>>() == std::optional<std::optional<int>>(std::optional<int>()));
+  // std::vector, std::map, std::unordered_map: the container, and any element.
+  REQUIRE_FALSE(parse("{}").try_get<std::vector<int>>());
+  REQUIRE_FALSE(parse("[1,2,\"3\"]").try_get<std::vector<int>>());
+  REQUIRE_FALSE(parse("[true,1]").try_get<std::vector<bool>>());
+  REQUIRE_FALSE(parse("[]").try_get<IntMap>());
+  REQUIRE_FALSE(parse(R"({"a":1,"b":1.5})").try_get<IntMap>());
+  REQUIRE_FALSE(parse("[]").try_get<std::unordered_map<std::string, std::string>>());
+  REQUIRE_FALSE(parse(R"({"a":"x","b":null})").try_get<std::unordered_map<std::string, std::string>>());
+  // Nested containers, with the mismatch at the innermost level.
+  using Nested = std::map<std::string, std::vector<std::optional<std::int8_t>>>;
+  REQUIRE(parse(R"({"a":[1,null,-128],"b":[]})").try_get<Nested>() ==
+          std::optional<Nested>(Nested{{"a", {1, std::nullopt, -128}}, {"b", {}}}));
+  REQUIRE_FALSE(parse(R"({"a":[1,null,-129],"b":[]})").try_get<Nested>());
+  REQUIRE_FALSE(parse(R"({"a":[1,null],"b":[1.0]})").try_get<Nested>());
+  REQUIRE_FALSE(parse(R"({"a":[1,null],"b":{}})").try_get<Nested>());
+  REQUIRE_FALSE(parse(R"([{"a":[1]}])").try_get<Nested>());
+  using Deep = std::vector<std::unordered_map<std::string, std::vector<std::vector<std::uint16_t>>>>;
+  REQUIRE(parse(R"([{"k":[[1],[65535]]},{}])").try_get<Deep>().has_value());
+  REQUIRE_FALSE(parse(R"([{"k":[[1],[65536]]},{}])").try_get<Deep>());
+  REQUIRE_FALSE(parse(R"([{"k":[[1],[-1]]},{}])").try_get<Deep>());
+  REQUIRE_FALSE(parse(R"([{"k":[[1],2]},{}])").try_get<Deep>());
+  // Json holds any value: it never mismatches, nor does a container of it.
+  REQUIRE(parse(R"([1,"a",null])").try_get<std::vector<Json>>().has_value());
+  REQUIRE(parse("1.5").try_get<Json>() == std::optional<Json>(parse("1.5")));
+}
+
+TEMPLATE_TEST_CASE("try_get returns nullopt for an integer outside the type's range", "[json][convert][integers][try_get]",
+                   signed char, unsigned char, short, unsigned short, int, unsigned int, long, unsigned long,
+                   long long, unsigned long long, std::int8_t, std::uint8_t, std::int16_t, std::uint16_t,
+                   std::int32_t, std::uint32_t, std::int64_t, std::uint64_t, std::size_t) {
+  using limits = std::numeric_limits<TestType>;
+  std::string above;  // max + 1
+  std::string below;  // min - 1
+  if constexpr (sizeof(TestType) < sizeof(std::int64_t)) {
+    above = std::to_string(static_cast<std::int64_t>(limits::max()) + 1);
+  } else {
+    above = std::is_signed_v<TestType> ? "9223372036854775808" : "18446744073709551616";
+  }
+  if constexpr (!std::is_signed_v<TestType>) {
+    below = "-1";
+  } else if constexpr (sizeof(TestType) < sizeof(std::int64_t)) {
+    below = std::to_string(static_cast<std::int64_t>(limits::min()) - 1);
+  } else {
+    below = "-9223372036854775809";
+  }
+  INFO("above: " << above << ", below: " << below);
+  REQUIRE_FALSE(Json::parse(above).try_get<TestType>());
+  REQUIRE_FALSE(Json::parse(below).try_get<TestType>());
+  REQUIRE_FALSE(Json::parse("[0," + above + "]").try_get<std::vector<TestType>>());
+  REQUIRE_FALSE(Json::parse("{\"k\":" + below + "}").try_get<std::map<std::string, TestType>>());
+  for (const char* other : {"1.0", "\"1\"", "true", "null", "[1]", "{}"}) {
+    INFO("other: " << other);
+    REQUIRE_FALSE(Json::parse(other).try_get<TestType>());
+  }
+  // The bounds themselves fit.
+  const Json max = Json::from(limits::max());
+  const Json min = Json::from(limits::min());
+  REQUIRE(max.try_get<TestType>() == std::optional<TestType>(limits::max()));
+  REQUIRE(min.try_get<TestType>() == std::optional<TestType>(limits::min()));
+  // get refuses the same values.
+  REQUIRE_THROWS_MATCHES(Json::parse(above).get<TestType>(), Error, HasCode(ErrorCode::TypeMismatch));
+  REQUIRE_THROWS_MATCHES(Json::parse(below).get<TestType>(), Error, HasCode(ErrorCode::TypeMismatch));
+}
+
+namespace {
+
+// get and try_get apply one rule: try_get has a value exactly when get does
+// not throw Error(TypeMismatch), and then the same value.
+template <class T>
+void require_same_rule(const Json& json) {
+  std::optional<T> got;
+  try {
+    got = json.get<T>();
+  } catch (const Error& error) {
+    REQUIRE(error.code() == ErrorCode::TypeMismatch);
+  }
+  const std::optional<T> tried = json.try_get<T>();
+  REQUIRE(tried.has_value() == got.has_value());
+  if (got) REQUIRE(*tried == *got);
+}
+
+template <class... Ts>
+void require_same_rule_for(const Json& json) {
+  (require_same_rule<Ts>(json), ...);
+}
+
+}  // namespace
+
+TEST_CASE("get and try_get accept the same values for every built-in type", "[json][convert][strict][try_get]") {
+  const std::vector<std::string> texts = {
+      "null", "true", "false", "0", "-1", "127", "128", "-128", "-129", "255", "256", "32767", "32768", "-32769",
+      "65535", "65536", "2147483647", "2147483648", "-2147483649", "4294967295", "4294967296",
+      "9223372036854775807", "9223372036854775808", "-9223372036854775808", "18446744073709551615",
+      "18446744073709551616", "1.5", "-0.0", "1e300", "3.4e38", "\"\"", "\"s\"", "\"\\u0000\"", "[]", "[1,2]",
+      "[1,\"a\"]", "[null,1]", "[true,false]", "[[1],[2,3]]", "[[1],[\"x\"]]", "{}", R"({"a":1})", R"({"a":1.5})",
+      R"({"a":[1,null]})", R"({"a":[1,"x"]})", R"({"a":{"b":300}})", R"({"a":{"b":3}})"};
+  for (const std::string& text : texts) {
+    INFO("text: " << text);
+    const Json json = Json::parse(text);
+    require_same_rule_for<bool, signed char, unsigned char, std::int16_t, std::uint16_t, int, unsigned, long long,
+                          std::uint64_t, std::size_t, double, float, std::string, Json>(json);
+    require_same_rule_for<std::optional<int>, std::optional<std::string>, std::optional<std::vector<int>>,
+                          std::vector<int>, std::vector<bool>, std::vector<std::optional<int>>,
+                          std::vector<std::vector<int>>, std::vector<Json>, IntMap,
+                          std::unordered_map<std::string, double>, std::map<std::string, std::vector<std::optional<int>>>,
+                          std::map<std::string, std::map<std::string, std::uint8_t>>>(json);
+  }
+}
+
+// A user type with both conversions: from_json counts its calls and reports a
+// mismatch by throwing; try_from_json is its no-throw form.
+namespace tagged {
+
+int from_json_calls = 0;
+
+struct Tag {
+  std::string name;
+  friend bool operator==(const Tag&, const Tag&) = default;
+};
+void to_json(hotstate::JsonWriter& out, const Tag& tag) { out.value(tag.name); }
+void from_json(const hotstate::JsonView& in, Tag& tag) {
+  ++from_json_calls;
+  tag.name = in.get<std::string>();
+}
+bool try_from_json(const hotstate::JsonView& in, Tag& tag) { return try_from_json(in, tag.name); }
+
+}  // namespace tagged
+
+TEST_CASE("try_get uses a user type's try_from_json at any depth and never its from_json", "[json][convert][adl][try_get]") {
+  using Tags = std::vector<std::map<std::string, std::optional<tagged::Tag>>>;
+  const Json good = Json::parse(R"([{"a":"x","b":null},{}])");
+  const Json bad_inner = Json::parse(R"([{"a":"x","b":1}])");
+  const Json bad_outer = Json::parse(R"({"a":"x"})");
+  tagged::from_json_calls = 0;
+  REQUIRE(good.try_get<Tags>() == std::optional<Tags>(Tags{{{"a", tagged::Tag{"x"}}, {"b", std::nullopt}}, {}}));
+  REQUIRE_FALSE(bad_inner.try_get<Tags>());
+  REQUIRE_FALSE(bad_outer.try_get<Tags>());
+  REQUIRE(Json::parse("\"y\"").try_get<tagged::Tag>() == std::optional<tagged::Tag>(tagged::Tag{"y"}));
+  REQUIRE_FALSE(Json::parse("[\"y\"]").try_get<tagged::Tag>());
+  REQUIRE(tagged::from_json_calls == 0);
+  // get goes through from_json, and reports the mismatch by throwing.
+  REQUIRE(good.get<Tags>().size() == 2);
+  REQUIRE(tagged::from_json_calls == 1);
+  REQUIRE_THROWS_MATCHES(bad_inner.get<Tags>(), Error, HasCode(ErrorCode::TypeMismatch));
+  REQUIRE(tagged::from_json_calls == 3);
+}
+
+// The file comment's example: a user type with try_from_json only.
+namespace strict {
+
+struct Point {
+  int x = 0;
+  int y = 0;
+  friend bool operator==(const Point&, const Point&) = default;
+};
+// Written as geometry::Point is.
+void to_json(hotstate::JsonWriter& out, const Point& p) { out.value(geometry::Point{p.x, p.y}); }
+bool try_from_json(const hotstate::JsonView& in, Point& p) {
+  if (in.type() != hotstate::JsonType::Object) return false;
+  auto x = in.find("x"), y = in.find("y");
+  return x && y && try_from_json(*x, p.x) && try_from_json(*y, p.y);
+}
+
+}  // namespace strict
+
+TEST_CASE("a user type with try_from_json only converts with get and try_get", "[json][convert][adl][try_get]") {
+  const strict::Point p{3, -4};
+  REQUIRE(Json::from(p).get<strict::Point>() == p);
+  REQUIRE(Json::from(p).try_get<strict::Point>() == std::optional<strict::Point>(p));
+  for (const char* text : {R"({"x":1})", R"({"x":1,"y":"2"})", R"({"x":1,"y":2147483648})", "[1,2]", "null"}) {
+    INFO("text: " << text);
+    REQUIRE_FALSE(Json::parse(text).try_get<strict::Point>());
+    // As an optional, null is the one value that converts.
+    REQUIRE(Json::parse(text).try_get<std::optional<strict::Point>>().has_value() == (std::string_view(text) == "null"));
+    // get turns its false into Error(TypeMismatch).
+    REQUIRE_THROWS_MATCHES(Json::parse(text).get<strict::Point>(), Error, HasCode(ErrorCode::TypeMismatch));
+  }
+  const auto points = Json::parse(R"({"a":{"x":1,"y":2},"b":{"y":4,"x":3}})").get<std::map<std::string, strict::Point>>();
+  REQUIRE(points == std::map<std::string, strict::Point>{{"a", {1, 2}}, {"b", {3, 4}}});
+  REQUIRE_FALSE(Json::parse(R"({"a":{"x":1,"y":2},"b":{"x":3}})").try_get<std::map<std::string, strict::Point>>());
+  REQUIRE_THROWS_MATCHES(Json::parse(R"([{"x":1,"y":2},{"x":3}])").get<std::vector<strict::Point>>(), Error,
+                         HasCode(ErrorCode::TypeMismatch));
+}
+
+TEST_CASE("a user type with from_json only is caught inside containers too", "[json][convert][adl][try_get]") {
+  // From_json's contract reports a mismatch by throwing: try_get catches Error(TypeMismatch) only.
+  REQUIRE_FALSE(Json::parse(R"([{"x":1,"y":2},{"x":3}])").try_get<std::vector<geometry::Point>>());
+  REQUIRE(Json::parse(R"({"p":{"x":1,"y":2}})").try_get<std::map<std::string, geometry::Point>>() ==
+          std::optional<std::map<std::string, geometry::Point>>({{"p", geometry::Point{1, 2}}}));
+  REQUIRE_FALSE(Json::parse("[1,\"2\"]").try_get<std::vector<geometry::Picky>>());
+  REQUIRE_THROWS_MATCHES(Json::parse("[1,-2]").try_get<std::vector<geometry::Picky>>(), Error,
+                         HasCode(ErrorCode::InvalidArgument));
+}
+
+namespace {
+// try_from_json and JsonView::try_get inside a from_json.
+struct TryProbe {
+  std::optional<int> number;
+  std::optional<std::string> text;
+  std::optional<std::vector<std::uint8_t>> bytes;
+  bool bool_read = false;
+  bool flag = false;
+  bool missing_read = true;
+};
+void from_json(const JsonView& in, TryProbe& probe) {
+  probe.number = in["n"].try_get<int>();
+  probe.text = in["t"].try_get<std::string>();
+  probe.bytes = in["b"].try_get<std::vector<std::uint8_t>>();
+  probe.bool_read = try_from_json(in["f"], probe.flag);
+  int unused = 0;
+  probe.missing_read = try_from_json(in["t"], unused);
+}
+}  // namespace
+
+TEST_CASE("JsonView::try_get and try_from_json read without throwing", "[json][view][try_get]") {
+  const auto hit = Json::parse(R"({"b":[1,255],"f":true,"n":-5,"t":"s"})").get<TryProbe>();
+  REQUIRE(hit.number == std::optional<int>(-5));
+  REQUIRE(hit.text == std::optional<std::string>("s"));
+  REQUIRE(hit.bytes == std::optional<std::vector<std::uint8_t>>({1, 255}));
+  REQUIRE(hit.bool_read);
+  REQUIRE(hit.flag);
+  REQUIRE_FALSE(hit.missing_read);
+  const auto miss = Json::parse(R"({"b":[1,256],"f":1,"n":1.0,"t":2})").get<TryProbe>();
+  REQUIRE_FALSE(miss.number);
+  REQUIRE_FALSE(miss.text);
+  REQUIRE_FALSE(miss.bytes);
+  REQUIRE_FALSE(miss.bool_read);
 }
 
 TEST_CASE("a user type converts through to_json and from_json found by ADL", "[json][convert][adl]") {

@@ -27,10 +27,31 @@
 // reads only integers in its range, double reads any number, std::string only
 // strings; anything else throws Error(ErrorCode::TypeMismatch).
 //
+// try_get (Json::try_get, JsonView::try_get, StateSnapshot::get) returns
+// nullopt for such a mismatch without throwing inside: each built-in rule is
+// written once (detail::JsonReader) and either throws or returns false, and
+// try_from_json(view, out) is its public no-throw form. A user type joins the
+// no-throw path with a try_from_json of its own, next to from_json or instead
+// of it, returning false (`out` then unspecified) where from_json would throw
+// Error(TypeMismatch):
+//
+//   bool try_from_json(const hotstate::JsonView& in, Point& p) {
+//     if (in.type() != hotstate::JsonType::Object) return false;
+//     auto x = in.find("x"), y = in.find("y");
+//     return x && y && try_from_json(*x, p.x) && try_from_json(*y, p.y);
+//   }
+//
+// With from_json only, try_get calls it and catches its Error(TypeMismatch)
+// (the one case that throws inside; other errors pass through). With
+// try_from_json only, get throws Error(TypeMismatch) when it returns false.
+// With both, they must accept the same values. Either way std::bad_alloc may
+// still pass through try_get.
+//
 // Thread safety: Json, JsonWriter and JsonView are values; distinct objects may
 // be used from distinct threads, and const Json may be shared freely.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -96,7 +117,8 @@ class Json {
   template <class T>
   T get() const;
 
-  // Like get(), but nullopt instead of Error(TypeMismatch).
+  // Like get(), but nullopt instead of Error(TypeMismatch), without throwing
+  // inside (see the file comment for user types).
   template <class T>
   std::optional<T> try_get() const;
 
@@ -169,12 +191,18 @@ class JsonWriter {
     std::vector<Member> members;
   };
   void before_value();
+  void scalar(std::string_view text);  // a value's finished text
+  void begin(bool is_object);
   void sort_members(Frame& frame);
 
   std::string out_;
   std::vector<Frame> stack_;
   bool done_ = false;
 };
+
+namespace internal {
+struct JsonNode;  // defined in the library (src/model/json_internal.hpp)
+}  // namespace internal
 
 // A read-only view of one value inside a parsed JSON document, handed to
 // from_json. It borrows the document: use it, and whatever string_view it
@@ -210,11 +238,20 @@ class JsonView {
   // Converts through from_json, found by ADL.
   template <class T>
   T get() const;
+  // Like get(), but nullopt instead of Error(TypeMismatch), without throwing
+  // inside (see the file comment for user types).
+  template <class T>
+  std::optional<T> try_get() const;
 
  private:
   friend struct JsonViewAccess;
-  JsonView() = default;
-  alignas(8) unsigned char element_[16] = {};  // a simdjson::dom::element, kept opaque
+  explicit JsonView(const internal::JsonNode* node) noexcept : node_(node) {}
+  // hotstate's own layout, whatever parses the text: one pointer to the
+  // value's node in the document that Json::get reads the canonical text into
+  // (its elements' or members' nodes follow it). The document stays unchanged
+  // for the whole from_json call; a view is copied as a pointer, and simdjson
+  // appears nowhere in it.
+  const internal::JsonNode* node_;
 };
 
 // ---------------------------------------------------------------------------
@@ -229,6 +266,70 @@ inline constexpr bool is_character_v =
 template <class T>
 concept json_integer = std::is_integral_v<T> && !std::is_same_v<T, bool> && !is_character_v<T>;
 [[noreturn]] void throw_type_mismatch(std::string_view expected, const JsonView& got);
+
+// How a rule reports a value of the wrong type or range: get() throws
+// Error(TypeMismatch), try_get() returns false.
+enum class OnMismatch { Throw, ReturnFalse };
+
+// The built-in rules from JSON, each written once for both ways of reporting.
+// Every read returns true when `out` was filled; on false (ReturnFalse only)
+// `out` holds an unspecified value. The non-template members are defined in
+// the library, for both instantiations.
+template <OnMismatch M>
+struct JsonReader {
+  static bool mismatch([[maybe_unused]] std::string_view expected, [[maybe_unused]] const JsonView& got) {
+    if constexpr (M == OnMismatch::Throw) {
+      throw_type_mismatch(expected, got);
+    } else {
+      return false;
+    }
+  }
+
+  // Primitives, shared with JsonView's as_* functions.
+  static bool read_int64(const JsonView& in, std::int64_t min, std::int64_t max, std::int64_t& out);
+  static bool read_uint64(const JsonView& in, std::uint64_t max, std::uint64_t& out);
+  static bool read_string(const JsonView& in, std::string_view& out);
+
+  static bool read(const JsonView& in, Json& out);
+  static bool read(const JsonView& in, bool& out);
+  static bool read(const JsonView& in, double& out);
+  static bool read(const JsonView& in, float& out);
+  static bool read(const JsonView& in, std::string& out);
+  template <json_integer T>
+  static bool read(const JsonView& in, T& out);
+  template <class T>
+  static bool read(const JsonView& in, std::optional<T>& out);
+  template <class T, class A>
+  static bool read(const JsonView& in, std::vector<T, A>& out);
+  template <class T, class C, class A>
+  static bool read(const JsonView& in, std::map<std::string, T, C, A>& out) {
+    return read_members(in, out);
+  }
+  template <class T, class H, class E, class A>
+  static bool read(const JsonView& in, std::unordered_map<std::string, T, H, E, A>& out) {
+    return read_members(in, out);
+  }
+
+ private:
+  // An element, a member's value or an optional's value: any convertible type.
+  template <class T>
+  static bool read_element(const JsonView& in, T& out);
+  template <class Map>
+  static bool read_members(const JsonView& in, Map& out);
+};
+extern template struct JsonReader<OnMismatch::Throw>;
+extern template struct JsonReader<OnMismatch::ReturnFalse>;
+
+// The types with a built-in rule.
+template <class T>
+concept json_builtin = requires(const JsonView& in, T& out) { JsonReader<OnMismatch::Throw>::read(in, out); };
+
+// How get() and try_get() reach a conversion: unqualified calls, so that ADL
+// finds a user type's from_json or try_from_json (see the file comment).
+template <class T>
+void convert(const JsonView& in, T& out);
+template <class T>
+bool try_convert(const JsonView& in, T& out);
 }  // namespace detail
 
 void to_json(JsonWriter& out, const Json& value);
@@ -250,21 +351,18 @@ void to_json(JsonWriter& out, const std::map<std::string, T, C, A>& value);
 template <class T, class H, class E, class A>
 void to_json(JsonWriter& out, const std::unordered_map<std::string, T, H, E, A>& value);
 
-void from_json(const JsonView& in, Json& out);
-void from_json(const JsonView& in, bool& out);
-template <detail::json_integer T>
-void from_json(const JsonView& in, T& out);
-void from_json(const JsonView& in, double& out);
-void from_json(const JsonView& in, float& out);
-void from_json(const JsonView& in, std::string& out);
-template <class T>
-void from_json(const JsonView& in, std::optional<T>& out);
-template <class T, class A>
-void from_json(const JsonView& in, std::vector<T, A>& out);
-template <class T, class C, class A>
-void from_json(const JsonView& in, std::map<std::string, T, C, A>& out);
-template <class T, class H, class E, class A>
-void from_json(const JsonView& in, std::unordered_map<std::string, T, H, E, A>& out);
+// The built-in conversions from JSON: Json, bool, the integer types, double,
+// float, std::string, std::optional, std::vector, std::map and
+// std::unordered_map with string keys. from_json throws Error(TypeMismatch)
+// where try_from_json returns false; both apply the same rule.
+template <detail::json_builtin T>
+void from_json(const JsonView& in, T& out) {
+  detail::JsonReader<detail::OnMismatch::Throw>::read(in, out);
+}
+template <detail::json_builtin T>
+bool try_from_json(const JsonView& in, T& out) {
+  return detail::JsonReader<detail::OnMismatch::ReturnFalse>::read(in, out);
+}
 
 template <detail::json_integer T>
 void to_json(JsonWriter& out, T value) {
@@ -311,55 +409,115 @@ void to_json(JsonWriter& out, const std::unordered_map<std::string, T, H, E, A>&
   out.end_object();
 }
 
-template <detail::json_integer T>
-void from_json(const JsonView& in, T& out) {
+namespace detail {
+
+template <OnMismatch M>
+template <json_integer T>
+bool JsonReader<M>::read(const JsonView& in, T& out) {
+  using limits = std::numeric_limits<T>;
   if constexpr (std::is_signed_v<T>) {
-    const std::int64_t v = in.as_int64();
-    if (v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
-        v > static_cast<std::int64_t>(std::numeric_limits<T>::max())) {
-      detail::throw_type_mismatch("an integer in range", in);
-    }
+    std::int64_t v = 0;
+    if (!read_int64(in, limits::min(), limits::max(), v)) return false;
     out = static_cast<T>(v);
   } else {
-    const std::uint64_t v = in.as_uint64();
-    if (v > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) {
-      detail::throw_type_mismatch("an integer in range", in);
-    }
+    std::uint64_t v = 0;
+    if (!read_uint64(in, limits::max(), v)) return false;
     out = static_cast<T>(v);
+  }
+  return true;
+}
+
+template <OnMismatch M>
+template <class T>
+bool JsonReader<M>::read(const JsonView& in, std::optional<T>& out) {
+  if (in.is_null()) {
+    out.reset();
+    return true;
+  }
+  out.emplace();
+  return read_element(in, *out);
+}
+
+template <OnMismatch M>
+template <class T, class A>
+bool JsonReader<M>::read(const JsonView& in, std::vector<T, A>& out) {
+  if (in.type() != JsonType::Array) return mismatch("an array", in);
+  const auto elements = in.elements();
+  out.clear();
+  out.reserve(elements.size());
+  for (const JsonView& element : elements) {
+    T value{};  // not out.back(): std::vector<bool> has no bool& to fill
+    if (!read_element(element, value)) return false;
+    out.push_back(std::move(value));
+  }
+  return true;
+}
+
+template <OnMismatch M>
+template <class Map>
+bool JsonReader<M>::read_members(const JsonView& in, Map& out) {
+  if (in.type() != JsonType::Object) return mismatch("an object", in);
+  out.clear();
+  for (const auto& [k, v] : in.members()) {
+    typename Map::mapped_type value{};
+    if (!read_element(v, value)) return false;
+    out.emplace(std::string(k), std::move(value));
+  }
+  return true;
+}
+
+template <OnMismatch M>
+template <class T>
+bool JsonReader<M>::read_element(const JsonView& in, T& out) {
+  if constexpr (M == OnMismatch::Throw) {
+    convert(in, out);
+    return true;
+  } else {
+    return try_convert(in, out);
   }
 }
 
 template <class T>
-void from_json(const JsonView& in, std::optional<T>& out) {
-  if (in.is_null()) {
-    out.reset();
+void check_convertible() {
+  static_assert(std::is_default_constructible_v<T>, "hotstate: from_json fills a default-constructed T");
+  static_assert(!is_character_v<T>,
+                "hotstate: a character type has no JSON form; use std::string or an integer type");
+}
+
+template <class T>
+void convert(const JsonView& in, T& out) {
+  check_convertible<T>();
+  if constexpr (requires { from_json(in, out); }) {
+    from_json(in, out);
   } else {
-    out = in.get<T>();
+    static_assert(requires { { try_from_json(in, out) } -> std::convertible_to<bool>; },
+                  "hotstate: no from_json or try_from_json for this type; declare one in its namespace");
+    if (!try_from_json(in, out)) throw_type_mismatch("a value its try_from_json accepts", in);
   }
 }
 
-template <class T, class A>
-void from_json(const JsonView& in, std::vector<T, A>& out) {
-  const auto elements = in.elements();
-  out.clear();
-  out.reserve(elements.size());
-  for (const JsonView& element : elements) out.push_back(element.get<T>());
+template <class T>
+bool try_convert(const JsonView& in, T& out) {
+  check_convertible<T>();
+  if constexpr (requires { { try_from_json(in, out) } -> std::convertible_to<bool>; }) {
+    return try_from_json(in, out);
+  } else {
+    // A type with from_json only: that contract reports a mismatch by
+    // throwing, so here, and only here, try_get catches.
+    try {
+      from_json(in, out);
+      return true;
+    } catch (const Error& error) {
+      if (error.code() != ErrorCode::TypeMismatch) throw;
+      return false;
+    }
+  }
 }
 
-template <class T, class C, class A>
-void from_json(const JsonView& in, std::map<std::string, T, C, A>& out) {
-  out.clear();
-  for (const auto& [k, v] : in.members()) out.emplace(std::string(k), v.template get<T>());
-}
-
-template <class T, class H, class E, class A>
-void from_json(const JsonView& in, std::unordered_map<std::string, T, H, E, A>& out) {
-  out.clear();
-  for (const auto& [k, v] : in.members()) out.emplace(std::string(k), v.template get<T>());
-}
+}  // namespace detail
 
 // ---------------------------------------------------------------------------
-// Dispatch: unqualified calls, so ADL finds user overloads.
+// Dispatch
 
 template <class T>
 JsonWriter& JsonWriter::value(const T& v) {
@@ -371,12 +529,17 @@ JsonWriter& JsonWriter::value(const T& v) {
 
 template <class T>
 T JsonView::get() const {
-  static_assert(std::is_default_constructible_v<T>,
-                "hotstate: from_json fills a default-constructed T");
-  static_assert(!detail::is_character_v<T>,
-                "hotstate: a character type has no JSON form; use std::string or an integer type");
+  detail::check_convertible<T>();
   T out{};
-  from_json(*this, out);
+  detail::convert(*this, out);
+  return out;
+}
+
+template <class T>
+std::optional<T> JsonView::try_get() const {
+  detail::check_convertible<T>();
+  std::optional<T> out(std::in_place);
+  if (!detail::try_convert(*this, *out)) out.reset();
   return out;
 }
 
@@ -392,23 +555,27 @@ T Json::get() const {
   if constexpr (std::is_same_v<T, Json>) {
     return *this;
   } else {
+    detail::check_convertible<T>();
     T out{};
-    struct Context {
-      T* out;
-    } context{&out};
-    visit([](const JsonView& view, void* c) { from_json(view, *static_cast<Context*>(c)->out); },
-          &context);
+    visit([](const JsonView& view, void* c) { detail::convert(view, *static_cast<T*>(c)); }, &out);
     return out;
   }
 }
 
 template <class T>
 std::optional<T> Json::try_get() const {
-  try {
-    return get<T>();
-  } catch (const Error& error) {
-    if (error.code() != ErrorCode::TypeMismatch) throw;
-    return std::nullopt;
+  if constexpr (std::is_same_v<T, Json>) {
+    return *this;
+  } else {
+    detail::check_convertible<T>();
+    std::optional<T> out(std::in_place);
+    visit(
+        [](const JsonView& view, void* c) {
+          auto& result = *static_cast<std::optional<T>*>(c);
+          if (!detail::try_convert(view, *result)) result.reset();
+        },
+        &out);
+    return out;
   }
 }
 

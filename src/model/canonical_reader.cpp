@@ -1,6 +1,10 @@
 // Reading JSON text that hotstate itself wrote: canonical by construction, so
-// splitting it needs no parser. Used when a row's canonical_hash matches.
+// splitting it needs no parser. Used when a row's canonical_hash matches, and
+// for the documents that JsonView reads.
+#include <charconv>
 #include <cstring>
+#include <limits>
+#include <system_error>
 
 #include "json_internal.hpp"
 
@@ -128,6 +132,44 @@ bool split_members(std::string_view text, Member&& member) {
   }
 }
 
+bool is_digit(char c) noexcept { return static_cast<unsigned>(static_cast<unsigned char>(c) - '0') <= 9; }
+
+// Reads the number at p into node's kind and value, as simdjson and
+// serde_json classify numbers: an integer in int64's range, else in uint64's,
+// else (or with a fraction or exponent) a double. Returns the end of the
+// number, or nullptr when there is none. The text must end with a '\0'.
+const char* read_number(const char* p, JsonNode& node) {
+  const char* const start = p;
+  const bool negative = *p == '-';
+  if (negative) ++p;
+  const char* const first_digit = p;
+  std::uint64_t magnitude = 0;  // wraps beyond 20 digits; then unused
+  for (; is_digit(*p); ++p) magnitude = magnitude * 10 + static_cast<std::uint64_t>(*p - '0');
+  const auto digits = static_cast<std::size_t>(p - first_digit);
+  if (digits == 0) return nullptr;
+  const bool fraction_or_exponent = *p == '.' || *p == 'e' || *p == 'E';
+  // Up to 19 digits always fit uint64; 20 digits fit up to its maximum.
+  const bool fits = digits < 20 || (digits == 20 && std::string_view(first_digit, 20) <= "18446744073709551615");
+  if (!fraction_or_exponent && fits) {
+    constexpr auto int64_max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    if (magnitude <= int64_max + (negative ? 1 : 0)) {
+      node.kind = JsonNode::Kind::Int64;
+      // -2^63 is one beyond int64_max: negate in unsigned arithmetic.
+      node.i = static_cast<std::int64_t>(negative ? 0 - magnitude : magnitude);
+      return p;
+    }
+    if (!negative) {
+      node.kind = JsonNode::Kind::UInt64;
+      node.u = magnitude;
+      return p;
+    }
+  }
+  while (is_digit(*p) || *p == '.' || *p == 'e' || *p == 'E' || *p == '-' || *p == '+') ++p;
+  node.kind = JsonNode::Kind::Double;
+  const std::from_chars_result result = std::from_chars(start, p, node.d);
+  return result.ec == std::errc() && result.ptr == p ? p : nullptr;
+}
+
 }  // namespace
 
 std::uint64_t canonical_hash(std::string_view data, std::string_view metadata) noexcept {
@@ -152,6 +194,113 @@ bool split_canonical_string_object(std::string_view text, std::map<std::string, 
     out.emplace_hint(out.end(), key, value);
     return true;
   });
+}
+
+// ---------------------------------------------------------------------------
+// CanonicalDocument
+
+void CanonicalDocument::grow() { nodes_.resize(2 * nodes_.size() + 64); }
+
+bool CanonicalDocument::push_string(const std::string& text, const char*& p) {
+  JsonNode& node = add(JsonNode::Kind::String, p);
+  const char* const end = text.data() + text.size();
+  const char* q = p + 1;
+  while (q < end && *q != '"' && *q != '\\') ++q;
+  if (q == end) return false;
+  if (*q == '"') {  // no escapes: the bytes are in the text
+    node.s = p + 1;
+    node.count = static_cast<std::uint32_t>(q - p - 1);
+    p = q + 1;
+  } else {
+    // Unescaped text is never longer than the text, so this reserve keeps
+    // the pointers into unescaped_ valid until the next read.
+    if (unescaped_.capacity() < text.size()) unescaped_.reserve(text.size());
+    const std::size_t from = unescaped_.size();
+    const std::size_t after = read_string(text, static_cast<std::size_t>(p - text.data()), &unescaped_);
+    if (after == std::string_view::npos) return false;
+    node.s = unescaped_.data() + from;
+    node.count = static_cast<std::uint32_t>(unescaped_.size() - from);
+    p = text.data() + after;
+  }
+  node.text_size = static_cast<std::uint32_t>(p - node.text);
+  return true;
+}
+
+bool CanonicalDocument::push_scalar(const std::string& text, const char*& p) {
+  const auto literal = [&](std::string_view word, JsonNode::Kind kind) {
+    if (std::string_view(p, static_cast<std::size_t>(text.data() + text.size() - p)).substr(0, word.size()) != word) {
+      return false;
+    }
+    add(kind, p).text_size = static_cast<std::uint32_t>(word.size());
+    p += word.size();
+    return true;
+  };
+  switch (*p) {
+    case '"': return push_string(text, p);
+    case 'n': return literal("null", JsonNode::Kind::Null);
+    case 't': return literal("true", JsonNode::Kind::True);
+    case 'f': return literal("false", JsonNode::Kind::False);
+    default: {
+      JsonNode& node = add(JsonNode::Kind::Null, p);
+      const char* const end = read_number(p, node);
+      if (end == nullptr) return false;
+      node.text_size = static_cast<std::uint32_t>(end - p);
+      p = end;
+      return true;
+    }
+  }
+}
+
+bool CanonicalDocument::read(const std::string& text) {
+  size_ = 0;
+  open_.clear();
+  unescaped_.clear();
+  if (text.empty() || text.size() > std::numeric_limits<std::uint32_t>::max()) return false;
+  // Scans stop at the '\0' that ends every std::string, or at `end`: p never
+  // passes end. Only the structure is checked, not what canonical text
+  // guarantees besides (UTF-8, escapes, sorted and unique keys).
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  bool in_object = false;  // the innermost open container is an object
+  while (true) {
+    // A value starts at p; in an object, its key first.
+    if (in_object) {
+      if (*p != '"' || !push_string(text, p) || *p != ':') return false;
+      ++p;
+    }
+    const char c = *p;
+    if (c == '[' || c == '{') {
+      const std::size_t index = size_;
+      add(c == '[' ? JsonNode::Kind::Array : JsonNode::Kind::Object, p);
+      ++p;
+      if (*p != (c == '[' ? ']' : '}')) {
+        open_.push_back(static_cast<std::uint32_t>(index));  // its first element or member comes next
+        in_object = c == '{';
+        if (p == end) return false;
+        continue;
+      }
+      ++p;  // empty: already complete
+      nodes_[index].text_size = 2;
+    } else if (p == end || !push_scalar(text, p)) {
+      return false;
+    }
+    // A value is complete, and so is every container that ends after it.
+    while (true) {
+      if (open_.empty()) return p == end;
+      JsonNode& container = nodes_[open_.back()];
+      ++container.count;
+      if (*p == ',') {
+        ++p;
+        break;
+      }
+      if (*p != (container.kind == JsonNode::Kind::Array ? ']' : '}')) return false;
+      ++p;
+      container.skip = static_cast<std::uint32_t>(size_ - open_.back());
+      container.text_size = static_cast<std::uint32_t>(p - container.text);
+      open_.pop_back();
+      in_object = !open_.empty() && nodes_[open_.back()].kind == JsonNode::Kind::Object;
+    }
+  }
 }
 
 }  // namespace hotstate::internal

@@ -1,14 +1,13 @@
-// Reading JSON with simdjson: validation into canonical text (On Demand API),
-// JsonView over a parsed canonical text (DOM API), and the decoders for
-// snapshot rows and the seed's byte layout. The only file that sees simdjson.
+// Reading JSON: validation into canonical text with simdjson (On Demand API),
+// the decoders for snapshot rows and the seed's byte layout, and JsonView over
+// a canonical text read into hotstate's own nodes (canonical_reader.cpp), with
+// the built-in conversions from JSON. The only file that sees simdjson.
 #include <simdjson.h>
 
 #include <charconv>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "hotstate/json.hpp"
@@ -17,7 +16,6 @@
 namespace hotstate {
 
 namespace od = simdjson::ondemand;
-namespace dom = simdjson::dom;
 
 namespace internal {
 
@@ -66,11 +64,9 @@ template <class Value>
 void append_canonical(Value& value, std::string& out, std::size_t depth) {
   od::json_type type;
   check(value.type().get(type));
+  if ((type == od::json_type::array || type == od::json_type::object) && depth >= json_max_depth) throw_too_deep();
   switch (type) {
     case od::json_type::array: {
-      if (depth >= json_max_depth) {
-        throw Error(ErrorCode::InvalidJson, "JSON nested deeper than " + std::to_string(json_max_depth) + " levels");
-      }
       od::array array;
       check(value.get_array().get(array));
       out += '[';
@@ -86,9 +82,6 @@ void append_canonical(Value& value, std::string& out, std::size_t depth) {
       return;
     }
     case od::json_type::object: {
-      if (depth >= json_max_depth) {
-        throw Error(ErrorCode::InvalidJson, "JSON nested deeper than " + std::to_string(json_max_depth) + " levels");
-      }
       od::object object;
       check(value.get_object().get(object));
       const std::size_t body_start = out.size() + 1;
@@ -197,28 +190,63 @@ void require_json(Value& value) {
   throw Error(ErrorCode::InvalidSnapshot, "not a snapshot in the seed's layout: " + message);
 }
 
-}  // namespace
-
-std::map<std::string, Json> decode_json_object(std::string_view text) {
-  OndemandDocument parsed(text);
-  od::object object;
-  const auto error = parsed.document.get_object().get(object);
-  if (error == simdjson::INCORRECT_TYPE) throw Error(ErrorCode::TypeMismatch, "expected a JSON object");
+// The object that `value` (an od::value or the od::document root) holds, or
+// false when it holds another type; other errors throw Error(InvalidJson).
+template <class Value>
+bool get_object(Value& value, od::object& object) {
+  const auto error = value.get_object().get(object);
+  if (error == simdjson::INCORRECT_TYPE) return false;
   check(error);
-  std::map<std::string, Json> result;
-  std::string scratch;
+  return true;
+}
+
+// Calls member(key, value) for each member of `object` in the text's order;
+// `key` lives in the parser's string buffer until the next parse.
+template <class Member>
+void for_each_member(od::object& object, Member&& member) {
   for (auto field_result : object) {
     od::field field;
     check(std::move(field_result).get(field));
     std::string_view key;
     check(field.unescaped_key().get(key));
-    scratch.clear();
-    od::value member_value = field.value();
-    // Each value is a Json of its own, as deep as with_data allows: depth
-    // counts from the value, as on the write path and in from_bytes.
-    append_canonical(member_value, scratch, 0);
-    result.insert_or_assign(std::string(key), JsonAccess::make(scratch));
+    od::value value = field.value();
+    member(key, value);
   }
+}
+
+// Each member's value as a Json of its own, as deep as with_data allows:
+// depth counts from the value, as on the write path and in from_bytes, not
+// from the document. Of duplicate keys the last wins.
+void read_json_members(od::object& object, std::map<std::string, Json>& out) {
+  std::string scratch;
+  for_each_member(object, [&](std::string_view key, od::value& value) {
+    scratch.clear();
+    append_canonical(value, scratch, 0);
+    out.insert_or_assign(std::string(key), JsonAccess::make(scratch));
+  });
+}
+
+// Each member's string; calls mistyped(key, value), which throws, for a
+// value of another type. Of duplicate keys the last wins.
+template <class Mistyped>
+void read_string_members(od::object& object, std::map<std::string, std::string>& out, Mistyped&& mistyped) {
+  for_each_member(object, [&](std::string_view key, od::value& value) {
+    std::string_view s;
+    const auto error = value.get_string().get(s);
+    if (error == simdjson::INCORRECT_TYPE) mistyped(key, value);
+    check(error);
+    out.insert_or_assign(std::string(key), std::string(s));
+  });
+}
+
+}  // namespace
+
+std::map<std::string, Json> decode_json_object(std::string_view text) {
+  OndemandDocument parsed(text);
+  od::object object;
+  if (!get_object(parsed.document, object)) throw Error(ErrorCode::TypeMismatch, "expected a JSON object");
+  std::map<std::string, Json> result;
+  read_json_members(object, result);
   parsed.require_end();
   return result;
 }
@@ -226,23 +254,11 @@ std::map<std::string, Json> decode_json_object(std::string_view text) {
 std::map<std::string, std::string> decode_string_object(std::string_view text) {
   OndemandDocument parsed(text);
   od::object object;
-  const auto error = parsed.document.get_object().get(object);
-  if (error == simdjson::INCORRECT_TYPE) throw Error(ErrorCode::TypeMismatch, "expected a JSON object of strings");
-  check(error);
+  if (!get_object(parsed.document, object)) throw Error(ErrorCode::TypeMismatch, "expected a JSON object of strings");
   std::map<std::string, std::string> result;
-  for (auto field_result : object) {
-    od::field field;
-    check(std::move(field_result).get(field));
-    std::string_view key;
-    check(field.unescaped_key().get(key));
-    std::string_view value;
-    const auto value_error = field.value().get_string().get(value);
-    if (value_error == simdjson::INCORRECT_TYPE) {
-      throw Error(ErrorCode::TypeMismatch, "expected a string for key \"" + std::string(key) + "\"");
-    }
-    check(value_error);
-    result.insert_or_assign(std::string(key), std::string(value));
-  }
+  read_string_members(object, result, [](std::string_view key, od::value&) {
+    throw Error(ErrorCode::TypeMismatch, "expected a string for key \"" + std::string(key) + "\"");
+  });
   parsed.require_end();
   return result;
 }
@@ -250,13 +266,11 @@ std::map<std::string, std::string> decode_string_object(std::string_view text) {
 DecodedSnapshot decode_snapshot(std::string_view bytes) {
   OndemandDocument parsed(bytes);
   od::object object;
-  const auto error = parsed.document.get_object().get(object);
-  if (error == simdjson::INCORRECT_TYPE) {
+  if (!get_object(parsed.document, object)) {
     require_json(parsed.document);
     parsed.require_end();
     throw_snapshot("expected a JSON object");
   }
-  check(error);
 
   DecodedSnapshot result;
   enum Field { PluginId, Timestamp, Data, PluginVersion, Metadata, FieldCount };
@@ -264,12 +278,7 @@ DecodedSnapshot decode_snapshot(std::string_view bytes) {
                                                          "metadata"};
   bool seen[FieldCount] = {};
   std::string scratch;
-  for (auto field_result : object) {
-    od::field field;
-    check(std::move(field_result).get(field));
-    std::string_view key;
-    check(field.unescaped_key().get(key));
-    od::value value = field.value();
+  for_each_member(object, [&](std::string_view key, od::value& value) {
     int which = -1;
     for (int i = 0; i < FieldCount; ++i) {
       if (key == names[i]) which = i;
@@ -277,7 +286,7 @@ DecodedSnapshot decode_snapshot(std::string_view bytes) {
     if (which < 0) {  // serde ignores unknown fields, but the JSON must still be valid
       scratch.clear();
       append_canonical(value, scratch, 0);
-      continue;
+      return;
     }
     if (seen[which]) throw_snapshot("duplicate field `" + std::string(key) + "`");
     seen[which] = true;
@@ -311,45 +320,20 @@ DecodedSnapshot decode_snapshot(std::string_view bytes) {
       }
       case Data: {
         od::object data;
-        const auto e = value.get_object().get(data);
-        if (e == simdjson::INCORRECT_TYPE) mistyped("an object", value);
-        check(e);
-        for (auto member_result : data) {
-          od::field member;
-          check(std::move(member_result).get(member));
-          std::string_view member_key;
-          check(member.unescaped_key().get(member_key));
-          scratch.clear();
-          od::value member_value = member.value();
-          // Each value is a Json of its own, as deep as with_data allows:
-          // depth counts from the value, not from the snapshot document.
-          append_canonical(member_value, scratch, 0);
-          result.data.insert_or_assign(std::string(member_key), JsonAccess::make(scratch));
-        }
+        if (!get_object(value, data)) mistyped("an object", value);
+        read_json_members(data, result.data);
         break;
       }
       case Metadata: {
         od::object metadata;
-        const auto e = value.get_object().get(metadata);
-        if (e == simdjson::INCORRECT_TYPE) mistyped("an object of strings", value);
-        check(e);
-        for (auto member_result : metadata) {
-          od::field member;
-          check(std::move(member_result).get(member));
-          std::string_view member_key;
-          check(member.unescaped_key().get(member_key));
-          std::string_view s;
-          od::value member_value = member.value();
-          const auto se = member_value.get_string().get(s);
-          if (se == simdjson::INCORRECT_TYPE) mistyped("an object of strings", member_value);
-          check(se);
-          result.metadata.insert_or_assign(std::string(member_key), std::string(s));
-        }
+        if (!get_object(value, metadata)) mistyped("an object of strings", value);
+        read_string_members(metadata, result.metadata,
+                            [&](std::string_view, od::value& member_value) { mistyped("an object of strings", member_value); });
         break;
       }
       default: break;
     }
-  }
+  });
   parsed.require_end();
   for (int i = 0; i < FieldCount; ++i) {
     if (!seen[i]) throw_snapshot("missing field `" + std::string(names[i]) + "`");
@@ -372,42 +356,38 @@ Json Json::parse(std::string_view text) {
 }
 
 // ---------------------------------------------------------------------------
-// JsonView over simdjson's DOM
+// JsonView over hotstate's own nodes (internal::CanonicalDocument)
 
-static_assert(std::is_trivially_copyable_v<dom::element>, "JsonView copies dom::element as bytes");
-static_assert(sizeof(dom::element) <= 16, "JsonView keeps dom::element in 16 bytes");
-static_assert(alignof(dom::element) <= 8, "JsonView keeps dom::element 8-aligned");
+using internal::JsonNode;
 
 struct JsonViewAccess {
-  static dom::element element(const JsonView& view) noexcept {
-    dom::element e;
-    std::memcpy(static_cast<void*>(&e), view.element_, sizeof e);
-    return e;
-  }
-  static JsonView make(dom::element e) noexcept {
-    JsonView view;
-    std::memcpy(view.element_, static_cast<const void*>(&e), sizeof e);
-    return view;
-  }
+  static const JsonNode& node(const JsonView& view) noexcept { return *view.node_; }
+  static JsonView make(const JsonNode& node) noexcept { return JsonView(&node); }
 };
+
+namespace {
+const JsonNode& node_of(const JsonView& view) noexcept { return JsonViewAccess::node(view); }
+JsonView view_of(const JsonNode& node) noexcept { return JsonViewAccess::make(node); }
+// The next sibling of a node. An object's members are a key node, then the
+// value's nodes: member i + 1 starts at after(key + 1).
+const JsonNode* after(const JsonNode* node) noexcept { return node + node->skip; }
+std::string_view string_of(const JsonNode& node) noexcept { return {node.s, node.count}; }
+
+}  // namespace
 
 void Json::visit(void (*fn)(const JsonView&, void*), void* context) const {
   // A from_json may convert a nested Json, so each nesting level gets its own
-  // parser: the outer document must stay valid.
-  thread_local std::vector<std::unique_ptr<dom::parser>> parsers;
+  // document: the outer one must stay valid.
+  thread_local std::vector<std::unique_ptr<internal::CanonicalDocument>> documents;
   thread_local std::size_t in_use = 0;
-  if (in_use == parsers.size()) parsers.push_back(std::make_unique<dom::parser>());
-  dom::parser& parser = *parsers[in_use];
+  if (in_use == documents.size()) documents.push_back(std::make_unique<internal::CanonicalDocument>());
+  internal::CanonicalDocument& document = *documents[in_use];
   ++in_use;
   struct Release {
     ~Release() { --in_use; }
   } release;
-  dom::element root;
-  const auto error = parser.parse(text_.data(), text_.size()).get(root);
-  if (error != simdjson::SUCCESS) {
-    throw Error(ErrorCode::Internal, std::string("cannot reparse canonical JSON: ") + simdjson::error_message(error));
-  }
-  fn(JsonViewAccess::make(root), context);
+  if (!document.read(text_)) throw Error(ErrorCode::Internal, "cannot reread canonical JSON");
+  fn(view_of(document.root()), context);
 }
 
 namespace detail {
@@ -415,103 +395,172 @@ void throw_type_mismatch(std::string_view expected, const JsonView& got) {
   throw Error(ErrorCode::TypeMismatch,
               "expected " + std::string(expected) + ", found " + to_string(got.type()) + " " + got.to_json().text());
 }
+
+// The built-in rules (declared in json.hpp).
+
+template <OnMismatch M>
+bool JsonReader<M>::read_int64(const JsonView& in, std::int64_t min, std::int64_t max, std::int64_t& out) {
+  const JsonNode& node = node_of(in);
+  if (node.kind != JsonNode::Kind::Int64 && node.kind != JsonNode::Kind::UInt64) return mismatch("an integer", in);
+  // A UInt64 node is beyond int64's range.
+  if (node.kind == JsonNode::Kind::UInt64 || node.i < min || node.i > max) return mismatch("an integer in range", in);
+  out = node.i;
+  return true;
+}
+
+template <OnMismatch M>
+bool JsonReader<M>::read_uint64(const JsonView& in, std::uint64_t max, std::uint64_t& out) {
+  const JsonNode& node = node_of(in);
+  if (node.kind != JsonNode::Kind::Int64 && node.kind != JsonNode::Kind::UInt64) return mismatch("an integer", in);
+  if (node.kind == JsonNode::Kind::Int64 && node.i < 0) return mismatch("an integer in range", in);
+  const std::uint64_t value = node.kind == JsonNode::Kind::Int64 ? static_cast<std::uint64_t>(node.i) : node.u;
+  if (value > max) return mismatch("an integer in range", in);
+  out = value;
+  return true;
+}
+
+template <OnMismatch M>
+bool JsonReader<M>::read_string(const JsonView& in, std::string_view& out) {
+  const JsonNode& node = node_of(in);
+  if (node.kind != JsonNode::Kind::String) return mismatch("a string", in);
+  out = string_of(node);
+  return true;
+}
+
+template <OnMismatch M>
+bool JsonReader<M>::read(const JsonView& in, Json& out) {
+  out = in.to_json();
+  return true;
+}
+
+template <OnMismatch M>
+bool JsonReader<M>::read(const JsonView& in, bool& out) {
+  const JsonNode& node = node_of(in);
+  if (node.kind != JsonNode::Kind::True && node.kind != JsonNode::Kind::False) return mismatch("a boolean", in);
+  out = node.kind == JsonNode::Kind::True;
+  return true;
+}
+
+template <OnMismatch M>
+bool JsonReader<M>::read(const JsonView& in, double& out) {
+  const JsonNode& node = node_of(in);
+  switch (node.kind) {
+    case JsonNode::Kind::Int64: out = static_cast<double>(node.i); return true;
+    case JsonNode::Kind::UInt64: out = static_cast<double>(node.u); return true;
+    case JsonNode::Kind::Double: out = node.d; return true;
+    default: return mismatch("a number", in);
+  }
+}
+
+template <OnMismatch M>
+bool JsonReader<M>::read(const JsonView& in, float& out) {
+  double value = 0;
+  if (!read(in, value)) return false;
+  // Converting a double beyond float's range is undefined behaviour: refuse it, like an integer out of range.
+  if (value > std::numeric_limits<float>::max() || value < std::numeric_limits<float>::lowest()) {
+    return mismatch("a number in float's range", in);
+  }
+  out = static_cast<float>(value);
+  return true;
+}
+
+template <OnMismatch M>
+bool JsonReader<M>::read(const JsonView& in, std::string& out) {
+  std::string_view s;
+  if (!read_string(in, s)) return false;
+  out.assign(s);
+  return true;
+}
+
+template struct JsonReader<OnMismatch::Throw>;
+template struct JsonReader<OnMismatch::ReturnFalse>;
 }  // namespace detail
 
+namespace {
+using Throwing = detail::JsonReader<detail::OnMismatch::Throw>;
+}  // namespace
+
 JsonType JsonView::type() const noexcept {
-  switch (JsonViewAccess::element(*this).type()) {
-    case dom::element_type::ARRAY: return JsonType::Array;
-    case dom::element_type::OBJECT: return JsonType::Object;
-    case dom::element_type::INT64:
-    case dom::element_type::UINT64: return JsonType::Integer;
-    case dom::element_type::DOUBLE: return JsonType::Double;
-    case dom::element_type::STRING: return JsonType::String;
-    case dom::element_type::BOOL: return JsonType::Boolean;
-    case dom::element_type::NULL_VALUE: return JsonType::Null;
+  switch (node_of(*this).kind) {
+    case JsonNode::Kind::Null: return JsonType::Null;
+    case JsonNode::Kind::True:
+    case JsonNode::Kind::False: return JsonType::Boolean;
+    case JsonNode::Kind::Int64:
+    case JsonNode::Kind::UInt64: return JsonType::Integer;
+    case JsonNode::Kind::Double: return JsonType::Double;
+    case JsonNode::Kind::String: return JsonType::String;
+    case JsonNode::Kind::Array: return JsonType::Array;
+    case JsonNode::Kind::Object: return JsonType::Object;
   }
   return JsonType::Null;
 }
 
 bool JsonView::as_bool() const {
-  bool b;
-  if (JsonViewAccess::element(*this).get_bool().get(b) != simdjson::SUCCESS) detail::throw_type_mismatch("a boolean", *this);
+  bool b = false;
+  Throwing::read(*this, b);
   return b;
 }
 
 std::int64_t JsonView::as_int64() const {
-  const dom::element e = JsonViewAccess::element(*this);
-  if (e.type() != dom::element_type::INT64 && e.type() != dom::element_type::UINT64) {
-    detail::throw_type_mismatch("an integer", *this);
-  }
-  std::int64_t i;
-  if (e.get_int64().get(i) != simdjson::SUCCESS) detail::throw_type_mismatch("an integer in range", *this);
+  std::int64_t i = 0;
+  Throwing::read_int64(*this, std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max(), i);
   return i;
 }
 
 std::uint64_t JsonView::as_uint64() const {
-  const dom::element e = JsonViewAccess::element(*this);
-  if (e.type() != dom::element_type::INT64 && e.type() != dom::element_type::UINT64) {
-    detail::throw_type_mismatch("an integer", *this);
-  }
-  std::uint64_t u;
-  if (e.get_uint64().get(u) != simdjson::SUCCESS) detail::throw_type_mismatch("an integer in range", *this);
+  std::uint64_t u = 0;
+  Throwing::read_uint64(*this, std::numeric_limits<std::uint64_t>::max(), u);
   return u;
 }
 
 double JsonView::as_double() const {
-  double d;
-  if (JsonViewAccess::element(*this).get_double().get(d) != simdjson::SUCCESS) {
-    detail::throw_type_mismatch("a number", *this);
-  }
+  double d = 0;
+  Throwing::read(*this, d);
   return d;
 }
 
 std::string_view JsonView::as_string() const {
   std::string_view s;
-  if (JsonViewAccess::element(*this).get_string().get(s) != simdjson::SUCCESS) {
-    detail::throw_type_mismatch("a string", *this);
-  }
+  Throwing::read_string(*this, s);
   return s;
 }
 
 std::vector<JsonView> JsonView::elements() const {
-  dom::array array;
-  if (JsonViewAccess::element(*this).get_array().get(array) != simdjson::SUCCESS) {
-    detail::throw_type_mismatch("an array", *this);
-  }
+  const JsonNode& array = node_of(*this);
+  if (array.kind != JsonNode::Kind::Array) detail::throw_type_mismatch("an array", *this);
   std::vector<JsonView> result;
-  result.reserve(array.size());
-  for (dom::element element : array) result.push_back(JsonViewAccess::make(element));
+  result.reserve(array.count);
+  const JsonNode* element = &array + 1;
+  for (std::uint32_t i = 0; i < array.count; ++i, element = after(element)) result.push_back(view_of(*element));
   return result;
 }
 
 std::vector<std::pair<std::string_view, JsonView>> JsonView::members() const {
-  dom::object object;
-  if (JsonViewAccess::element(*this).get_object().get(object) != simdjson::SUCCESS) {
-    detail::throw_type_mismatch("an object", *this);
-  }
+  const JsonNode& object = node_of(*this);
+  if (object.kind != JsonNode::Kind::Object) detail::throw_type_mismatch("an object", *this);
   std::vector<std::pair<std::string_view, JsonView>> result;
-  result.reserve(object.size());
-  for (dom::key_value_pair member : object) result.emplace_back(member.key, JsonViewAccess::make(member.value));
+  result.reserve(object.count);
+  const JsonNode* key = &object + 1;
+  for (std::uint32_t i = 0; i < object.count; ++i, key = after(key + 1)) result.emplace_back(string_of(*key), view_of(key[1]));
   return result;
 }
 
 std::size_t JsonView::size() const {
-  const dom::element e = JsonViewAccess::element(*this);
-  dom::array array;
-  if (e.get_array().get(array) == simdjson::SUCCESS) return array.size();
-  dom::object object;
-  if (e.get_object().get(object) == simdjson::SUCCESS) return object.size();
-  detail::throw_type_mismatch("an array or an object", *this);
+  const JsonNode& node = node_of(*this);
+  if (node.kind != JsonNode::Kind::Array && node.kind != JsonNode::Kind::Object) {
+    detail::throw_type_mismatch("an array or an object", *this);
+  }
+  return node.count;
 }
 
 std::optional<JsonView> JsonView::find(std::string_view key) const {
-  dom::object object;
-  if (JsonViewAccess::element(*this).get_object().get(object) != simdjson::SUCCESS) {
-    detail::throw_type_mismatch("an object", *this);
+  const JsonNode& object = node_of(*this);
+  if (object.kind != JsonNode::Kind::Object) detail::throw_type_mismatch("an object", *this);
+  const JsonNode* k = &object + 1;
+  for (std::uint32_t i = 0; i < object.count; ++i, k = after(k + 1)) {
+    if (string_of(*k) == key) return view_of(k[1]);
   }
-  dom::element value;
-  if (object.at_key(key).get(value) != simdjson::SUCCESS) return std::nullopt;
-  return JsonViewAccess::make(value);
+  return std::nullopt;
 }
 
 JsonView JsonView::operator[](std::string_view key) const {
@@ -520,71 +569,10 @@ JsonView JsonView::operator[](std::string_view key) const {
   return *found;
 }
 
-namespace {
-// The view's document came from canonical text, so writing it back element by
-// element reproduces canonical text (keys already sorted and unique; doubles
-// round-trip through their shortest form).
-void append_element(std::string& out, dom::element e) {
-  char buffer[24];
-  switch (e.type()) {
-    case dom::element_type::ARRAY: {
-      out += '[';
-      bool first = true;
-      for (dom::element child : dom::array(e)) {
-        if (!first) out += ',';
-        first = false;
-        append_element(out, child);
-      }
-      out += ']';
-      return;
-    }
-    case dom::element_type::OBJECT: {
-      out += '{';
-      bool first = true;
-      for (dom::key_value_pair member : dom::object(e)) {
-        if (!first) out += ',';
-        first = false;
-        internal::append_json_string(out, member.key);
-        out += ':';
-        append_element(out, member.value);
-      }
-      out += '}';
-      return;
-    }
-    case dom::element_type::INT64:
-      out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, std::int64_t(e)).ptr);
-      return;
-    case dom::element_type::UINT64:
-      out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, std::uint64_t(e)).ptr);
-      return;
-    case dom::element_type::DOUBLE: internal::append_json_double(out, double(e)); return;
-    case dom::element_type::STRING: internal::append_json_string(out, std::string_view(e)); return;
-    case dom::element_type::BOOL: out += bool(e) ? "true" : "false"; return;
-    case dom::element_type::NULL_VALUE: out += "null"; return;
-  }
-}
-}  // namespace
-
+// Every sub-value of a canonical text is canonical: the copy is the value's own text.
 Json JsonView::to_json() const {
-  std::string out;
-  append_element(out, JsonViewAccess::element(*this));
-  return JsonAccess::make(std::move(out));
+  const JsonNode& node = node_of(*this);
+  return JsonAccess::make(std::string(node.text, node.text_size));
 }
-
-// ---------------------------------------------------------------------------
-// Built-in from_json
-
-void from_json(const JsonView& in, Json& out) { out = in.to_json(); }
-void from_json(const JsonView& in, bool& out) { out = in.as_bool(); }
-void from_json(const JsonView& in, double& out) { out = in.as_double(); }
-void from_json(const JsonView& in, float& out) {
-  const double value = in.as_double();
-  // Converting a double beyond float's range is undefined behaviour: refuse it, like an integer out of range.
-  if (value > std::numeric_limits<float>::max() || value < std::numeric_limits<float>::lowest()) {
-    detail::throw_type_mismatch("a number in float's range", in);
-  }
-  out = static_cast<float>(value);
-}
-void from_json(const JsonView& in, std::string& out) { out = std::string(in.as_string()); }
 
 }  // namespace hotstate

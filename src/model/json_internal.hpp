@@ -29,6 +29,9 @@ bool is_valid_utf8(std::string_view text) noexcept;
 // Throws Error(InvalidUtf8) naming `what` unless `text` is valid UTF-8.
 void require_utf8(std::string_view text, std::string_view what);
 
+// Throws Error(InvalidJson): a value nested deeper than json_max_depth.
+[[noreturn]] void throw_too_deep();
+
 // Appends `utf8` as a JSON string with serde_json's escapes.
 void append_json_string(std::string& out, std::string_view utf8);
 // Appends a finite double as serde_json (ryu) prints it: 1.0, 1e16, -0.0, 1.8446744073709552e19.
@@ -69,6 +72,60 @@ std::uint64_t canonical_hash(std::string_view data, std::string_view metadata) n
 // not have the canonical shape after all.
 bool split_canonical_object(std::string_view text, std::map<std::string, Json>& out);
 bool split_canonical_string_object(std::string_view text, std::map<std::string, std::string>& out);
+
+// One value of a canonical text read into nodes (CanonicalDocument), what a
+// JsonView points to. A value's node is followed by its elements' nodes
+// (arrays) or, per member, a key node (a String) and the value's nodes
+// (objects), depth first: the first child is this + 1, the next sibling
+// this + skip.
+struct JsonNode {
+  enum class Kind : std::uint8_t { Null, True, False, Int64, UInt64, Double, String, Array, Object };
+  Kind kind;
+  std::uint32_t skip;       // nodes in this value, its own included
+  std::uint32_t count;      // Array: elements; Object: members; String: bytes of the unescaped text
+  std::uint32_t text_size;  // bytes of this value's canonical text
+  const char* text;         // this value's canonical text (inside the document's text)
+  union {
+    std::int64_t i;   // Int64: an integer in int64's range
+    std::uint64_t u;  // UInt64: an integer beyond int64's range
+    double d;         // Double
+    const char* s;    // String: the unescaped bytes, inside the text when it has no escapes
+  };
+};
+
+// A canonical text read into JsonNodes, without a parser: hotstate wrote the
+// text, so it needs no validation, only splitting. Reused across reads (it
+// keeps its capacity).
+class CanonicalDocument {
+ public:
+  // Reads `text`, which must outlive the nodes and stay unchanged. Returns
+  // false when it is not canonical JSON after all (the nodes are then
+  // unspecified).
+  bool read(const std::string& text);
+  const JsonNode& root() const noexcept { return nodes_.front(); }
+
+ private:
+  // Appends a node (skip 1, count 0) and returns it; valid until the next add.
+  JsonNode& add(JsonNode::Kind kind, const char* text) {
+    if (size_ == nodes_.size()) grow();
+    JsonNode& node = nodes_[size_++];
+    node.kind = kind;
+    node.skip = 1;
+    node.count = 0;
+    node.text_size = 0;
+    node.text = text;
+    return node;
+  }
+  void grow();
+  // Each appends the node of the value at p, inside text, and moves p past it.
+  bool push_string(const std::string& text, const char*& p);
+  bool push_scalar(const std::string& text, const char*& p);
+
+  std::vector<JsonNode> nodes_;      // the first size_ are this read's
+  std::size_t size_ = 0;
+  std::vector<std::uint32_t> open_;  // the arrays and objects begun but not yet ended
+  std::string unescaped_;            // strings with escapes, unescaped (never reallocated during a read)
+};
 
 // The fields of a snapshot in the seed's layout.
 struct DecodedSnapshot {

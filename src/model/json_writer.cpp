@@ -19,6 +19,10 @@ void require_utf8(std::string_view text, std::string_view what) {
   }
 }
 
+void throw_too_deep() {
+  throw Error(ErrorCode::InvalidJson, "JSON nested deeper than " + std::to_string(json_max_depth) + " levels");
+}
+
 void append_json_string(std::string& out, std::string_view utf8) {
   out.reserve(out.size() + utf8.size() + 2);
   out += '"';
@@ -171,33 +175,30 @@ void JsonWriter::before_value() {
   ++frame.count;
 }
 
-void JsonWriter::null() {
+void JsonWriter::scalar(std::string_view text) {
   before_value();
-  out_ += "null";
+  out_ += text;
   if (stack_.empty()) done_ = true;
 }
 
-void JsonWriter::boolean(bool value) {
-  before_value();
-  out_ += value ? "true" : "false";
-  if (stack_.empty()) done_ = true;
-}
+namespace {
+// An integer's decimal digits, without allocating.
+class Digits {
+ public:
+  template <class Integer>
+  explicit Digits(Integer value) : end_(std::to_chars(buffer_, buffer_ + sizeof buffer_, value).ptr) {}
+  operator std::string_view() const { return {buffer_, static_cast<std::size_t>(end_ - buffer_)}; }
 
-void JsonWriter::integer(std::int64_t value) {
-  before_value();
-  char buffer[24];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  out_.append(buffer, result.ptr);
-  if (stack_.empty()) done_ = true;
-}
+ private:
+  char buffer_[24];
+  const char* end_;
+};
+}  // namespace
 
-void JsonWriter::integer(std::uint64_t value) {
-  before_value();
-  char buffer[24];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  out_.append(buffer, result.ptr);
-  if (stack_.empty()) done_ = true;
-}
+void JsonWriter::null() { scalar("null"); }
+void JsonWriter::boolean(bool value) { scalar(value ? "true" : "false"); }
+void JsonWriter::integer(std::int64_t value) { scalar(Digits(value)); }
+void JsonWriter::integer(std::uint64_t value) { scalar(Digits(value)); }
 
 void JsonWriter::number(double value) {
   if (!std::isfinite(value)) {
@@ -215,20 +216,16 @@ void JsonWriter::string(std::string_view utf8) {
   if (stack_.empty()) done_ = true;
 }
 
-void JsonWriter::json(const Json& value) {
+void JsonWriter::json(const Json& value) { scalar(value.text()); }
+
+void JsonWriter::begin(bool is_object) {
+  if (stack_.size() >= json_max_depth) internal::throw_too_deep();
   before_value();
-  out_ += value.text();
-  if (stack_.empty()) done_ = true;
+  stack_.push_back(Frame{is_object, out_.size(), 0, false, true, {}});
+  out_ += is_object ? '{' : '[';
 }
 
-void JsonWriter::begin_array() {
-  if (stack_.size() >= json_max_depth) {
-    throw Error(ErrorCode::InvalidJson, "JSON nested deeper than " + std::to_string(json_max_depth) + " levels");
-  }
-  before_value();
-  stack_.push_back(Frame{false, out_.size(), 0, false, true, {}});
-  out_ += '[';
-}
+void JsonWriter::begin_array() { begin(false); }
 
 void JsonWriter::end_array() {
   if (stack_.empty() || stack_.back().is_object) misuse("end_array without begin_array");
@@ -237,14 +234,7 @@ void JsonWriter::end_array() {
   if (stack_.empty()) done_ = true;
 }
 
-void JsonWriter::begin_object() {
-  if (stack_.size() >= json_max_depth) {
-    throw Error(ErrorCode::InvalidJson, "JSON nested deeper than " + std::to_string(json_max_depth) + " levels");
-  }
-  before_value();
-  stack_.push_back(Frame{true, out_.size(), 0, false, true, {}});
-  out_ += '{';
-}
+void JsonWriter::begin_object() { begin(true); }
 
 void JsonWriter::key(std::string_view utf8) {
   if (stack_.empty() || !stack_.back().is_object) misuse("key outside an object");
