@@ -99,6 +99,9 @@ void SnapshotCache::Write::complete(const Commit& commit) {
   WriterLock lock(cache_.mutex_);
   // Our commit, and no other, came after `before`: the commit counter moved by one.
   const bool only_ours = before.stable && after.stable && after.commit_counter() == before.commit_counter() + 1;
+  // A group commit: another write of the same commit applied it already
+  // (each write's Commit names the changes of the whole group).
+  if (only_ours && cache_.validated_ == after) return;
   const bool removed_all = commit.removed_every_plugin;
   if (removed_all || !only_ours || !(cache_.validated_ == before)) {
     if (!removed_all && !cache_.index_.empty()) cache_.invalidations_.fetch_add(1, std::memory_order_relaxed);

@@ -3,6 +3,7 @@
 // scoped locks. Thin wrappers: std::mutex and std::shared_mutex inside.
 #pragma once
 
+#include <condition_variable>
 #include <mutex>
 #include <shared_mutex>
 
@@ -20,7 +21,28 @@ class CAPABILITY("mutex") Mutex {
   void unlock() RELEASE() { mutex_.unlock(); }
 
  private:
+  friend class CondVar;
   std::mutex mutex_;
+};
+
+// A condition variable tied to one Mutex (as leveldb's port::CondVar): wait()
+// is called with the mutex held and returns with it held again.
+class CondVar {
+ public:
+  explicit CondVar(Mutex& mutex) : mutex_(mutex) {}
+  CondVar(const CondVar&) = delete;
+  CondVar& operator=(const CondVar&) = delete;
+
+  void wait() {
+    std::unique_lock<std::mutex> lock(mutex_.mutex_, std::adopt_lock);
+    changed_.wait(lock);
+    lock.release();  // still held, by the caller's scope
+  }
+  void notify_all() noexcept { changed_.notify_all(); }
+
+ private:
+  Mutex& mutex_;
+  std::condition_variable changed_;
 };
 
 // Many readers or one writer.

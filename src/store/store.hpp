@@ -100,6 +100,9 @@ class Store {
   struct Connection;  // a SQLite connection and its prepared statements
   struct Shared;      // the connections, the pool and the options, shared by every call
 
+  // The internals, for the tests of the write queue (group_commit_test.cpp).
+  Shared& shared() noexcept { return *shared_; }
+
  private:
   std::unique_ptr<Shared> shared_;
 };

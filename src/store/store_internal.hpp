@@ -7,6 +7,7 @@
 //   reload_journal.cpp  begin, finish and resolve reloads
 //   plugin_states.cpp   each plugin's life-cycle state
 //   maintenance.cpp     backup and verify
+//   write_path.cpp      the write queue, group commit, the schema gate, retries
 // Connections themselves (hardening, callbacks) are in connection.*, the
 // schema check in schema_guard.*. Nothing here is part of the public API.
 #pragma once
@@ -19,6 +20,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <exception>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -113,6 +116,10 @@ struct Store::Connection {
   std::optional<SQLite::Statement> delete_by_seq;
   std::optional<SQLite::Statement> delete_plugin;
   std::optional<SQLite::Statement> delete_all;
+  // One write of a group commit inside the group's transaction.
+  std::optional<SQLite::Statement> savepoint;
+  std::optional<SQLite::Statement> release_savepoint;
+  std::optional<SQLite::Statement> rollback_to_savepoint;
 
   // Statements used less often, prepared on first use. Keyed by the address
   // of a string literal.
@@ -146,6 +153,9 @@ struct Store::Connection {
     delete_by_seq.emplace(db, "DELETE FROM snapshots WHERE seq = ?1");
     delete_plugin.emplace(db, "DELETE FROM snapshots WHERE plugin_id = ?1");
     delete_all.emplace(db, "DELETE FROM snapshots");
+    savepoint.emplace(db, "SAVEPOINT hotstate_write");
+    release_savepoint.emplace(db, "RELEASE hotstate_write");
+    rollback_to_savepoint.emplace(db, "ROLLBACK TO hotstate_write");
   }
 };
 
@@ -337,15 +347,23 @@ struct Store::Shared {
 
   // Runs `body(connection, commit)` as one write and returns its value with
   // the Commit it filled in (the body adds the current snapshots it set; the
-  // change markers are added here). Multi-statement bodies run in one
-  // transaction (BEGIN IMMEDIATE … COMMIT); a single-statement body runs in
-  // autocommit, which SQLite makes atomic by itself, saving the two round
-  // trips. Either way, `before` and `after` bracket the commit: a commit
-  // counter that moved by exactly one says no other commit came in between.
-  // A Busy failure that SQLite's busy handler did not absorb is retried
-  // until the busy timeout has passed. A failure while the commit ran is
-  // thrown as CommitUncertain; any other failure committed nothing (see
+  // change markers are added here). A failure while the commit ran is thrown
+  // as CommitUncertain; any other failure committed nothing (see
   // write_outcome.hpp).
+  //
+  // Group commit, as leveldb's writer queue: writes queue up; the one at the
+  // front runs every write queued behind it (up to max_group) in one
+  // transaction, each in its own savepoint, and commits once, so that
+  // concurrent writers share one commit and one fsync. A write that fails
+  // (refused input, Conflict, a trigger's RAISE) is rolled back to its
+  // savepoint and fails alone; each caller returns only after the commit
+  // that holds its write. A write with nobody queued behind it runs alone,
+  // as before: a single-statement body (Statements::One) in autocommit,
+  // which SQLite makes atomic by itself, saving two round trips; others in
+  // BEGIN IMMEDIATE … COMMIT. Either way the Commit's markers bracket the
+  // commit: a commit counter that moved by exactly one says no other commit
+  // came in between. A Busy failure that SQLite's busy handler did not absorb
+  // is retried until the busy timeout has passed (write_path.cpp).
   //
   // The schema gate: the writer's statements were compiled against a schema
   // that was checked to be hotstate's, and while it is unchanged they run as
@@ -358,89 +376,55 @@ struct Store::Shared {
   template <class Body>
   using BodyValue = decltype(std::declval<Body&>()(std::declval<Connection&>(), std::declval<Commit&>()));
 
+  // A write waiting for its turn, and then its outcome.
+  struct QueuedWrite {
+    std::string_view context;
+    Statements statements = Statements::Many;
+    // The caller's body, its type erased; it keeps its value in the caller's frame.
+    void (*run)(void* body, Connection& c, Commit& commit) = nullptr;
+    void* body = nullptr;
+    // Set by the thread that ran the write, before `done`:
+    std::exception_ptr failure;  // null: committed, as `commit` says
+    Commit commit;
+    bool done = false;  // read and written with queue_mutex held
+  };
+  static constexpr std::size_t max_group = 64;
+
   template <class Body>
   WriteOutcome<BodyValue<Body>> write(std::string_view context, Statements statements, Body&& body)
-      EXCLUDES(writer_mutex) {
+      EXCLUDES(writer_mutex, queue_mutex) {
     if (read_only) {
       throw Error(ErrorCode::ReadOnly, std::string(context) + ": this StateManager was opened read-only");
     }
-    MutexLock lock(writer_mutex);
-    Connection& c = *writer;
-    bool commit_started = false;  // set by run_write: from here on, a failure may have committed
-    try {
-      return retry_while_busy(context, settings.busy_ms, [&] {
-        try {
-          return translate_sqlite_errors(context,
-                                         [&] { return write_once(c, context, statements, body, commit_started); });
-        } catch (const Error& error) {
-          if (error.code() != ErrorCode::DiskFull) throw;
-          if (std::optional<Error> used_up = diagnose_used_up_ids(c, context)) throw *used_up;
-          throw;
-        }
-      });
-    } catch (const Error& error) {
-      if (commit_started) throw CommitUncertain(error);
-      throw;
-    }
+    std::optional<BodyValue<Body>> value;
+    auto run_body = [&](Connection& c, Commit& commit) { value.emplace(body(c, commit)); };
+    QueuedWrite queued;
+    queued.context = context;
+    queued.statements = statements;
+    queued.run = [](void* erased, Connection& c, Commit& commit) { (*static_cast<decltype(run_body)*>(erased))(c, commit); };
+    queued.body = &run_body;
+    run_queued(queued);
+    if (queued.failure) std::rethrow_exception(queued.failure);
+    return WriteOutcome<BodyValue<Body>>{std::move(*value), std::move(queued.commit)};
   }
 
-  // `c`: the writer, with writer_mutex held.
-  template <class Body>
-  auto write_once(Connection& c, std::string_view context, Statements statements, Body& body, bool& commit_started)
-      -> WriteOutcome<BodyValue<Body>> {
-    ConnectionGuard& guard = *c.guard;
-    guard.begin_call();
-    if (guard.schema_trusted) {
-      try {
-        return run_write(c, statements == Statements::Many, body, commit_started);
-      } catch (const SQLite::Exception& e) {
-        // A denied compile: the schema changed under a prepared statement
-        // (nothing ran); check it below. Anything else is what it says.
-        if (!guard.denied || guard.interrupted) {
-          explain_guard_failure(context, guard, e);
-          throw;
-        }
-        guard.begin_call();
-      }
-    }
-    guard.schema_trusted = false;
-    const CompileWindow window(guard);
-    try {
-      // One transaction holds the write lock from the check to the commit,
-      // so the schema checked is the schema the statements compile against.
-      return run_write(c, /*transaction_wanted=*/true, body, commit_started, [&] {
-        require_trusted_schema(c.db.getHandle(), latest_schema_version(), path,
-                               "hotstate does not write through a file with these, so nothing was written");
-        guard.schema_trusted = true;
-      });
-    } catch (const SQLite::Exception& e) {
-      explain_guard_failure(context, guard, e);
-      throw;
-    }
-  }
+  // Queues `write` and returns once it ran, alone or in a group, with its
+  // outcome in it. Never throws.
+  void run_queued(QueuedWrite& write) EXCLUDES(writer_mutex, queue_mutex);
+  // Runs `group` (the front of the queue) with the writer connection.
+  void run_group(const std::vector<QueuedWrite*>& group) EXCLUDES(writer_mutex);
 
-  template <class Body, class Check = void (*)()>
-  auto run_write(Connection& c, bool transaction_wanted, Body& body, bool& commit_started, Check check = [] {})
-      -> WriteOutcome<BodyValue<Body>> {
-    commit_started = false;
-    std::optional<WriteTransaction> transaction;
-    if (transaction_wanted) transaction.emplace(c);
-    check();
-    Commit commit;
-    commit.before = marker();
-    const int changes_before = c.db.getTotalChanges();
-    // In autocommit, the body's one statement is the commit.
-    commit_started = !transaction;
-    BodyValue<Body> value = body(c, commit);
-    commit_started = true;
-    if (transaction) transaction->commit();
-    // Nothing below throws: the outcome of a commit that happened is always reported.
+  // After a commit of `c` that began with `changes_before` total changes:
+  // a :memory: database's marker moves.
+  void count_memory_commit(Connection& c, int changes_before) noexcept {
     if (in_memory && c.db.getTotalChanges() != changes_before) {
       memory_commits.fetch_add(1, std::memory_order_release);
     }
-    commit.after = marker();
-    return WriteOutcome<BodyValue<Body>>{std::move(value), std::move(commit)};
   }
+
+  Mutex queue_mutex;
+  CondVar queue_changed{queue_mutex};
+  std::deque<QueuedWrite*> queue GUARDED_BY(queue_mutex);
 };
 
 // A snapshot's row, encoded (and checked) before any transaction starts.

@@ -1,0 +1,227 @@
+// The store: the write path. Every write queues up; the write at the front
+// runs the writes queued behind it with its own (group commit), through the
+// schema gate, retrying while Busy (see Shared::write in store_internal.hpp).
+#include "store/store_internal.hpp"
+
+namespace hotstate::internal {
+
+namespace {
+
+using Shared = Store::Shared;
+using Connection = Store::Connection;
+using QueuedWrite = Shared::QueuedWrite;
+
+// `error` with `context` in front of its details instead of the context it had.
+Error for_write(const Error& error, std::string_view context) {
+  std::string_view details = error.what();
+  const std::string_view code = to_string(error.code());
+  if (details.substr(0, code.size()) == code && details.substr(code.size(), 2) == ": ") {
+    details.remove_prefix(code.size() + 2);
+  }
+  return Error(error.code(), std::string(context) + " (committed with other writes): " + std::string(details));
+}
+
+// Checks the schema inside the write's transaction, before anything runs.
+void check_schema(Shared& shared, Connection& c) {
+  require_trusted_schema(c.db.getHandle(), latest_schema_version(), shared.path,
+                         "hotstate does not write through a file with these, so nothing was written");
+  c.guard->schema_trusted = true;
+}
+
+// The schema gate around one attempt: `attempt(check)` runs the write, with
+// check = true when it must first check the schema in its transaction.
+template <class Attempt>
+auto through_schema_gate(Shared& shared, Connection& c, std::string_view context, Attempt& attempt) {
+  ConnectionGuard& guard = *c.guard;
+  guard.begin_call();
+  if (guard.schema_trusted) {
+    try {
+      return attempt(false);
+    } catch (const SQLite::Exception& e) {
+      // A denied compile: the schema changed under a prepared statement
+      // (nothing ran); check it below. Anything else is what it says.
+      if (!guard.denied || guard.interrupted) {
+        shared.explain_guard_failure(context, guard, e);
+        throw;
+      }
+      guard.begin_call();
+    }
+  }
+  guard.schema_trusted = false;
+  const CompileWindow window(guard);
+  try {
+    // One transaction holds the write lock from the check to the commit, so
+    // the schema checked is the schema the statements compile against.
+    return attempt(true);
+  } catch (const SQLite::Exception& e) {
+    shared.explain_guard_failure(context, guard, e);
+    throw;
+  }
+}
+
+// Attempts until one is not Busy (up to the busy timeout); SQLite errors
+// become Error, and a DiskFull that was a table out of ids says so.
+template <class Attempt>
+auto with_retries(Shared& shared, Connection& c, std::string_view context, Attempt&& attempt) {
+  return retry_while_busy(context, shared.settings.busy_ms, [&] {
+    try {
+      return translate_sqlite_errors(context, [&] { return through_schema_gate(shared, c, context, attempt); });
+    } catch (const Error& error) {
+      if (error.code() != ErrorCode::DiskFull) throw;
+      if (std::optional<Error> used_up = diagnose_used_up_ids(c, context)) throw *used_up;
+      throw;
+    }
+  });
+}
+
+// One write on its own: autocommit for one statement, else a transaction.
+void run_alone(Shared& shared, Connection& c, QueuedWrite& write) {
+  bool commit_started = false;  // from here on, a failure may have committed
+  try {
+    write.commit = with_retries(shared, c, write.context, [&](bool check) {
+      commit_started = false;
+      std::optional<WriteTransaction> transaction;
+      if (check || write.statements == Shared::Statements::Many) transaction.emplace(c);
+      if (check) check_schema(shared, c);
+      Commit commit;
+      commit.before = shared.marker();
+      const int changes_before = c.db.getTotalChanges();
+      commit_started = !transaction;  // in autocommit, the body's one statement is the commit
+      write.run(write.body, c, commit);
+      commit_started = true;
+      if (transaction) transaction->commit();
+      // Nothing below throws: the outcome of a commit that happened is always reported.
+      shared.count_memory_commit(c, changes_before);
+      commit.after = shared.marker();
+      return commit;
+    });
+  } catch (const Error& error) {
+    write.failure = commit_started ? std::make_exception_ptr(CommitUncertain(error)) : std::current_exception();
+  } catch (...) {
+    write.failure = std::current_exception();
+  }
+}
+
+// A write of a group that failed inside its savepoint: undone, and its error kept.
+void fail_alone(Connection& c, QueuedWrite& write, std::exception_ptr failure) {
+  // Some failures (an I/O error, a full disk, an interrupt) make SQLite roll
+  // back the whole transaction: then the group fails as a whole.
+  if (sqlite3_get_autocommit(c.db.getHandle()) != 0) std::rethrow_exception(failure);
+  StatementUse(*c.rollback_to_savepoint)->exec();
+  StatementUse(*c.release_savepoint)->exec();
+  write.failure = std::move(failure);
+}
+
+// The writes of `group` in one transaction, each in its own savepoint.
+void run_group_once(Shared& shared, Connection& c, const std::vector<QueuedWrite*>& group, bool check,
+                    bool& commit_started) {
+  commit_started = false;
+  for (QueuedWrite* write : group) {
+    write->failure = nullptr;
+    write->commit = Commit{};
+  }
+  WriteTransaction transaction(c);
+  if (check) check_schema(shared, c);
+  const ChangeMarker before = shared.marker();
+  const int changes_before = c.db.getTotalChanges();
+  for (QueuedWrite* write : group) {
+    StatementUse(*c.savepoint)->exec();
+    c.guard->begin_call();
+    try {
+      write->run(write->body, c, write->commit);
+      StatementUse(*c.release_savepoint)->exec();
+    } catch (const SQLite::Exception& e) {
+      // A denied compile: the schema changed; the whole group runs again through the check.
+      if (c.guard->denied && !c.guard->interrupted) throw;
+      std::exception_ptr failure;
+      try {
+        shared.explain_guard_failure(write->context, *c.guard, e);
+        rethrow_sqlite(write->context, e, e.getExtendedErrorCode());
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      fail_alone(c, *write, std::move(failure));
+    } catch (...) {
+      fail_alone(c, *write, std::current_exception());
+    }
+  }
+  // What the group changed, in order (a later write of a plugin wins; a
+  // removal of every plugin drops what came before it), for every write in
+  // it: whichever of them updates a cache first applies the whole commit.
+  Commit combined;
+  combined.before = before;
+  for (const QueuedWrite* write : group) {
+    if (write->failure) continue;
+    if (write->commit.removed_every_plugin) {
+      combined.current.clear();
+      combined.removed_every_plugin = true;
+    }
+    combined.current.insert(combined.current.end(), write->commit.current.begin(), write->commit.current.end());
+  }
+  for (QueuedWrite* write : group) {
+    if (!write->failure) write->commit = combined;
+  }
+  commit_started = true;
+  transaction.commit();
+  // Nothing below throws.
+  shared.count_memory_commit(c, changes_before);
+  const ChangeMarker after = shared.marker();
+  for (QueuedWrite* write : group) write->commit.after = after;
+}
+
+void run_together(Shared& shared, Connection& c, const std::vector<QueuedWrite*>& group) {
+  bool commit_started = false;
+  try {
+    with_retries(shared, c, "write", [&](bool check) { run_group_once(shared, c, group, check, commit_started); });
+  } catch (const Error& error) {
+    // The group failed as a whole: its writes that had not failed alone get
+    // the failure, as their own.
+    for (QueuedWrite* write : group) {
+      if (write->failure) continue;
+      const Error own = for_write(error, write->context);
+      write->failure = commit_started ? std::make_exception_ptr(CommitUncertain(own)) : std::make_exception_ptr(own);
+    }
+  }
+}
+
+}  // namespace
+
+void Store::Shared::run_queued(QueuedWrite& write) {
+  std::vector<QueuedWrite*> group;
+  {
+    MutexLock lock(queue_mutex);
+    queue.push_back(&write);
+    while (!write.done && queue.front() != &write) queue_changed.wait();
+    if (write.done) return;  // a write ahead of it ran it
+    // At the front: this write leads the writes queued behind it.
+    for (QueuedWrite* queued : queue) {
+      if (group.size() == max_group) break;
+      group.push_back(queued);
+    }
+  }
+  run_group(group);
+  MutexLock lock(queue_mutex);
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    queue.front()->done = true;
+    queue.pop_front();
+  }
+  queue_changed.notify_all();
+}
+
+void Store::Shared::run_group(const std::vector<QueuedWrite*>& group) {
+  try {
+    MutexLock lock(writer_mutex);
+    Connection& c = *writer;
+    if (group.size() == 1) {
+      run_alone(*this, c, *group.front());
+    } else {
+      run_together(*this, c, group);
+    }
+  } catch (...) {  // nothing above should throw; if it did, nobody's write is lost silently
+    for (QueuedWrite* write : group) {
+      if (!write->failure) write->failure = std::current_exception();
+    }
+  }
+}
+
+}  // namespace hotstate::internal
