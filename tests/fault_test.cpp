@@ -744,6 +744,9 @@ TEST_CASE("a write lock held by another process past the busy timeout gives Busy
     // Readers are not blocked in WAL mode, and see neither the failed saves nor the other's delete.
     CHECK(current_version(manager, "p") == 2);
     CHECK(versions_of(manager.get_history("p")) == std::vector<int>{1});
+    // Nor is opening: a file with nothing to migrate opens without the write lock.
+    StateManager opened(options);
+    CHECK(current_version(opened, "p") == 2);
   }
   byte = 'R';
   CHECK(::write(release[1], &byte, 1) == 1);

@@ -1,8 +1,13 @@
 // Databases of every older schema version open with the current library and
 // keep every snapshot. Each version's database is frozen as a SQL dump in
-// tests/fixtures/db/vN.sql (never regenerated).
+// tests/fixtures/db/vN.sql (never regenerated). Migrating takes the write
+// lock, and runs once however many processes open the file at once.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -126,4 +131,71 @@ TEST_CASE("a version 2 database opens with the current library and keeps every s
   CHECK(raw.query("SELECT group_concat(id || kind || detail, '|') FROM audit_events WHERE id <= 23") == events_before);
   CHECK(raw.query_int("SELECT count(*) FROM audit_events WHERE id > 23 AND kind <> 'SnapshotSaved'"
                       " AND kind <> 'HistoryTrimmed'") == 0);
+}
+
+// Opening takes the write lock only when a migration is due, and then waits
+// for it: the file stays at its version until the migration can run whole.
+TEST_CASE("a version 1 database waits for another connection's write lock before migrating and keeps its version "
+          "until then",
+          "[migration][busy]") {
+  TempDir dir;
+  const std::string path = database_of_version(dir, 1);
+  RawDb other(path);
+  other.exec("PRAGMA journal_mode = WAL");
+  other.exec("BEGIN IMMEDIATE");
+  auto options = file_options(path, 3);
+  options.busy_timeout = std::chrono::milliseconds(10);
+  CHECK(hotstate_test::error_code_of([&] { StateManager manager(options); }) == hotstate::ErrorCode::Busy);
+  CHECK(other.query_int("PRAGMA user_version") == 1);
+  other.exec("COMMIT");
+
+  {
+    StateManager manager(options);
+    CHECK(manager.load_snapshot("counter")->get<int>("count") == 5);
+  }
+  CHECK(other.query_int("PRAGMA user_version") == hotstate::schema_version());
+}
+
+// Several processes open the same version 1 file at once: each migration
+// re-reads the version inside its own write transaction, so each runs once
+// (migration 0002 records one SnapshotSaved event per existing row: six).
+TEST_CASE("processes opening a version 1 database at the same time migrate it once and all open it",
+          "[migration][processes]") {
+  TempDir dir;
+  const std::string path = database_of_version(dir, 1);
+  constexpr int process_count = 4;
+  int go[2];
+  REQUIRE(pipe(go) == 0);
+  std::vector<pid_t> children;
+  for (int i = 0; i < process_count; ++i) {
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      close(go[1]);
+      char byte = 0;
+      (void)!read(go[0], &byte, 1);  // returns when the parent closes its end: all start together
+      int status = 1;
+      try {
+        StateManager manager(file_options(path, 3));
+        const auto counter = manager.load_snapshot("counter");
+        if (counter && counter->get<int>("count") == 5 && manager.get_history("counter").size() == 3) status = 0;
+      } catch (...) {
+      }
+      _exit(status);
+    }
+    children.push_back(child);
+  }
+  close(go[0]);
+  close(go[1]);
+  int opened = 0;
+  for (const pid_t child : children) {
+    int status = -1;
+    if (waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0) ++opened;
+  }
+  CHECK(opened == process_count);
+  RawDb raw(path);
+  CHECK(raw.query_int("PRAGMA user_version") == hotstate::schema_version());
+  CHECK(raw.query_int("SELECT count(*) FROM audit_events WHERE kind = 'SnapshotSaved'"
+                      " AND json_extract(detail, '$.recorded_by') = 'migration 0002'") == 6);
+  CHECK(raw.query("PRAGMA integrity_check") == "ok");
 }

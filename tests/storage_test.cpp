@@ -2,6 +2,8 @@
 // migrations, refused files and failed writes.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -284,6 +286,35 @@ TEST_CASE("an empty existing file becomes a hotstate database", "[storage][migra
   CHECK(current_version(manager, "p") == 1);
 }
 
+// Opening a file with nothing to migrate reads its version and takes no write
+// lock, so it does not wait for a writer. The short busy timeout makes a
+// regression fail (Busy) rather than wait.
+TEST_CASE("a file with nothing to migrate opens while another connection holds the write lock",
+          "[storage][migration][busy]") {
+  TempDir dir;
+  const auto path = dir.file("locked.db");
+  {
+    StateManager manager(file_options(path));
+    manager.save_snapshot(versioned("p", 1));
+  }
+  RawDb other(path);
+  other.exec("BEGIN IMMEDIATE");
+  other.exec(raw_insert("q", 1));  // not committed while the manager opens
+
+  auto options = file_options(path);
+  options.busy_timeout = std::chrono::milliseconds(10);
+  StateManager manager(options);
+  CHECK(current_version(manager, "p") == 1);
+  CHECK(manager.plugin_ids() == std::vector<std::string>{"p"});
+  // The lock was held all along: a write waits for it, and gives up.
+  CHECK(error_code_of([&] { manager.save_snapshot(versioned("p", 2)); }) == ErrorCode::Busy);
+
+  other.exec("COMMIT");
+  manager.save_snapshot(versioned("p", 2));
+  CHECK(current_version(manager, "p") == 2);
+  CHECK(manager.plugin_ids() == std::vector<std::string>{"p", "q"});
+}
+
 TEST_CASE("a database of a newer schema version is refused and left untouched", "[storage][migration][errors]") {
   TempDir dir;
   const auto path = dir.file("newer.db");
@@ -422,4 +453,93 @@ TEST_CASE("rows edited by other clients are re-read in full, whatever their chec
   REQUIRE(edited);
   CHECK(edited->get_metadata("k") == std::optional<std::string_view>("v\xc3\xa9"));
   CHECK(Json::parse(edited->to_bytes()) == Json::parse(StateSnapshot::from_bytes(edited->to_bytes()).to_bytes()));
+}
+
+// --- Space: free pages and the -wal --------------------------------------------------
+
+// SQLite reuses the pages a delete frees; hotstate keeps it that way. Rows of
+// 16 KB (four overflow pages each) make the snapshots far larger than the
+// audit log, which grows with every save until a prune (well under a page a
+// save): a file that did not reuse its pages would grow by four pages a save.
+TEST_CASE("the pages that trimming and clear_all free are reused by later saves, so the file does not grow with them",
+          "[storage][space]") {
+  TempDir dir;
+  const auto path = dir.file("space.db");
+  auto options = file_options(path, 2);
+  options.synchronous = hotstate::Synchronous::Normal;
+  StateManager manager(options);
+  const std::string filler(16000, 'x');
+  int saved = 0;
+  const auto save = [&](int count) {
+    for (int i = 0; i < count; ++i, ++saved) {
+      manager.save_snapshot(versioned("plugin-" + std::to_string(saved % 10), saved).with_data("filler", filler));
+    }
+  };
+  RawDb raw(path);
+  save(30);  // every plugin at its bound: 3 rows each, 120 overflow pages
+  const long long settled = raw.query_int("PRAGMA page_count");
+
+  save(300);  // each save trims a row
+  const long long after_trims = raw.query_int("PRAGMA page_count");
+  INFO("pages: " << settled << " at the bound, " << after_trims << " after 300 more saves");
+  CHECK(after_trims - settled < 150);  // 1200 more without reuse
+
+  manager.clear_all();
+  CHECK(raw.query_int("PRAGMA page_count") == after_trims);
+  CHECK(raw.query_int("PRAGMA freelist_count") >= 100);
+  save(30);  // as many rows as were cleared
+  CHECK(raw.query_int("PRAGMA page_count") - after_trims < 30);
+  CHECK(raw.query_int("PRAGMA freelist_count") < 30);
+}
+
+// hotstate keeps free pages for reuse; to give them back to the system
+// (say after clearing a large file that will not fill again), VACUUM in the
+// sqlite3 shell, as README says. The open StateManager notices the rewritten
+// file, checks its schema again, and goes on.
+TEST_CASE("a VACUUM in the sqlite3 shell gives the free pages back while a StateManager has the file open",
+          "[storage][space][sql]") {
+  TempDir dir;
+  const auto path = dir.file("vacuum.db");
+  auto options = file_options(path, 2);
+  options.synchronous = hotstate::Synchronous::Normal;
+  StateManager manager(options);
+  for (int i = 0; i < 30; ++i) {
+    manager.save_snapshot(versioned("plugin-" + std::to_string(i % 10), i).with_data("filler", std::string(16000, 'x')));
+  }
+  manager.clear_all();
+  RawDb shell(path);
+  const long long pages = shell.query_int("PRAGMA page_count");
+  REQUIRE(shell.query_int("PRAGMA freelist_count") >= 100);
+
+  shell.exec("VACUUM");
+  CHECK(shell.query_int("PRAGMA freelist_count") == 0);
+  CHECK(shell.query_int("PRAGMA page_count") <= pages - 100);
+
+  manager.save_snapshot(versioned("p", 1));
+  CHECK(current_version(manager, "p") == 1);
+  CHECK(manager.plugin_ids() == std::vector<std::string>{"p"});
+  const auto report = manager.verify();
+  INFO((report.problems.empty() ? std::string() : report.problems.front()));
+  CHECK(report.ok);
+}
+
+// The -wal keeps its size between checkpoints, but one that a large write
+// made bigger than journal_size_limit (twice its size at SQLite's automatic
+// checkpoint: 8,240,000 bytes) is cut back at the next commit once the
+// checkpoint has restarted it.
+TEST_CASE("a -wal file that a large write made big is cut back by the next write", "[storage][space]") {
+  TempDir dir;
+  const auto path = dir.file("wal.db");
+  auto options = file_options(path);
+  options.synchronous = hotstate::Synchronous::Normal;
+  StateManager manager(options);
+  manager.save_snapshot(versioned("big", 1).with_data("filler", std::string(10'000'000, 'x')));
+  manager.clear("big");
+  const auto wal_size = [&] { return std::filesystem::file_size(path + "-wal"); };
+  CHECK(wal_size() > 10'000'000);
+
+  manager.save_snapshot(versioned("small", 1));
+  CHECK(wal_size() <= 8'240'000);
+  CHECK(current_version(manager, "small") == 1);
+  CHECK(manager.plugin_ids() == std::vector<std::string>{"small"});
 }

@@ -7,6 +7,7 @@
 #include "model/hex.hpp"
 
 #include <cctype>
+#include <cstdint>
 #include <filesystem>
 #include <limits>
 #include <set>
@@ -111,11 +112,18 @@ std::optional<Error> diagnose_used_up_ids(Store::Connection& c, std::string_view
   }
 }
 
-// Applies each pending migration in its own transaction. Re-inspects the file
-// inside each transaction, so a concurrent opener cannot slip in between. A
-// database created here (schema version 0) gets `initial_max_history` in the
-// transaction that creates it.
+// Applies each pending migration in its own transaction. A file at the
+// latest version takes no write lock at all: its version is read outside any
+// write transaction, so a file another connection is writing to opens at
+// once. When a migration is due, the file is inspected again inside each
+// BEGIN IMMEDIATE transaction, so a concurrent opener that migrated
+// meanwhile is seen and no migration runs twice. A database created here
+// (schema version 0) gets `initial_max_history` in the transaction that
+// creates it.
 void migrate(SQLite::Database& db, const std::string& path, std::optional<std::size_t> initial_max_history) {
+  const FileIdentity current = inspect(db);
+  require_usable(current, path);
+  if (current.user_version >= latest_schema_version()) return;
   for (const Migration& migration : embedded_migrations()) {
     SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
     const FileIdentity identity = inspect(db);
@@ -172,6 +180,23 @@ __attribute__((no_sanitize("thread"))) ChangeMarker read_wal_index_header(const 
 }
 
 namespace {
+
+// Bounds the -wal file the writer leaves behind. SQLite checkpoints once
+// the -wal holds wal_autocheckpoint pages (1000) and then writes it again
+// from the start, keeping the file at its size (overwriting costs less than
+// growing: an fsync of a file whose size changed writes its metadata too).
+// Without a limit, a -wal that one large transaction (clear_all, a prune, a
+// big batch) or a checkpoint held up by a reader made big stays that big for
+// as long as the file is open. With this limit, SQLite cuts it back at the
+// first commit after the restart. Twice the size at the checkpoint
+// (8,240,000 bytes with 4 KiB pages), so ordinary writes never shrink and
+// regrow it.
+void limit_wal_size(SQLite::Database& db) {
+  constexpr std::int64_t checkpoint_pages = 1000;  // SQLite's wal_autocheckpoint, which hotstate keeps
+  constexpr std::int64_t frame_header_bytes = 24;
+  const std::int64_t page_size = db.execAndGet("PRAGMA page_size").getInt64();
+  db.exec("PRAGMA journal_size_limit = " + std::to_string(2 * checkpoint_pages * (page_size + frame_header_bytes)));
+}
 
 // A read-only store: no file is created, nothing migrates, nothing is written.
 // The file is opened read-write when it may be (every connection with
@@ -273,7 +298,10 @@ bool open_writable(Store::Shared& shared, const Options& options) {
                                          "' cannot be written (a read-only file or file system); open it with "
                                          "Options::read_only to read it");
   }
-  if (!shared.in_memory) db.execAndGet("PRAGMA journal_mode = WAL");
+  if (!shared.in_memory) {
+    db.execAndGet("PRAGMA journal_mode = WAL");
+    limit_wal_size(db);
+  }
   migrate(db, options.path, options.max_history);
   // A :memory: database is private to this process: hotstate made every
   // object in it. A file's writer starts untrusted: its first write checks the
