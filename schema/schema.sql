@@ -1,4 +1,4 @@
--- hotstate: the current database schema (schema version 3), for people to read.
+-- hotstate: the current database schema (schema version 4), for people to read.
 --
 -- This file is the result of applying every migration in migrations/, in
 -- order, to an empty database. It is documentation: hotstate never reads it.
@@ -53,6 +53,18 @@ CREATE TABLE snapshots (
 
 -- sqlite_sequence (not created here) is SQLite's own table behind
 -- AUTOINCREMENT: it holds the highest seq ever used in snapshots.
+
+-- snapshot_counts: how many rows of snapshots each plugin has, so that the
+-- history bound knows how many of a plugin's oldest rows to trim without
+-- walking its history. A plugin has a row here exactly while it has rows in
+-- snapshots. Kept by the triggers on snapshots and settings for every writer
+-- (never write it by hand); StateManager::verify compares it with the rows.
+CREATE TABLE snapshot_counts (
+  plugin_id TEXT    PRIMARY KEY   -- a plugin with rows in snapshots (snapshots.plugin_id)
+            CHECK (typeof(plugin_id) = 'text'),
+  row_count INTEGER NOT NULL      -- how many rows of snapshots it has, current snapshot and history (at least 1)
+            CHECK (typeof(row_count) = 'integer' AND row_count >= 1)
+) WITHOUT ROWID;
 
 -- The one settings row, with the default history bound. (hotstate, creating
 -- a file, writes Options::max_history here instead; opening an existing file
@@ -176,6 +188,7 @@ END;
 -- once, keeping each plugin's newest max_history + 1 rows; each trimmed row
 -- is recorded in the audit log (HistoryTrimmed), after the MaxHistoryChanged
 -- event of settings_audit_max_history (created later, so it runs first).
+-- Then every plugin's rows are counted anew (snapshot_counts).
 CREATE TRIGGER settings_trim_history AFTER UPDATE OF max_history ON settings
 WHEN NEW.max_history < OLD.max_history
 BEGIN
@@ -190,6 +203,9 @@ BEGIN
    WHERE seq IN (SELECT seq FROM (SELECT seq, row_number() OVER (PARTITION BY plugin_id ORDER BY seq DESC) AS newest_first
                                    FROM snapshots)
                   WHERE newest_first > NEW.max_history + 1);
+  DELETE FROM snapshot_counts;
+  INSERT INTO snapshot_counts (plugin_id, row_count)
+    SELECT plugin_id, count(*) FROM snapshots GROUP BY plugin_id;
 END;
 
 -- settings_audit_max_history: the history bound changes only on purpose, and
@@ -239,35 +255,6 @@ BEGIN
   SELECT RAISE(ABORT, 'hotstate: seq cannot be changed');
 END;
 
--- snapshots_trim_history: the history bound, for every writer. After an
--- insert, keep the plugin's newest max_history + 1 rows (its current snapshot
--- and max_history history entries) and delete the older ones. It also
--- records the save (SnapshotSaved) and each trimmed row (HistoryTrimmed) in
--- the audit log, in that order.
-CREATE TRIGGER snapshots_trim_history AFTER INSERT ON snapshots
-BEGIN
-  INSERT INTO audit_events (time_us, plugin_id, kind, detail)
-  VALUES (max(NEW.saved_at_us, 0), NEW.plugin_id, 'SnapshotSaved',
-          json_object('seq', NEW.seq, 'plugin_version', NEW.plugin_version,
-                      'size', length(CAST(NEW.data AS BLOB)) + length(CAST(NEW.metadata AS BLOB)),
-                      'content_hash', NEW.content_hash));
-  INSERT INTO audit_events (time_us, plugin_id, kind, detail)
-  SELECT max(NEW.saved_at_us, 0), plugin_id, 'HistoryTrimmed', json_object('seq', seq, 'content_hash', content_hash)
-    FROM snapshots
-   WHERE plugin_id = NEW.plugin_id
-     AND seq <= (SELECT seq FROM snapshots
-                  WHERE plugin_id = NEW.plugin_id
-                  ORDER BY seq DESC
-                  LIMIT 1 OFFSET (SELECT max_history + 1 FROM settings WHERE id = 1))
-   ORDER BY seq;
-  DELETE FROM snapshots
-   WHERE plugin_id = NEW.plugin_id
-     AND seq <= (SELECT seq FROM snapshots
-                  WHERE plugin_id = NEW.plugin_id
-                  ORDER BY seq DESC
-                  LIMIT 1 OFFSET (SELECT max_history + 1 FROM settings WHERE id = 1));
-END;
-
 -- snapshots_audit_edit: a snapshot changed with SQL after it was saved: record it, and drop its
 -- content hash unless the same statement set a new one.
 CREATE TRIGGER snapshots_audit_edit AFTER UPDATE OF plugin_id, timestamp, plugin_version, data, metadata ON snapshots
@@ -288,6 +275,75 @@ CREATE TRIGGER snapshots_seq_in_range AFTER INSERT ON snapshots
 WHEN NEW.seq > 9007199254740991
 BEGIN
   SELECT RAISE(ABORT, 'hotstate: a seq above 9007199254740991 is refused: it would use up the ids (leave seq out)');
+END;
+
+-- snapshots_trim_history: the history bound, for every writer. After an
+-- insert, keep the plugin's newest max_history + 1 rows (its current snapshot
+-- and max_history history entries) and delete the older ones. It records the
+-- save (SnapshotSaved) and each trimmed row (HistoryTrimmed) in the audit
+-- log, in that order. The rows to trim are the plugin's oldest, as many as
+-- its count (snapshot_counts) before this row exceeds max_history, never the
+-- new row: reached from the oldest end of the index snapshots_by_plugin, so a
+-- save costs the same whatever the history's length. The delete takes
+-- exactly the rows just recorded (up to the seq of the newest event). Last,
+-- the count: one more, less what was trimmed, written only when it changes,
+-- so a save with a full history (one row in, one trimmed) writes no count.
+CREATE TRIGGER snapshots_trim_history AFTER INSERT ON snapshots
+BEGIN
+  INSERT INTO audit_events (time_us, plugin_id, kind, detail)
+  VALUES (max(NEW.saved_at_us, 0), NEW.plugin_id, 'SnapshotSaved',
+          json_object('seq', NEW.seq, 'plugin_version', NEW.plugin_version,
+                      'size', length(CAST(NEW.data AS BLOB)) + length(CAST(NEW.metadata AS BLOB)),
+                      'content_hash', NEW.content_hash));
+  INSERT INTO audit_events (time_us, plugin_id, kind, detail)
+  SELECT max(NEW.saved_at_us, 0), plugin_id, 'HistoryTrimmed', json_object('seq', seq, 'content_hash', content_hash)
+    FROM snapshots
+   WHERE plugin_id = NEW.plugin_id AND seq < NEW.seq
+   ORDER BY seq
+   LIMIT ifnull((SELECT max(row_count - max_history, 0) FROM snapshot_counts, settings
+                  WHERE plugin_id = NEW.plugin_id AND id = 1), 0);
+  DELETE FROM snapshots
+   WHERE plugin_id = NEW.plugin_id
+     AND seq <= (SELECT CASE WHEN kind = 'HistoryTrimmed' AND plugin_id = NEW.plugin_id THEN json_extract(detail, '$.seq') END
+                   FROM audit_events ORDER BY id DESC LIMIT 1);
+  INSERT INTO snapshot_counts (plugin_id, row_count) VALUES (NEW.plugin_id, 1)
+    ON CONFLICT (plugin_id) DO UPDATE SET row_count = min(row_count + 1, (SELECT max_history + 1 FROM settings WHERE id = 1))
+     WHERE row_count <> (SELECT max_history + 1 FROM settings WHERE id = 1);
+END;
+
+-- snapshots_count_delete: every row removed other than by the trim above is
+-- uncounted (rollback, clear, clear_all, a DELETE in the shell); a plugin's
+-- count goes with its last row. The trim's own rows are told by its
+-- HistoryTrimmed event, the newest event while it deletes them (naming the
+-- plugin and a seq at least the row's): the trim counts them itself, and
+-- its count is right either way (min(count + 1, max_history + 1) after the
+-- rows it trimmed, counted or not).
+CREATE TRIGGER snapshots_count_delete AFTER DELETE ON snapshots
+WHEN (SELECT kind = 'HistoryTrimmed' AND plugin_id = OLD.plugin_id AND json_extract(detail, '$.seq') >= OLD.seq
+        FROM audit_events ORDER BY id DESC LIMIT 1) IS NOT 1
+BEGIN
+  DELETE FROM snapshot_counts WHERE plugin_id = OLD.plugin_id AND row_count <= 1;
+  UPDATE snapshot_counts SET row_count = row_count - 1 WHERE plugin_id = OLD.plugin_id;
+END;
+
+-- snapshots_count_move: a row moved to another plugin with SQL is counted
+-- there instead (an UPDATE never trims).
+CREATE TRIGGER snapshots_count_move AFTER UPDATE OF plugin_id ON snapshots
+WHEN NEW.plugin_id IS NOT OLD.plugin_id
+BEGIN
+  DELETE FROM snapshot_counts WHERE plugin_id = OLD.plugin_id AND row_count <= 1;
+  UPDATE snapshot_counts SET row_count = row_count - 1 WHERE plugin_id = OLD.plugin_id;
+  INSERT INTO snapshot_counts (plugin_id, row_count) VALUES (NEW.plugin_id, 1)
+    ON CONFLICT (plugin_id) DO UPDATE SET row_count = row_count + 1;
+END;
+
+-- snapshots_insert_new_seq: an insert never replaces a row. INSERT OR
+-- REPLACE with the seq of an existing row would remove it the way SQLite
+-- removes conflicting rows, without delete triggers: unrecorded and uncounted.
+CREATE TRIGGER snapshots_insert_new_seq BEFORE INSERT ON snapshots
+WHEN NEW.seq >= 0 AND EXISTS (SELECT 1 FROM snapshots WHERE seq = NEW.seq)
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: a snapshot with this seq exists (leave seq out to insert; UPDATE to change a row)');
 END;
 
 -- audit_events_known_kind, audit_events_append_only: events of known kinds only,
@@ -446,4 +502,4 @@ CREATE VIEW unfinished_reloads AS
 -- application_id: 0x48535441 ("HSTA"), marks the file as a hotstate database.
 PRAGMA application_id = 1213420609;
 -- user_version: the schema version, the number of migrations applied.
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -198,4 +199,127 @@ TEST_CASE("processes opening a version 1 database at the same time migrate it on
   CHECK(raw.query_int("SELECT count(*) FROM audit_events WHERE kind = 'SnapshotSaved'"
                       " AND json_extract(detail, '$.recorded_by') = 'migration 0002'") == 6);
   CHECK(raw.query("PRAGMA integrity_check") == "ok");
+}
+
+namespace {
+
+// Every row of the tables a migration must keep, as one text each.
+std::vector<std::string> kept_tables(RawDb& raw) {
+  return {raw.query("SELECT group_concat(seq || '|' || plugin_id || '|' || timestamp || '|' || plugin_version || '|' ||"
+                    " data || '|' || metadata || '|' || saved_at_us || '|' || ifnull(canonical_hash, '') || '|' ||"
+                    " ifnull(content_hash, ''), char(10)) FROM (SELECT * FROM snapshots ORDER BY seq)"),
+          raw.query("SELECT group_concat(id || '|' || time_us || '|' || plugin_id || '|' || kind || '|' || detail,"
+                    " char(10)) FROM (SELECT * FROM audit_events ORDER BY id)"),
+          raw.query("SELECT group_concat(id || '|' || plugin_id || '|' || from_version || '|' || to_version || '|' ||"
+                    " started_at_us || '|' || snapshot_seq || '|' || ifnull(last_good_snapshot, '') || '|' ||"
+                    " ifnull(finished_at_us, '') || '|' || ifnull(outcome, '') || '|' || note, char(10))"
+                    " FROM (SELECT * FROM reloads ORDER BY id)"),
+          raw.query("SELECT group_concat(plugin_id || '|' || state || '|' || reason || '|' || changed_at_us, char(10))"
+                    " FROM (SELECT * FROM plugin_states ORDER BY plugin_id)"),
+          raw.query("SELECT group_concat(name || '|' || seq, char(10)) FROM (SELECT * FROM sqlite_sequence ORDER BY name)"),
+          raw.query("SELECT group_concat(id || '|' || max_history) FROM settings")};
+}
+
+// "plugin=rows ..." as snapshot_counts says, and as the rows are.
+std::string counted(RawDb& raw) {
+  return raw.query(
+      "SELECT ifnull(group_concat(plugin_id || '=' || row_count, ' '), '') FROM (SELECT plugin_id, row_count"
+      " FROM snapshot_counts ORDER BY plugin_id)");
+}
+std::string actual(RawDb& raw) {
+  return raw.query(
+      "SELECT ifnull(group_concat(plugin_id || '=' || n, ' '), '') FROM (SELECT plugin_id, count(*) AS n"
+      " FROM snapshots GROUP BY plugin_id ORDER BY plugin_id)");
+}
+
+std::vector<std::uint64_t> seqs_of(const StateManager& manager, const std::string& plugin_id) {
+  std::vector<std::uint64_t> seqs;
+  for (const auto& entry : manager.get_history(plugin_id)) seqs.push_back(entry.seq);
+  if (const auto current = manager.load_snapshot(plugin_id)) seqs.push_back(current->seq);
+  return seqs;
+}
+
+}  // namespace
+
+TEST_CASE("a version 3 database migrates keeping every row, seq, event, journal row and state, and counts each "
+          "plugin's rows",
+          "[migration]") {
+  TempDir dir;
+  const std::string path = database_of_version(dir, 3);
+  std::vector<std::string> before;
+  {
+    RawDb raw(path);
+    before = kept_tables(raw);
+  }
+  {
+    StateManager manager(file_options(path));  // opening never changes the file's bound
+    CHECK(manager.max_history() == 4);
+    CHECK(manager.plugin_ids() == std::vector<std::string>{"counter", "rolled", "shell", "unicode/../plugin"});
+    CHECK(seqs_of(manager, "counter") == std::vector<std::uint64_t>{16, 17, 18, 19, 22});
+    CHECK(manager.load_snapshot("counter")->get<int>("count") == 13);
+    CHECK(manager.load_snapshot("rolled")->get<bool>("edited") == true);
+    CHECK(manager.load_snapshot("unicode/../plugin")->timestamp == 18446744073709551615u);
+    CHECK(manager.plugin_state("rolled").to_string() == "Failed: bad state");
+    const auto unfinished = manager.unfinished_reloads();
+    REQUIRE(unfinished.size() == 1);
+    CHECK(unfinished[0].id == 3);
+    CHECK(unfinished[0].last_good.get<int>("count") == 9);
+    const auto report = manager.verify();
+    INFO((report.problems.empty() ? std::string() : report.problems.front()));
+    CHECK(report.ok);
+  }
+  RawDb raw(path);
+  CHECK(raw.query_int("PRAGMA user_version") == hotstate::schema_version());
+  CHECK(raw.query("PRAGMA integrity_check") == "ok");
+  // Migration 0004 writes no row, event or seq of its own: each table is as it was.
+  CHECK(kept_tables(raw) == before);
+  CHECK(counted(raw) == "counter=5 rolled=1 shell=2 unicode/../plugin=1");
+  CHECK(counted(raw) == actual(raw));
+}
+
+TEST_CASE("after a version 3 database migrates, the bound trims exactly: saves, shell inserts, a lowered and a raised "
+          "bound, rollback, clear and clear_all",
+          "[migration][history]") {
+  TempDir dir;
+  const std::string path = database_of_version(dir, 3);
+  StateManager manager(file_options(path));
+  RawDb shell(path);
+  REQUIRE(manager.max_history() == 4);
+
+  // counter's history is full (5 rows): each save trims its oldest row.
+  manager.save_snapshot(hotstate::StateSnapshot("counter", "2.0.0").with_data("count", 14));
+  CHECK(seqs_of(manager, "counter") == std::vector<std::uint64_t>{17, 18, 19, 22, 23});
+  CHECK(shell.query("SELECT detail ->> '$.seq' FROM audit_events WHERE kind = 'HistoryTrimmed'"
+                    " ORDER BY id DESC LIMIT 1") == "16");
+  // shell's 2 rows grow to 5 by the shell's inserts, then stay 5.
+  for (int n = 3; n <= 7; ++n) {
+    shell.exec("INSERT INTO snapshots (plugin_id, data) VALUES ('shell', '{\"n\": " + std::to_string(n) + "}')");
+  }
+  CHECK(shell.query("SELECT group_concat(data ->> '$.n', ' ') FROM (SELECT data FROM snapshots WHERE plugin_id = 'shell'"
+                    " ORDER BY seq)") == "3 4 5 6 7");
+  CHECK(counted(shell) == "counter=5 rolled=1 shell=5 unicode/../plugin=1");
+
+  CHECK(manager.set_max_history(1) == 6);
+  CHECK(counted(shell) == "counter=2 rolled=1 shell=2 unicode/../plugin=1");
+  CHECK(manager.set_max_history(5) == 0);
+  for (int count = 15; count <= 22; ++count) {
+    manager.save_snapshot(hotstate::StateSnapshot("counter", "2.0.0").with_data("count", count));
+  }
+  CHECK(manager.history_size("counter") == 5);
+  CHECK(manager.load_snapshot("counter")->get<int>("count") == 22);
+  CHECK(counted(shell) == actual(shell));
+
+  CHECK(manager.rollback("counter")->get<int>("count") == 21);
+  manager.clear("shell");
+  CHECK(counted(shell) == "counter=5 rolled=1 unicode/../plugin=1");
+  manager.clear_all();
+  CHECK(counted(shell).empty());
+  for (int count = 1; count <= 8; ++count) {
+    manager.save_snapshot(hotstate::StateSnapshot("counter", "3.0.0").with_data("count", count));
+  }
+  CHECK(manager.history_size("counter") == 5);
+  CHECK(counted(shell) == "counter=6");
+  const auto report = manager.verify();
+  INFO((report.problems.empty() ? std::string() : report.problems.front()));
+  CHECK(report.ok);
 }

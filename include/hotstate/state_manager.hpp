@@ -183,11 +183,13 @@ class StateManager {
   // id, that every schema object is exactly the SQL hotstate's migrations
   // create (changed, missing and unknown triggers, views, indexes and tables
   // are each reported), that no id is beyond 2^53-1, that no plugin
-  // has more rows than the history bound allows, that every row reads and
-  // matches its content_hash, and that the audit log is consistent with the
-  // snapshots (every row has its SnapshotSaved event with the same hash;
-  // every removed row is explained by a HistoryTrimmed, RolledBack, Cleared
-  // or ClearedAll event).
+  // has more rows than the history bound allows, that each plugin's count in
+  // snapshot_counts (by which the bound trims) is its number of rows, that
+  // every row reads and matches its content_hash, and that the audit log is
+  // consistent with the snapshots (every row has its SnapshotSaved event
+  // with the same hash; every removed row is explained by a HistoryTrimmed,
+  // RolledBack, Cleared or ClearedAll event). Its time is linear in the rows
+  // and events (n log n with the sorts).
   // Reads only; problems are reported, not thrown (Error only when the file
   // cannot be read at all).
   VerifyReport verify() const;

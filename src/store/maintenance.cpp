@@ -102,42 +102,93 @@ namespace {
 // with the same content hash (when the event recorded one) or a
 // SnapshotEdited event, and every row that is gone is explained by an event
 // that removed it.
+//
+// Each query reads each table once, in time linear in the rows and events
+// (n log n with the sorts and lookups): events are matched to rows through
+// the rows' primary key, never by scanning a list once per row, and each
+// "is there a later event" is a maximum taken once. The comparisons are the
+// ones SQLite makes between a row's seq and a seq in an event's detail
+// (numeric affinity: a seq written as 5.0 or '5' names row 5), so a file
+// gets the same lines as from a query that scans the log per row.
 void verify_audit(SQLite::Database& db, std::vector<std::string>& problems) {
+  // hotstate_cte_saved: each SnapshotSaved event with the row it names (found
+  // by primary key), the hash it recorded and the row's own. A row is named
+  // by no event (0), or by an event whose hash differs, unless the row was
+  // edited since (1: one line for each such event).
   SQLite::Statement rows(db,
-      "WITH hotstate_cte_saved AS MATERIALIZED (SELECT id, json_extract(detail, '$.seq') AS seq,"
-      "                                   json_extract(detail, '$.content_hash') AS content_hash"
-      "                              FROM audit_events WHERE kind = 'SnapshotSaved'),"
+      "WITH hotstate_cte_saved AS MATERIALIZED ("
+      "       SELECT r.seq, r.plugin_id, r.content_hash AS row_hash,"
+      "              json_extract(e.detail, '$.content_hash') AS saved_hash"
+      "         FROM audit_events AS e CROSS JOIN snapshots AS r ON r.seq = json_extract(e.detail, '$.seq')"
+      "        WHERE e.kind = 'SnapshotSaved'),"
       "     hotstate_cte_edited AS MATERIALIZED (SELECT DISTINCT json_extract(detail, '$.seq') AS seq"
-      "                              FROM audit_events WHERE kind = 'SnapshotEdited')"
-      " SELECT s.seq, s.plugin_id, hotstate_cte_saved.id IS NOT NULL,"
-      "        hotstate_cte_saved.content_hash IS NULL OR hotstate_cte_saved.content_hash IS s.content_hash"
-      "        OR s.seq IN (SELECT seq FROM hotstate_cte_edited)"
-      "   FROM snapshots AS s LEFT JOIN hotstate_cte_saved ON hotstate_cte_saved.seq = s.seq ORDER BY s.seq");
+      "                                            FROM audit_events WHERE kind = 'SnapshotEdited')"
+      " SELECT seq, plugin_id, 0 FROM snapshots WHERE seq NOT IN (SELECT seq FROM hotstate_cte_saved)"
+      " UNION ALL"
+      " SELECT seq, plugin_id, 1 FROM hotstate_cte_saved"
+      "  WHERE NOT ifnull(saved_hash IS NULL OR saved_hash IS row_hash"
+      "                   OR seq IN (SELECT seq FROM hotstate_cte_edited), 0)"
+      " ORDER BY 1");
   while (rows.executeStep()) {
     const std::string which = "snapshot seq " + rows.getColumn(0).getString() + " of '" + rows.getColumn(1).getString() + "'";
     if (rows.getColumn(2).getInt() == 0) {
       problems.push_back(which + " has no SnapshotSaved event in the audit log");
-    } else if (rows.getColumn(3).getInt() == 0) {
+    } else {
       problems.push_back(which + " differs from what its SnapshotSaved event recorded, with no SnapshotEdited event");
     }
   }
+  // A row is explained as gone by an event naming its seq (HistoryTrimmed,
+  // RolledBack), or by a Cleared event of its plugin or a ClearedAll event
+  // after its SnapshotSaved event: its event comes before the last such event,
+  // taken once per plugin (hotstate_cte_cleared, joined through the index
+  // SQLite builds for it) and once for the file.
   SQLite::Statement gone(db,
       "WITH hotstate_cte_saved AS MATERIALIZED (SELECT id, plugin_id, json_extract(detail, '$.seq') AS seq"
       "                              FROM audit_events WHERE kind = 'SnapshotSaved'),"
       "     hotstate_cte_removed AS MATERIALIZED (SELECT json_extract(detail, '$.seq') AS seq FROM audit_events"
       "                               WHERE kind = 'HistoryTrimmed'"
       "                              UNION SELECT json_extract(detail, '$.from_seq') FROM audit_events"
-      "                               WHERE kind = 'RolledBack')"
-      " SELECT hotstate_cte_saved.seq, hotstate_cte_saved.plugin_id FROM hotstate_cte_saved"
+      "                               WHERE kind = 'RolledBack'),"
+      "     hotstate_cte_cleared AS MATERIALIZED (SELECT plugin_id, max(id) AS last_id FROM audit_events"
+      "                               WHERE kind = 'Cleared' AND kind NOT IN ('SnapshotSaved', 'HistoryTrimmed')"
+      "                               GROUP BY plugin_id)"
+      " SELECT hotstate_cte_saved.seq, hotstate_cte_saved.plugin_id"
+      "   FROM hotstate_cte_saved LEFT JOIN hotstate_cte_cleared"
+      "     ON hotstate_cte_cleared.plugin_id = hotstate_cte_saved.plugin_id"
       "  WHERE hotstate_cte_saved.seq NOT IN (SELECT seq FROM snapshots)"
       "    AND hotstate_cte_saved.seq NOT IN (SELECT seq FROM hotstate_cte_removed WHERE seq IS NOT NULL)"
-      "    AND NOT EXISTS (SELECT 1 FROM audit_events AS c WHERE c.kind = 'Cleared'"
-      "                       AND c.plugin_id = hotstate_cte_saved.plugin_id AND c.id > hotstate_cte_saved.id)"
-      "    AND NOT EXISTS (SELECT 1 FROM audit_events AS c WHERE c.kind = 'ClearedAll' AND c.id > hotstate_cte_saved.id)"
+      "    AND NOT ifnull(hotstate_cte_saved.id < hotstate_cte_cleared.last_id, 0)"
+      "    AND NOT ifnull(hotstate_cte_saved.id < (SELECT max(id) FROM audit_events WHERE kind = 'ClearedAll'"
+      "                                              AND kind NOT IN ('SnapshotSaved', 'HistoryTrimmed')), 0)"
       "  ORDER BY hotstate_cte_saved.seq LIMIT 100");
   while (gone.executeStep()) {
     problems.push_back("snapshot seq " + gone.getColumn(0).getString() + " of '" + gone.getColumn(1).getString() +
                        "' is gone with no event that removed it (deleted outside hotstate?)");
+  }
+}
+
+// snapshot_counts against the rows: the history bound trims by these
+// counts, so a count that is wrong trims too much or too little.
+void verify_counts(SQLite::Database& db, std::vector<std::string>& problems) {
+  SQLite::Statement counts(db,
+      "WITH hotstate_cte_rows AS MATERIALIZED (SELECT plugin_id, count(*) AS row_count FROM snapshots GROUP BY plugin_id)"
+      " SELECT hotstate_cte_rows.plugin_id, hotstate_cte_rows.row_count, snapshot_counts.row_count"
+      "   FROM hotstate_cte_rows LEFT JOIN snapshot_counts ON snapshot_counts.plugin_id = hotstate_cte_rows.plugin_id"
+      "  WHERE snapshot_counts.row_count IS NOT hotstate_cte_rows.row_count"
+      " UNION ALL"
+      " SELECT plugin_id, 0, row_count FROM snapshot_counts"
+      "  WHERE NOT EXISTS (SELECT 1 FROM snapshots WHERE snapshots.plugin_id = snapshot_counts.plugin_id)"
+      " ORDER BY 1 LIMIT 100");
+  while (counts.executeStep()) {
+    const std::string plugin = "plugin '" + counts.getColumn(0).getString() + "'";
+    const std::string rows = counts.getColumn(1).getString();
+    if (counts.getColumn(2).isNull()) {
+      problems.push_back(plugin + " has " + rows +
+                         " rows and no count in snapshot_counts, by which the history bound trims");
+    } else {
+      problems.push_back(plugin + " has " + rows + " rows, but snapshot_counts, by which the history bound trims, says " +
+                         counts.getColumn(2).getString());
+    }
   }
 }
 
@@ -163,8 +214,10 @@ std::vector<std::string> Store::verify(int& schema_version) const {
       problems.push_back("application_id " + std::to_string(identity.application_id) + " is not hotstate's");
     }
     // Every schema object, exactly as hotstate's migrations create it.
+    bool counts_are_hotstates = true;
     for (const SchemaDifference& difference : compare_schema(c.db.getHandle(), latest_schema_version())) {
       problems.push_back(describe(difference));
+      if (difference.name == "snapshot_counts") counts_are_hotstates = false;
     }
     // Ids beyond the bound leave AUTOINCREMENT nothing to give.
     {
@@ -185,6 +238,7 @@ std::vector<std::string> Store::verify(int& schema_version) const {
                            " rows, more than max_history + 1");
       }
     }
+    if (counts_are_hotstates) verify_counts(c.db, problems);
     {
       SQLite::Statement rows(c.db, std::string("SELECT ") + snapshot_columns + ", content_hash FROM snapshots ORDER BY seq");
       while (rows.executeStep()) {
