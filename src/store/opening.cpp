@@ -290,14 +290,22 @@ bool open_writable(Store::Shared& shared, const Options& options) {
   guard->role = ConnectionGuard::Role::Writer;
   guard->compile_allowed = true;  // hotstate's own SQL, until the statements are prepared
   SQLite::Database db = open_connection(options.path, shared.reader_flags | SQLite::OPEN_CREATE, shared.settings, *guard);
-  const FileIdentity identity = inspect(db);
-  require_usable(identity, options.path);
   // An older file is migrated only through its exact schema: checked before
   // anything (even the journal mode) is changed, so a refused file is left
   // byte for byte as it was. Each migration checks again in its transaction.
-  if (identity.user_version > 0 && identity.user_version < latest_schema_version()) {
-    require_trusted_schema(db.getHandle(), identity.user_version, options.path,
-                           "hotstate does not migrate a file with these, so it was left as it was");
+  // The version and the schema are read in one read transaction: another
+  // process migrating the file in between would otherwise pair one version's
+  // number with the next version's schema and look foreign.
+  FileIdentity identity;
+  {
+    SQLite::Transaction consistent_read(db, SQLite::TransactionBehavior::DEFERRED);
+    identity = inspect(db);
+    require_usable(identity, options.path);
+    if (identity.user_version > 0 && identity.user_version < latest_schema_version()) {
+      require_trusted_schema(db.getHandle(), identity.user_version, options.path,
+                             "hotstate does not migrate a file with these, so it was left as it was");
+    }
+    consistent_read.commit();
   }
   // SQLite opens a file it may not write (mode 0444, EACCES) read-only
   // without a word; say so now rather than at the first write.
