@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "hotstate/hotstate.hpp"
 
 #define HOTSTATE_STR2(x) #x
@@ -39,6 +40,10 @@
 // it costs the other figures nothing. Memory is measured with mallinfo2.
 
 namespace {
+
+using hotstate_bench::make_snapshot;
+using hotstate_bench::check_rc;
+
 std::atomic<bool> counting{false};
 std::atomic<long long> allocations{0};
 }  // namespace
@@ -79,28 +84,9 @@ double measure_us(int rounds, int ops, const std::function<void(int)>& op) {
   return per_op[per_op.size() / 2];
 }
 
-// ~300 bytes of JSON data, as a plugin would keep.
-hotstate::StateSnapshot make_snapshot(const std::string& id, int i) {
-  return hotstate::StateSnapshot(id, "1.4.2")
-      .with_data("counter", i)
-      .with_data("name", std::string("session-") + std::to_string(i % 97))
-      .with_data("ratios", std::vector<double>{0.25, 1.5, 3.75, 12.125})
-      .with_data("limits", std::map<std::string, int>{{"connections", 64}, {"queue", 1024}, {"retries", 5}})
-      .with_data("flags", std::vector<bool>{true, false, true})
-      .with_data("note", std::string("state preserved across a hot reload of the plugin; nothing to see here"))
-      .with_data("owner", std::string("runtime-team"))
-      .with_data("window", std::vector<int>{120, 240, 480, 960, 1920, 3840})
-      .with_metadata("reason", "hot-reload")
-      .with_metadata("host", "bench");
-}
 
 // --- Raw SQLite baseline -----------------------------------------------------
 
-void check_rc(sqlite3* db, int rc, const char* what) {
-  if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    throw std::runtime_error(std::string(what) + ": " + sqlite3_errmsg(db));
-  }
-}
 
 struct RawDb {
   sqlite3* db = nullptr;

@@ -52,9 +52,12 @@
 #include <utility>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "hotstate/hotstate.hpp"
 
 namespace {
+
+using hotstate_bench::make_snapshot;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -518,20 +521,6 @@ struct PlainLoad {
 
 // --- Snapshots ---------------------------------------------------------------
 
-// ~280 bytes of JSON data, as a plugin would keep (the shape of hotstate_bench's).
-hotstate::StateSnapshot make_snapshot(const std::string& id, int i) {
-  return hotstate::StateSnapshot(id, "1.4.2")
-      .with_data("counter", i)
-      .with_data("name", std::string("session-") + std::to_string(i % 97))
-      .with_data("ratios", std::vector<double>{0.25, 1.5, 3.75, 12.125})
-      .with_data("limits", std::map<std::string, int>{{"connections", 64}, {"queue", 1024}, {"retries", 5}})
-      .with_data("flags", std::vector<bool>{true, false, true})
-      .with_data("note", std::string("state preserved across a hot reload of the plugin; nothing to see here"))
-      .with_data("owner", std::string("runtime-team"))
-      .with_data("window", std::vector<int>{120, 240, 480, 960, 1920, 3840})
-      .with_metadata("reason", "hot-reload")
-      .with_metadata("host", "bench");
-}
 
 // A snapshot whose data is `bytes` bytes of JSON (at most, within a few):
 // entries like {"id":12,"name":"entry-12","ratio":3.25,"tags":["alpha","beta"]}

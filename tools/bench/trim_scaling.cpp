@@ -38,9 +38,13 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "hotstate/hotstate.hpp"
 
 namespace {
+
+using hotstate_bench::make_snapshot;
+using hotstate_bench::check_rc;
 
 using Clock = std::chrono::steady_clock;
 
@@ -63,28 +67,9 @@ void fresh(const std::filesystem::path& path) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(path.string() + suffix);
 }
 
-// ~300 bytes of JSON data, as tools/bench/bench.cpp saves.
-hotstate::StateSnapshot make_snapshot(int i) {
-  return hotstate::StateSnapshot("plugin", "1.4.2")
-      .with_data("counter", i)
-      .with_data("name", std::string("session-") + std::to_string(i % 97))
-      .with_data("ratios", std::vector<double>{0.25, 1.5, 3.75, 12.125})
-      .with_data("limits", std::map<std::string, int>{{"connections", 64}, {"queue", 1024}, {"retries", 5}})
-      .with_data("flags", std::vector<bool>{true, false, true})
-      .with_data("note", std::string("state preserved across a hot reload of the plugin; nothing to see here"))
-      .with_data("owner", std::string("runtime-team"))
-      .with_data("window", std::vector<int>{120, 240, 480, 960, 1920, 3840})
-      .with_metadata("reason", "hot-reload")
-      .with_metadata("host", "bench");
-}
 
 // --- Raw SQLite --------------------------------------------------------------
 
-void check_rc(sqlite3* db, int rc, const std::string& what) {
-  if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    throw std::runtime_error(what + ": " + sqlite3_errmsg(db));
-  }
-}
 
 struct RawDb {
   sqlite3* db = nullptr;
@@ -120,13 +105,13 @@ void step_and_reset(sqlite3* db, sqlite3_stmt* statement, const char* what) {
   sqlite3_reset(statement);
 }
 
-// The texts hotstate stores for make_snapshot(i): its canonical JSON.
+// The texts hotstate stores for make_snapshot("plugin", i): its canonical JSON.
 struct RawRow {
   std::string data;
   std::string metadata;
 };
 RawRow raw_row(int i) {
-  const hotstate::StateSnapshot snapshot = make_snapshot(i);
+  const hotstate::StateSnapshot snapshot = make_snapshot("plugin", i);
   return {hotstate::Json::from(snapshot.data).text(), hotstate::Json::from(snapshot.metadata).text()};
 }
 
@@ -232,7 +217,7 @@ void bench_saves(const Config& config, const Level& level) {
     options.max_history = static_cast<std::size_t>(bound);
     hotstate::StateManager manager(options);
     std::vector<hotstate::StateSnapshot> fill;
-    for (int i = 0; i <= bound + 1; ++i) fill.push_back(make_snapshot(i));
+    for (int i = 0; i <= bound + 1; ++i) fill.push_back(make_snapshot("plugin", i));
     manager.save_snapshots(std::move(fill));
 
     RawDb raw(raw_path.string(), level.synchronous == hotstate::Synchronous::Full ? "FULL" : "NORMAL");
@@ -252,7 +237,7 @@ void bench_saves(const Config& config, const Level& level) {
     raw.exec("COMMIT");
 
     std::vector<hotstate::StateSnapshot> snapshots;
-    for (int i = 0; i < level.ops; ++i) snapshots.push_back(make_snapshot(i));
+    for (int i = 0; i < level.ops; ++i) snapshots.push_back(make_snapshot("plugin", i));
     Sample ours;
     Sample base;
     for (int r = 0; r < config.rounds; ++r) {
@@ -316,7 +301,7 @@ void bench_schema(const Config& config) {
       options.max_history = static_cast<std::size_t>(bound);
       hotstate::StateManager manager(options);
       std::vector<hotstate::StateSnapshot> fill;
-      for (int i = 0; i <= bound + 1; ++i) fill.push_back(make_snapshot(i));
+      for (int i = 0; i <= bound + 1; ++i) fill.push_back(make_snapshot("plugin", i));
       manager.save_snapshots(std::move(fill));
     }
     RawDb now(now_path.string(), "NORMAL");
