@@ -1,4 +1,4 @@
--- hotstate: the current database schema (schema version 4), for people to read.
+-- hotstate: the current database schema (schema version 5), for people to read.
 --
 -- This file is the result of applying every migration in migrations/, in
 -- order, to an empty database. It is documentation: hotstate never reads it.
@@ -90,6 +90,7 @@ INSERT INTO audit_kinds (kind, source, meaning) VALUES
   ('ReloadResolved',     'engine', 'an unfinished reload was marked resolved: {reload_id, note}'),
   ('AuditPruned',        'engine', 'the retention prune removed older events: {before_id and/or before_us, deleted}'),
   ('MaxHistoryChanged',  'engine', 'the history bound changed (set_max_history, or an UPDATE of settings by any writer): {from, to}; the rows a lower bound trims follow as HistoryTrimmed events'),
+  ('SnapshotDeleted',    'engine', 'a plugin''s current snapshot row was deleted with SQL (not by rollback, clear or clear_all): {seq, content_hash}; its newest remaining row, if any, is its current snapshot now'),
   ('ReloadStarted',      'host',   'a reload began; written by begin_reload in the transaction that saves the pre-reload snapshot: {reload_id, from_version, to_version, snapshot_seq}'),
   ('StatePreserved',     'host',   'the plugin''s state was preserved before unloading it'),
   ('StateRestored',      'host',   'the preserved state was restored into the reloaded plugin'),
@@ -346,6 +347,25 @@ BEGIN
   SELECT RAISE(ABORT, 'hotstate: a snapshot with this seq exists (leave seq out to insert; UPDATE to change a row)');
 END;
 
+-- snapshots_audit_delete: every change of a plugin's current snapshot is in
+-- the audit log, so that it names every plugin another writer changed (a
+-- process's cache drops only those). A row deleted while it was its plugin's
+-- newest (no row of the plugin has a higher seq) is recorded as
+-- SnapshotDeleted, unless hotstate's rollback, clear or clear_all deleted it:
+-- those write their own event first, so it is the newest event while the row
+-- goes (the trim never deletes a newest row). Deletes of history rows other
+-- than by the trim are not recorded (verify reports them).
+CREATE TRIGGER snapshots_audit_delete AFTER DELETE ON snapshots
+WHEN NOT EXISTS (SELECT 1 FROM snapshots WHERE plugin_id = OLD.plugin_id AND seq > OLD.seq)
+ AND (SELECT (kind = 'RolledBack' AND plugin_id = OLD.plugin_id AND json_extract(detail, '$.from_seq') = OLD.seq)
+          OR (kind = 'Cleared' AND plugin_id = OLD.plugin_id)
+          OR kind = 'ClearedAll'
+        FROM audit_events ORDER BY id DESC LIMIT 1) IS NOT 1
+BEGIN
+  INSERT INTO audit_events (plugin_id, kind, detail)
+  VALUES (OLD.plugin_id, 'SnapshotDeleted', json_object('seq', OLD.seq, 'content_hash', OLD.content_hash));
+END;
+
 -- audit_events_known_kind, audit_events_append_only: events of known kinds only,
 -- never changed.
 CREATE TRIGGER audit_events_known_kind BEFORE INSERT ON audit_events
@@ -502,4 +522,4 @@ CREATE VIEW unfinished_reloads AS
 -- application_id: 0x48535441 ("HSTA"), marks the file as a hotstate database.
 PRAGMA application_id = 1213420609;
 -- user_version: the schema version, the number of migrations applied.
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;

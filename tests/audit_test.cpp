@@ -225,6 +225,43 @@ TEST_CASE("a row another client inserts is audited too, without a content hash",
   CHECK(manager.verify().ok);
 }
 
+TEST_CASE("a current snapshot deleted with SQL is recorded; rollback, clear, clear_all and the trim record only "
+          "their own events",
+          "[audit][sql]") {
+  TempDir dir;
+  const auto path = dir.file("deleted.db");
+  StateManager manager(file_options(path, 2));
+  for (int version = 1; version <= 4; ++version) manager.save_snapshot(versioned("p", version));  // trims one
+  manager.save_snapshot(versioned("q", 1));
+  manager.save_snapshot(versioned("q", 2));
+  manager.save_snapshot(versioned("r", 1));
+  RawDb shell(path);
+  const auto deleted_events = [&] { return shell.query_int("SELECT count(*) FROM audit_events WHERE kind = 'SnapshotDeleted'"); };
+  CHECK(deleted_events() == 0);
+
+  manager.rollback("p");
+  manager.clear("q");
+  CHECK(deleted_events() == 0);
+
+  // A history row: not recorded (no current snapshot changed).
+  shell.exec("DELETE FROM snapshots WHERE seq = (SELECT min(seq) FROM snapshots WHERE plugin_id = 'p')");
+  CHECK(deleted_events() == 0);
+  // A current row: recorded, with its seq and content hash.
+  const std::string seq = shell.query("SELECT max(seq) FROM snapshots WHERE plugin_id = 'p'");
+  const std::string hash = shell.query("SELECT content_hash FROM snapshots WHERE seq = " + seq);
+  shell.exec("DELETE FROM snapshots WHERE seq = " + seq);
+  CHECK(shell.query("SELECT plugin_id || ' ' || kind || ' ' || (detail ->> '$.seq') || ' ' || (detail ->> '$.content_hash')"
+                    " FROM audit_events ORDER BY id DESC LIMIT 1") == "p SnapshotDeleted " + seq + " " + hash);
+  CHECK(manager.load_snapshot("p") == nullptr);
+  // A plugin's every row in one statement: its last (current) row is recorded.
+  shell.exec("DELETE FROM snapshots WHERE plugin_id = 'r'");
+  CHECK(deleted_events() == 2);
+
+  manager.save_snapshot(versioned("s", 1));
+  manager.clear_all();
+  CHECK(deleted_events() == 2);
+}
+
 TEST_CASE("audit events cannot be changed or deleted with SQL", "[audit]") {
   TempDir dir;
   const std::string path = dir.file("a.db");

@@ -323,3 +323,38 @@ TEST_CASE("after a version 3 database migrates, the bound trims exactly: saves, 
   INFO((report.problems.empty() ? std::string() : report.problems.front()));
   CHECK(report.ok);
 }
+
+TEST_CASE("a version 4 database migrates keeping every row, event, count, journal row and state, and from then on "
+          "records a current row deleted with SQL",
+          "[migration][audit]") {
+  TempDir dir;
+  const std::string path = database_of_version(dir, 4);
+  std::vector<std::string> before;
+  std::string counts_before;
+  {
+    RawDb raw(path);
+    before = kept_tables(raw);
+    counts_before = counted(raw);
+  }
+  {
+    StateManager manager(file_options(path));
+    CHECK(manager.max_history() == 4);
+    CHECK(seqs_of(manager, "counter") == std::vector<std::uint64_t>{16, 17, 18, 19, 22});
+    CHECK(manager.plugin_state("rolled").to_string() == "Failed: bad state");
+    CHECK(manager.unfinished_reloads().size() == 1);
+    CHECK(manager.verify().ok);
+  }
+  RawDb raw(path);
+  CHECK(raw.query_int("PRAGMA user_version") == hotstate::schema_version());
+  CHECK(raw.query("PRAGMA integrity_check") == "ok");
+  // Migration 0005 adds a kind and a trigger, and writes no row, event or seq.
+  CHECK(kept_tables(raw) == before);
+  CHECK(counted(raw) == counts_before);
+  CHECK(raw.query_int("SELECT count(*) FROM audit_kinds WHERE kind = 'SnapshotDeleted' AND source = 'engine'") == 1);
+
+  raw.exec("DELETE FROM snapshots WHERE seq = 22");  // counter's current row
+  CHECK(raw.query("SELECT plugin_id || ' ' || kind || ' ' || (detail ->> '$.seq') FROM audit_events"
+                  " ORDER BY id DESC LIMIT 1") == "counter SnapshotDeleted 22");
+  StateManager manager(file_options(path));
+  CHECK(seqs_of(manager, "counter") == std::vector<std::uint64_t>{16, 17, 18, 19});
+}

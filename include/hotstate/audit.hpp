@@ -28,6 +28,8 @@ namespace hotstate {
 //                      into snapshots, whoever wrote it (a trigger records it)
 //   HistoryTrimmed     {seq, content_hash}: a row the history bound removed
 //   SnapshotEdited     {seq, content_hash}: a snapshot row changed with SQL
+//   SnapshotDeleted    {seq, content_hash}: a plugin's current snapshot row
+//                      deleted with SQL (not by rollback or clear)
 //   RolledBack         {from_seq, to_seq}
 //   Cleared            {rows, newest_seq}
 //   ClearedAll         {rows, plugins}
@@ -39,6 +41,7 @@ namespace hotstate {
 //                      (finish_reload)
 //   ReloadResolved     {reload_id, note} (resolve_reload)
 //   AuditPruned        {before_id, before_us, deleted} (prune_audit)
+//   MaxHistoryChanged  {from, to} (set_max_history, or an UPDATE of settings)
 // Kinds a host records with StateManager::record_event: see ReloadEvent.
 // content_hash is SHA3-256 of the snapshot's data and metadata texts, in
 // lowercase hex: lower(hex(sha3(data || metadata))) in the sqlite3 shell;

@@ -40,6 +40,14 @@ namespace hotstate {
 // shell): a read that starts after another connection's commit returned sees
 // that commit. A cache hit checks this by reading the WAL-index header in the
 // database's -shm file (shared memory, no SQL): any commit changes it.
+// After another connection's commit the next read asks the audit log what
+// changed since (one index seek and a step per event) and drops only the
+// plugins it names: every change of a current snapshot is recorded there by
+// the schema's triggers, whoever writes. The whole cache goes only when the
+// log cannot say (the schema changed, the log was pruned or replaced, more
+// than 4096 events, ClearedAll or SnapshotEdited). A writer that turns
+// triggers off (the shell's `.dbconfig enable_trigger off`) bypasses the
+// history bound, the audit log and so this too; verify reports its rows.
 //
 // Thread safety: one StateManager may be shared by any number of threads.
 // Reads run concurrently (cache hits under a shared lock; misses, history and
@@ -256,10 +264,12 @@ class StateManager {
   struct CacheStats {
     std::uint64_t hits = 0;           // load_snapshot / get_latest answered from memory
     std::uint64_t misses = 0;         // answered from the database
-    std::uint64_t invalidations = 0;  // cache dropped because another connection committed
+    std::uint64_t invalidations = 0;  // whole cache dropped for another connection's commit (when the audit log could not say what it changed)
     std::uint64_t evictions = 0;      // entries dropped for capacity
     std::size_t entries = 0;          // plugins cached now
     std::size_t bytes = 0;            // their approximate size
+    std::uint64_t refreshes = 0;      // times the audit log was read for what other connections changed
+    std::uint64_t dropped = 0;        // entries dropped because another connection changed their plugin
   };
   CacheStats cache_stats() const;
 

@@ -27,13 +27,13 @@ SnapshotCache::Lookup SnapshotCache::lookup_locked(std::string_view plugin_id) c
   const auto found = index_.find(plugin_id);
   if (found == index_.end()) {
     misses_.fetch_add(1, std::memory_order_relaxed);
-    return Lookup{false, nullptr, Ticket{generation_}};
+    return Lookup{false, nullptr, Ticket{generation_}, std::nullopt};
   }
   const Entry& entry = *found->second;
   // Write only when it changes, so that hits on a hot entry share its cache line.
   if (!entry.referenced.load(std::memory_order_relaxed)) entry.referenced.store(true, std::memory_order_relaxed);
   hits_.fetch_add(1, std::memory_order_relaxed);
-  return Lookup{true, entry.snapshot, Ticket{}};
+  return Lookup{true, entry.snapshot, Ticket{}, std::nullopt};
 }
 
 SnapshotCache::Lookup SnapshotCache::find(std::string_view plugin_id, const ChangeMarker& marker) {
@@ -41,33 +41,42 @@ SnapshotCache::Lookup SnapshotCache::find(std::string_view plugin_id, const Chan
     misses_.fetch_add(1, std::memory_order_relaxed);
     return Lookup{};
   }
-  {
-    ReaderLock lock(mutex_);
-    if (marker == validated_) return lookup_locked(plugin_id);
-    // Someone committed since the cache was validated. While a write of ours
-    // is under way that may be our own commit, which the write's completion
-    // accounts for; a torn marker may be another process's commit in
-    // progress. Either way: serve nothing from the cache, drop nothing yet.
-    if (pending_writes_.load(std::memory_order_acquire) > 0 || !marker.stable) {
-      misses_.fetch_add(1, std::memory_order_relaxed);
-      return Lookup{false, nullptr, Ticket{generation_}};
-    }
+  ReaderLock lock(mutex_);
+  if (marker == validated_) return lookup_locked(plugin_id);
+  // Someone committed since the cache was validated. While a write of ours
+  // is under way that may be our own commit, which the write's completion
+  // accounts for; a torn marker may be another process's commit in
+  // progress. Either way: serve nothing from the cache, drop nothing yet.
+  if (pending_writes_.load(std::memory_order_acquire) > 0 || !marker.stable) {
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    return Lookup{false, nullptr, Ticket{generation_}, std::nullopt};
   }
+  // Another connection committed: the caller reads what it changed.
+  return Lookup{false, nullptr, Ticket{generation_}, Refresh{generation_, position_}};
+}
+
+SnapshotCache::Lookup SnapshotCache::refresh(const Refresh& refresh, const ChangeMarker& marker,
+                                             const ChangesSince& changes, std::string_view plugin_id) {
   WriterLock lock(mutex_);
-  if (!(marker == validated_)) {
-    if (pending_writes_.load(std::memory_order_acquire) > 0) {
-      misses_.fetch_add(1, std::memory_order_relaxed);
-      return Lookup{false, nullptr, Ticket{generation_}};
+  // `marker` was read before the store read `changes`, and so before any
+  // store read that refills the cache: every entry kept is current at it.
+  if (generation_ == refresh.generation && marker.stable && pending_writes_.load(std::memory_order_acquire) == 0) {
+    refreshes_.fetch_add(1, std::memory_order_relaxed);
+    if (changes.everything) {
+      if (!index_.empty()) invalidations_.fetch_add(1, std::memory_order_relaxed);
+      clear_locked();
+    } else {
+      for (const std::string& changed : changes.plugins) {
+        if (erase_locked(changed)) dropped_.fetch_add(1, std::memory_order_relaxed);
+      }
     }
-    // Another connection committed: anything may have changed. `marker` was
-    // read before the store reads that will refill the cache, so the empty
-    // cache is current at it.
-    if (!index_.empty()) invalidations_.fetch_add(1, std::memory_order_relaxed);
-    clear_locked();
     validated_ = marker;
+    position_ = changes.position;
     ++generation_;
   }
-  return lookup_locked(plugin_id);
+  if (marker == validated_) return lookup_locked(plugin_id);
+  misses_.fetch_add(1, std::memory_order_relaxed);
+  return Lookup{false, nullptr, Ticket{generation_}, std::nullopt};
 }
 
 void SnapshotCache::fill(const Ticket& ticket, std::string_view plugin_id, SnapshotPtr snapshot) {
@@ -112,6 +121,7 @@ void SnapshotCache::Write::complete(const Commit& commit) {
     cache_.evict_locked();
   }
   cache_.validated_ = after;
+  cache_.position_ = commit.position;
   ++cache_.generation_;
 }
 
@@ -131,6 +141,16 @@ void SnapshotCache::upsert_locked(std::string_view plugin_id, SnapshotPtr snapsh
   entry.bytes = bytes;
   bytes_ += bytes;
   index_.emplace(entry.plugin_id, entries_.begin());
+}
+
+bool SnapshotCache::erase_locked(std::string_view plugin_id) {
+  const auto found = index_.find(plugin_id);
+  if (found == index_.end()) return false;
+  const Entries::iterator entry = found->second;
+  bytes_ -= entry->bytes;
+  index_.erase(found);
+  entries_.erase(entry);
+  return true;
 }
 
 void SnapshotCache::clear_locked() {
@@ -161,6 +181,8 @@ CacheCounters SnapshotCache::counters() const {
   counters.misses = misses_.load(std::memory_order_relaxed);
   counters.invalidations = invalidations_.load(std::memory_order_relaxed);
   counters.evictions = evictions_.load(std::memory_order_relaxed);
+  counters.refreshes = refreshes_.load(std::memory_order_relaxed);
+  counters.dropped = dropped_.load(std::memory_order_relaxed);
   counters.entries = index_.size();
   counters.bytes = bytes_;
   return counters;

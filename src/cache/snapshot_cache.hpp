@@ -1,7 +1,10 @@
 // Internal: the in-memory cache of current snapshots, between the manager and
 // the store. It holds immutable SnapshotPtrs (null: the plugin is known to
 // have none), is only changed after a commit, and trusts its content only
-// while the store's change marker is the one it was validated at.
+// while the store's change marker is the one it was validated at. When
+// another connection commits, the store's audit log says which plugins it
+// changed (from the position the cache was validated at): only those are
+// dropped.
 //
 // Thread safety: every member function may be called from any thread; hits
 // take a shared lock, changes an exclusive one.
@@ -11,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,6 +36,8 @@ struct CacheCounters {
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
   std::uint64_t invalidations = 0;  // times the whole cache was dropped for another writer's commit
+  std::uint64_t refreshes = 0;      // times another writer's commits were read from the audit log
+  std::uint64_t dropped = 0;        // entries dropped because another writer changed their plugin
   std::uint64_t evictions = 0;
   std::size_t entries = 0;
   std::size_t bytes = 0;
@@ -47,16 +53,31 @@ class SnapshotCache {
   struct Ticket {
     std::uint64_t generation = 0;
   };
+  // Another connection committed since the cache was validated: what it
+  // changed must be read from the store, from `position`, and handed to
+  // refresh().
+  struct Refresh {
+    std::uint64_t generation = 0;
+    AuditPosition position;
+  };
   struct Lookup {
     bool hit = false;
-    SnapshotPtr snapshot;  // on a hit; null means "known to have none"
-    Ticket ticket;         // on a miss, for fill()
+    SnapshotPtr snapshot;            // on a hit; null means "known to have none"
+    Ticket ticket;                   // on a miss, for fill()
+    std::optional<Refresh> refresh;  // on a miss: read the changes, then call refresh()
   };
 
   // `marker` must have been read from the store just before this call (and
   // so before the store read that follows a miss). A hit runs no SQL, parses
   // nothing, copies no snapshot and allocates nothing.
   Lookup find(std::string_view plugin_id, const ChangeMarker& marker) EXCLUDES(mutex_);
+
+  // After find() asked for it: drops what `changes` (read from the store
+  // after `marker`, from `refresh.position`) names, takes `marker` as
+  // validated, and looks `plugin_id` up again. Applies nothing if the cache
+  // changed since find() (another refresh or a write did it): then a miss.
+  Lookup refresh(const Refresh& refresh, const ChangeMarker& marker, const ChangesSince& changes,
+                 std::string_view plugin_id) EXCLUDES(mutex_);
 
   // Records what a miss read from the store, unless the cache changed since
   // the lookup (a write or an invalidation would make it possibly stale).
@@ -105,6 +126,7 @@ class SnapshotCache {
   bool enabled() const noexcept { return limits_.max_entries > 0; }
   void upsert_locked(std::string_view plugin_id, SnapshotPtr snapshot) REQUIRES(mutex_);
   void clear_locked() REQUIRES(mutex_);
+  bool erase_locked(std::string_view plugin_id) REQUIRES(mutex_);
   void evict_locked() REQUIRES(mutex_);
   Lookup lookup_locked(std::string_view plugin_id) const REQUIRES_SHARED(mutex_);
 
@@ -113,6 +135,9 @@ class SnapshotCache {
   Entries entries_ GUARDED_BY(mutex_);  // front: newest or promoted
   std::unordered_map<std::string_view, Entries::iterator> index_ GUARDED_BY(mutex_);  // keys view Entry::plugin_id
   ChangeMarker validated_ GUARDED_BY(mutex_);  // the marker at which every entry was known to be current
+  // The audit log's position at validated_ or later: what another writer
+  // changes after it is in the events that follow it.
+  AuditPosition position_ GUARDED_BY(mutex_);
   std::uint64_t generation_ GUARDED_BY(mutex_) = 0;
   std::size_t bytes_ GUARDED_BY(mutex_) = 0;
   std::atomic<int> pending_writes_{0};
@@ -121,6 +146,8 @@ class SnapshotCache {
   mutable std::atomic<std::uint64_t> misses_{0};
   std::atomic<std::uint64_t> invalidations_{0};
   std::atomic<std::uint64_t> evictions_{0};
+  std::atomic<std::uint64_t> refreshes_{0};
+  std::atomic<std::uint64_t> dropped_{0};
 };
 
 }  // namespace hotstate::internal

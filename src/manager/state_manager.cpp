@@ -76,6 +76,11 @@ std::vector<std::uint64_t> StateManager::save_snapshots(std::vector<StateSnapsho
 SnapshotPtr StateManager::load_snapshot(std::string_view plugin_id) const {
   const internal::ChangeMarker marker = impl_->store.marker();
   auto lookup = impl_->cache.find(plugin_id, marker);
+  if (lookup.refresh) {
+    // Another connection committed: drop only the plugins it changed.
+    const internal::ChangesSince changes = impl_->store.changes_since(lookup.refresh->position);
+    lookup = impl_->cache.refresh(*lookup.refresh, marker, changes, plugin_id);
+  }
   if (lookup.hit) return std::move(lookup.snapshot);
   SnapshotPtr snapshot = share(impl_->store.current(plugin_id));
   impl_->cache.fill(lookup.ticket, plugin_id, snapshot);
@@ -158,8 +163,8 @@ PluginState StateManager::plugin_state(std::string_view plugin_id) const { retur
 
 StateManager::CacheStats StateManager::cache_stats() const {
   const internal::CacheCounters counters = impl_->cache.counters();
-  return CacheStats{counters.hits,      counters.misses,  counters.invalidations,
-                    counters.evictions, counters.entries, counters.bytes};
+  return CacheStats{counters.hits,      counters.misses,  counters.invalidations, counters.evictions,
+                    counters.entries,   counters.bytes,   counters.refreshes,     counters.dropped};
 }
 
 }  // namespace hotstate

@@ -18,6 +18,7 @@ inline constexpr std::string_view plugin_state_changed = "PluginStateChanged";
 inline constexpr std::string_view reload_resolved = "ReloadResolved";
 inline constexpr std::string_view audit_pruned = "AuditPruned";
 inline constexpr std::string_view max_history_changed = "MaxHistoryChanged";
+inline constexpr std::string_view snapshot_deleted = "SnapshotDeleted";
 
 // ReloadEvent's kinds, in the enum's order (to_string(ReloadEvent::Kind)).
 inline constexpr std::string_view reload_started = "ReloadStarted";
@@ -31,12 +32,13 @@ inline constexpr std::string_view plugin_removed = "PluginRemoved";
 
 // Every kind, as the schema's INSERT INTO audit_kinds lists them.
 inline constexpr std::string_view all[] = {
-    snapshot_saved,       history_trimmed, snapshot_edited,     rolled_back,        cleared,
-    cleared_all,          plugin_state_changed, reload_resolved, audit_pruned,      max_history_changed,
-    reload_started,       state_preserved, state_restored,      reload_completed,   reload_failed,
-    rollback_triggered,   plugin_discovered, plugin_removed,
+    snapshot_saved,  history_trimmed,      snapshot_edited, rolled_back,      cleared,
+    cleared_all,     plugin_state_changed, reload_resolved, audit_pruned,     max_history_changed,
+    snapshot_deleted,
+    reload_started,  state_preserved,      state_restored,  reload_completed, reload_failed,
+    rollback_triggered, plugin_discovered, plugin_removed,
 };
 // Where ReloadEvent's kinds start in `all`.
-inline constexpr std::size_t first_reload_event = 10;
+inline constexpr std::size_t first_reload_event = 11;
 
 }  // namespace hotstate::internal::audit_kind

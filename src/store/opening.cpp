@@ -369,6 +369,8 @@ Store::Store(const Options& options) : shared_(std::make_unique<Shared>()) {
   shared.max_data_bytes = options.max_data_bytes;
   shared.max_metadata_bytes = options.max_metadata_bytes;
   shared.clock = options.clock;
+  // Only a cache asks what other writers changed, and only a file has any.
+  shared.track_audit_position = !shared.in_memory && options.cache_max_entries > 0;
 
   retry_while_busy("open '" + options.path + "'", shared.settings.busy_ms, [&] {
       shared.install_writer(nullptr);

@@ -67,13 +67,15 @@ WriteOutcome<SnapshotPtr> Store::rollback(std::string_view plugin_id) {
       if (!select->executeStep()) return nullptr;  // no history: change nothing
       previous = select->getColumn(0).getInt64();
     }
+    // The event first: while the row goes it is the newest event, which
+    // tells the schema's delete trigger that rollback recorded it.
+    insert_event(c, shared_->now_us(), plugin_id, audit_kind::rolled_back,
+                 detail_text({{"from_seq", Json::from(newest)}, {"to_seq", Json::from(previous)}}));
     {
       StatementUse erase(*c.delete_by_seq);
       erase->bind(1, newest);
       erase->exec();
     }
-    insert_event(c, shared_->now_us(), plugin_id, audit_kind::rolled_back,
-                 detail_text({{"from_seq", Json::from(newest)}, {"to_seq", Json::from(previous)}}));
     StatementUse select(c.select_by_seq);
     select->bind(1, previous);
     if (!select->executeStep()) throw Error(ErrorCode::Internal, "rollback: history row vanished");
@@ -96,11 +98,12 @@ WriteOutcome<bool> Store::clear(std::string_view plugin_id) {
       newest = count->getColumn(1).getInt64();
     }
     if (rows == 0) return false;
+    // The event first, as in rollback.
+    insert_event(c, shared_->now_us(), plugin_id, audit_kind::cleared,
+                 detail_text({{"rows", Json::from(rows)}, {"newest_seq", Json::from(newest)}}));
     StatementUse erase(*c.delete_plugin);
     erase->bind(1, std::string(plugin_id));
     erase->exec();
-    insert_event(c, shared_->now_us(), plugin_id, audit_kind::cleared,
-                 detail_text({{"rows", Json::from(rows)}, {"newest_seq", Json::from(newest)}}));
     commit.current.push_back({std::string(plugin_id), nullptr});
     return true;
   });
@@ -117,12 +120,13 @@ WriteOutcome<bool> Store::clear_all() {
       plugins = count->getColumn(1).getInt64();
     }
     if (rows == 0) return false;
-    // The counts first: then the row-count trigger that runs for every
-    // deleted row finds no count to change (a third less time for 100k rows).
-    StatementUse(c.statement("DELETE FROM snapshot_counts"))->exec();
-    StatementUse(*c.delete_all)->exec();
+    // The event first, as in rollback. Then the counts: the row-count
+    // trigger that runs for every deleted row finds no count to change (a
+    // third less time for 100k rows).
     insert_event(c, shared_->now_us(), "", audit_kind::cleared_all,
                  detail_text({{"rows", Json::from(rows)}, {"plugins", Json::from(plugins)}}));
+    StatementUse(c.statement("DELETE FROM snapshot_counts"))->exec();
+    StatementUse(*c.delete_all)->exec();
     commit.removed_every_plugin = true;
     return true;
   });

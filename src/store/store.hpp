@@ -39,6 +39,13 @@ class Store {
   // The database's change marker now: a few loads from shared memory, no SQL.
   ChangeMarker marker() const noexcept;
 
+  // What other writers changed after `from`, read from the audit log: the
+  // plugins its events name, or `everything` when the log cannot say (the
+  // position is unknown, its event is gone or another's, the schema changed,
+  // too many events, or an event that changes plugins it does not name).
+  // Cost: one index seek, and one step per event since `from`.
+  ChangesSince changes_since(const AuditPosition& from) const;
+
   // Every write method returns what it committed or throws as
   // write_outcome.hpp says. Its Commit names each plugin whose current
   // snapshot it set, with the snapshot as saved (seq filled in).

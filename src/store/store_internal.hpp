@@ -111,6 +111,7 @@ struct Store::Connection {
   SQLite::Statement select_history;
   SQLite::Statement select_plugin_ids;
   SQLite::Statement select_max_history;
+  SQLite::Statement select_audit_position;
   // The writer's statements that fire triggers; readers have none.
   std::optional<SQLite::Statement> insert_snapshot;
   std::optional<SQLite::Statement> delete_by_seq;
@@ -145,7 +146,12 @@ struct Store::Connection {
                                " FROM snapshots WHERE plugin_id = ?1"
                                " AND seq < (SELECT max(seq) FROM snapshots WHERE plugin_id = ?1) ORDER BY seq"),
         select_plugin_ids(db, "SELECT DISTINCT plugin_id FROM snapshots ORDER BY plugin_id"),
-        select_max_history(db, "SELECT max_history FROM settings WHERE id = 1") {
+        select_max_history(db, "SELECT max_history FROM settings WHERE id = 1"),
+        // One statement, so one view of the database: the schema version
+        // and the newest event of the same moment.
+        select_audit_position(db,
+                              "SELECT (SELECT schema_version FROM pragma_schema_version), id, time_us"
+                              "  FROM (SELECT 1) LEFT JOIN (SELECT id, time_us FROM audit_events ORDER BY id DESC LIMIT 1)") {
     if (guard->role != ConnectionGuard::Role::Writer) return;
     insert_snapshot.emplace(db,
                             "INSERT INTO snapshots (plugin_id, timestamp, plugin_version, data, metadata, saved_at_us, "
@@ -215,6 +221,9 @@ const volatile std::uint32_t* map_wal_index(SQLite::Database& db);
 // Both copies of the WAL-index header, read as SQLite's readers do.
 ChangeMarker read_wal_index_header(const volatile std::uint32_t* words) noexcept;
 
+// The audit log's position now, in `c`'s view (see AuditPosition).
+AuditPosition read_audit_position(Store::Connection& c);
+
 struct Store::Shared {
   std::string path;
   bool in_memory = false;
@@ -224,6 +233,7 @@ struct Store::Shared {
   std::size_t max_data_bytes = 0;
   std::size_t max_metadata_bytes = 0;
   std::function<std::int64_t()> clock;  // Options::clock; empty: the system clock
+  bool track_audit_position = false;    // each Commit carries the audit log's position (for a cache)
 
   std::int64_t now_us() const { return clock ? clock() : hotstate::now_us(); }
   // How read connections open the file: the path and flags the writer (or,
@@ -420,6 +430,21 @@ struct Store::Shared {
     if (in_memory && c.db.getTotalChanges() != changes_before) {
       memory_commits.fetch_add(1, std::memory_order_release);
     }
+  }
+
+  // After a commit of `c`: the rest of what its Commit says, the audit log's
+  // position first, then the marker (see Commit::position). Never throws: a
+  // position that cannot be read is unknown.
+  void finish_commit(Connection& c, int changes_before, Commit& commit) noexcept {
+    count_memory_commit(c, changes_before);
+    if (track_audit_position) {
+      try {
+        commit.position = read_audit_position(c);
+      } catch (...) {
+        commit.position = AuditPosition{};
+      }
+    }
+    commit.after = marker();
   }
 
   Mutex queue_mutex;

@@ -38,6 +38,10 @@ struct Commit {
   std::vector<CurrentSnapshot> current;
   // The write removed every plugin's snapshots.
   bool removed_every_plugin = false;
+  // The audit log's position just after the commit, read before `after`
+  // (so that when only this write came between the markers, it is exactly
+  // the commit's). Unknown when it could not be read.
+  AuditPosition position;
 };
 
 template <class T>

@@ -91,8 +91,7 @@ void run_alone(Shared& shared, Connection& c, QueuedWrite& write) {
       commit_started = true;
       if (transaction) transaction->commit();
       // Nothing below throws: the outcome of a commit that happened is always reported.
-      shared.count_memory_commit(c, changes_before);
-      commit.after = shared.marker();
+      shared.finish_commit(c, changes_before, commit);
       return commit;
     });
   } catch (const Error& error) {
@@ -164,9 +163,12 @@ void run_group_once(Shared& shared, Connection& c, const std::vector<QueuedWrite
   commit_started = true;
   transaction.commit();
   // Nothing below throws.
-  shared.count_memory_commit(c, changes_before);
-  const ChangeMarker after = shared.marker();
-  for (QueuedWrite* write : group) write->commit.after = after;
+  shared.finish_commit(c, changes_before, combined);
+  for (QueuedWrite* write : group) {
+    if (write->failure) continue;
+    write->commit.position = combined.position;
+    write->commit.after = combined.after;
+  }
 }
 
 void run_together(Shared& shared, Connection& c, const std::vector<QueuedWrite*>& group) {

@@ -1,0 +1,30 @@
+-- 0005: every change of a plugin's current snapshot is in the audit log.
+-- Applied by hotstate in one transaction that also sets PRAGMA user_version = 5.
+--
+-- Until now, a DELETE in the shell of a plugin's newest row made an older row
+-- its current snapshot without an event. Now the audit log names every plugin
+-- whose current snapshot changed, whoever changed it: inserts (SnapshotSaved),
+-- rollback (RolledBack), clear (Cleared), clear_all (ClearedAll), edits
+-- (SnapshotEdited) and, here, any other delete of a current row
+-- (SnapshotDeleted). A process's cache reads the events another process
+-- committed and drops only the plugins they name, instead of everything.
+-- Deletes of history rows other than by the trim stay unrecorded, as before
+-- (verify reports the rows the log does not account for).
+
+INSERT INTO audit_kinds (kind, source, meaning) VALUES
+  ('SnapshotDeleted', 'engine', 'a plugin''s current snapshot row was deleted with SQL (not by rollback, clear or clear_all): {seq, content_hash}; its newest remaining row, if any, is its current snapshot now');
+
+-- snapshots_audit_delete: a row deleted while it was its plugin's newest (no
+-- row of the plugin has a higher seq), unless hotstate's rollback, clear or
+-- clear_all deleted it: those write their own event first, so it is the
+-- newest event while the row goes (the trim never deletes a newest row).
+CREATE TRIGGER snapshots_audit_delete AFTER DELETE ON snapshots
+WHEN NOT EXISTS (SELECT 1 FROM snapshots WHERE plugin_id = OLD.plugin_id AND seq > OLD.seq)
+ AND (SELECT (kind = 'RolledBack' AND plugin_id = OLD.plugin_id AND json_extract(detail, '$.from_seq') = OLD.seq)
+          OR (kind = 'Cleared' AND plugin_id = OLD.plugin_id)
+          OR kind = 'ClearedAll'
+        FROM audit_events ORDER BY id DESC LIMIT 1) IS NOT 1
+BEGIN
+  INSERT INTO audit_events (plugin_id, kind, detail)
+  VALUES (OLD.plugin_id, 'SnapshotDeleted', json_object('seq', OLD.seq, 'content_hash', OLD.content_hash));
+END;
