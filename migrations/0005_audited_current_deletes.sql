@@ -28,3 +28,21 @@ BEGIN
   INSERT INTO audit_events (plugin_id, kind, detail)
   VALUES (OLD.plugin_id, 'SnapshotDeleted', json_object('seq', OLD.seq, 'content_hash', OLD.content_hash));
 END;
+
+-- The retention prune, bounded: the same rule as before, but the events it
+-- looks at are those below its bound, found from the start of the log by
+-- their ids: below before_id when only before_id is given (keep_newest), so
+-- a prune costs what it removes and keeps, not the whole log; below its own
+-- event when before_us is given, since times are not in id order.
+DROP TRIGGER audit_events_prune;
+CREATE TRIGGER audit_events_prune AFTER INSERT ON audit_events
+WHEN NEW.kind = 'AuditPruned'
+BEGIN
+  DELETE FROM audit_events
+   WHERE id < (CASE WHEN json_extract(NEW.detail, '$.before_us') IS NOT NULL THEN NEW.id
+                    ELSE min(NEW.id, ifnull(json_extract(NEW.detail, '$.before_id'), 0)) END)
+     AND kind <> 'AuditPruned'
+     AND (id < json_extract(NEW.detail, '$.before_id') OR time_us < json_extract(NEW.detail, '$.before_us'))
+     AND NOT (kind = 'SnapshotSaved'
+              AND EXISTS (SELECT 1 FROM snapshots WHERE seq = json_extract(audit_events.detail, '$.seq')));
+END;

@@ -379,21 +379,6 @@ BEGIN
   SELECT RAISE(ABORT, 'hotstate: audit events cannot be changed');
 END;
 
--- The retention prune: inserting an AuditPruned event whose detail names
--- before_id and/or before_us removes the older events it covers. The prune
--- keeps every AuditPruned event, and the SnapshotSaved event of every
--- snapshot that still exists, so each snapshot row stays accounted for.
-CREATE TRIGGER audit_events_prune AFTER INSERT ON audit_events
-WHEN NEW.kind = 'AuditPruned'
-BEGIN
-  DELETE FROM audit_events
-   WHERE id < NEW.id
-     AND kind <> 'AuditPruned'
-     AND (id < json_extract(NEW.detail, '$.before_id') OR time_us < json_extract(NEW.detail, '$.before_us'))
-     AND NOT (kind = 'SnapshotSaved'
-              AND EXISTS (SELECT 1 FROM snapshots WHERE seq = json_extract(audit_events.detail, '$.seq')));
-END;
-
 -- No other delete: an event may go only while the newest event is the
 -- AuditPruned event that covers it (that is, inside the prune above).
 CREATE TRIGGER audit_events_prune_only BEFORE DELETE ON audit_events
@@ -416,6 +401,27 @@ CREATE TRIGGER audit_events_id_in_range AFTER INSERT ON audit_events
 WHEN NEW.id > 9007199254740991
 BEGIN
   SELECT RAISE(ABORT, 'hotstate: an audit event id above 9007199254740991 is refused: it would use up the ids (leave id out)');
+END;
+
+-- audit_events_prune: the retention prune. Inserting an AuditPruned event
+-- whose detail names before_id and/or before_us removes the older events it
+-- covers. The prune keeps every AuditPruned event, and the SnapshotSaved
+-- event of every snapshot that still exists, so each snapshot row stays
+-- accounted for. It looks only at events below its bound, found by their
+-- ids from the start of the log: below before_id when only before_id is
+-- given (keep_newest), so a prune costs what it removes and keeps, not the
+-- whole log; below its own event when before_us is given, since times are
+-- not in id order.
+CREATE TRIGGER audit_events_prune AFTER INSERT ON audit_events
+WHEN NEW.kind = 'AuditPruned'
+BEGIN
+  DELETE FROM audit_events
+   WHERE id < (CASE WHEN json_extract(NEW.detail, '$.before_us') IS NOT NULL THEN NEW.id
+                    ELSE min(NEW.id, ifnull(json_extract(NEW.detail, '$.before_id'), 0)) END)
+     AND kind <> 'AuditPruned'
+     AND (id < json_extract(NEW.detail, '$.before_id') OR time_us < json_extract(NEW.detail, '$.before_us'))
+     AND NOT (kind = 'SnapshotSaved'
+              AND EXISTS (SELECT 1 FROM snapshots WHERE seq = json_extract(audit_events.detail, '$.seq')));
 END;
 
 -- plugin_states_audit_*: every life-cycle transition is recorded, whoever makes it.

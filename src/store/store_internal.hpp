@@ -259,7 +259,19 @@ struct Store::Shared {
   std::atomic<std::uint32_t> memory_commits{0};  // the marker of a :memory: database
 
   ChangeMarker marker() const noexcept {
-    if (wal_index != nullptr) return read_wal_index_header(wal_index);
+    if (wal_index != nullptr) {
+      // A commit writes the header's second copy, then (after a memory
+      // barrier) its first: for a fraction of a microsecond the copies
+      // differ. A reader as fast as a cache hit lands in that window about
+      // once per commit of another process (a miss each time), so a torn
+      // header is read again a few times before it counts as torn.
+      ChangeMarker marker = read_wal_index_header(wal_index);
+      for (int tries = 0; tries < 64 && !marker.stable; ++tries) {
+        if (tries >= 8) std::this_thread::yield();
+        marker = read_wal_index_header(wal_index);
+      }
+      return marker;
+    }
     ChangeMarker marker;
     if (!in_memory) {
       marker.stable = false;  // no WAL index: nothing tells us about other writers
