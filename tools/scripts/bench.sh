@@ -16,5 +16,5 @@ source tools/scripts/install-deps.sh
 hotstate_install_deps
 
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOTSTATE_BUILD_TESTS=OFF >/dev/null
-cmake --build build/release -j2 --target hotstate_bench hotstate_bench_scaling hotstate_bench_space hotstate_bench_json hotstate_bench_verify hotstate_bench_trim >/dev/null
+cmake --build build/release -j2 --target hotstate_bench hotstate_bench_scaling hotstate_bench_space hotstate_bench_json hotstate_bench_verify hotstate_bench_trim hotstate_bench_coherence >/dev/null
 build/release/tools/hotstate_bench --dir build/bench-data "$@"
