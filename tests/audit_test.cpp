@@ -95,8 +95,8 @@ TEST_CASE("audit_kinds lists the schema's kinds, and reload_event_kind reads eac
   const auto all = hotstate::audit_kinds();
   CHECK(joined_sorted({all.begin(), all.end()}) == schema_kinds(""));
   std::vector<std::string> host_kinds;
-  for (int index = 0; !hotstate::to_string(static_cast<ReloadEvent::Kind>(index)).empty(); ++index) {
-    host_kinds.emplace_back(hotstate::to_string(static_cast<ReloadEvent::Kind>(index)));
+  for (const ReloadEvent::Kind kind : hotstate::reload_event_kinds()) {
+    host_kinds.emplace_back(hotstate::to_string(kind));
   }
   CHECK(host_kinds.size() == 8);
   CHECK(joined_sorted(host_kinds) == schema_kinds("WHERE source = 'host'"));

@@ -414,3 +414,10 @@ TEST_CASE("check_snapshot refuses what save_snapshot would refuse, and writes no
         }) == ErrorCode::TooLarge);
   CHECK(manager.plugin_ids().empty());
 }
+
+TEST_CASE("an Error's what() is its code's name and its message", "[manager][errors]") {
+  const hotstate::Error error(hotstate::ErrorCode::Busy, "the file is locked");
+  CHECK(std::string(error.what()) == "Busy: the file is locked");
+  CHECK(error.message() == "the file is locked");
+  CHECK(hotstate::Error(hotstate::ErrorCode::Internal, "").message().empty());
+}

@@ -138,6 +138,9 @@ std::string_view to_string(ReloadEvent::Kind kind) noexcept;
 // The ReloadEvent kind that to_string names `name`, or nullopt.
 std::optional<ReloadEvent::Kind> reload_event_kind(std::string_view name) noexcept;
 
+// Every ReloadEvent kind, in the enum's order.
+std::span<const ReloadEvent::Kind> reload_event_kinds() noexcept;
+
 // The name of every kind the audit log holds, as the schema's table
 // audit_kinds lists them: hotstate's own kinds first (see AuditEvent), then
 // ReloadEvent's in the enum's order.

@@ -43,6 +43,8 @@ class Error : public std::runtime_error {
   Error(ErrorCode code, std::string_view message);
 
   ErrorCode code() const noexcept { return code_; }
+  // The details alone: what() without "<code name>: " in front.
+  std::string_view message() const noexcept;
 
  private:
   ErrorCode code_;

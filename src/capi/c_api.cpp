@@ -278,11 +278,7 @@ void append_json_string(std::string& out, std::string_view text) { out += Json::
 // "ReloadStarted, StatePreserved, … or PluginRemoved", from the library's own list.
 std::string reload_event_kind_names() {
   std::vector<std::string_view> names;
-  for (int index = 0;; ++index) {
-    const std::string_view name = hotstate::to_string(static_cast<hotstate::ReloadEvent::Kind>(index));
-    if (name.empty()) break;
-    names.push_back(name);
-  }
+  for (const hotstate::ReloadEvent::Kind kind : hotstate::reload_event_kinds()) names.push_back(hotstate::to_string(kind));
   std::string text;
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (i > 0) text += i + 1 == names.size() ? " or " : ", ";

@@ -63,6 +63,15 @@ std::optional<ReloadEvent::Kind> reload_event_kind(std::string_view name) noexce
 
 std::span<const std::string_view> audit_kinds() noexcept { return internal::audit_kind::all; }
 
+std::span<const ReloadEvent::Kind> reload_event_kinds() noexcept {
+  using Kind = ReloadEvent::Kind;
+  static constexpr Kind kinds[] = {Kind::ReloadStarted,   Kind::StatePreserved,    Kind::StateRestored,
+                                   Kind::ReloadCompleted, Kind::ReloadFailed,      Kind::RollbackTriggered,
+                                   Kind::PluginDiscovered, Kind::PluginRemoved};
+  static_assert(std::size(kinds) == reload_event_kind_count, "every ReloadEvent kind, once");
+  return kinds;
+}
+
 namespace {
 
 ReloadEvent event(ReloadEvent::Kind kind, std::string plugin_id) {

@@ -1,5 +1,6 @@
 #include "hotstate/error.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace hotstate {
@@ -33,5 +34,11 @@ const char* to_string(ErrorCode code) noexcept {
 
 Error::Error(ErrorCode code, std::string_view message)
     : std::runtime_error(std::string(to_string(code)) + ": " + std::string(message)), code_(code) {}
+
+std::string_view Error::message() const noexcept {
+  std::string_view text = what();
+  text.remove_prefix(std::min(text.size(), std::string_view(to_string(code_)).size() + 2));
+  return text;
+}
 
 }  // namespace hotstate

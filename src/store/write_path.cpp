@@ -13,12 +13,7 @@ using QueuedWrite = Shared::QueuedWrite;
 
 // `error` with `context` in front of its details instead of the context it had.
 Error for_write(const Error& error, std::string_view context) {
-  std::string_view details = error.what();
-  const std::string_view code = to_string(error.code());
-  if (details.substr(0, code.size()) == code && details.substr(code.size(), 2) == ": ") {
-    details.remove_prefix(code.size() + 2);
-  }
-  return Error(error.code(), std::string(context) + " (committed with other writes): " + std::string(details));
+  return Error(error.code(), std::string(context) + " (committed with other writes): " + std::string(error.message()));
 }
 
 // Checks the schema inside the write's transaction, before anything runs.
