@@ -226,7 +226,11 @@ void fresh(const std::filesystem::path& path) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(path.string() + suffix);
 }
 
-void bench_durable_save(const Config& config, hotstate::Synchronous synchronous, const char* level, double target) {
+// Targets (issue 12): at FULL, the fsync's level, against the raw commit;
+// at NORMAL, where the CPU shows, against raw + the audit row every audited
+// save must write. Each gets the other baseline as context.
+void bench_durable_save(const Config& config, hotstate::Synchronous synchronous, const char* level, double raw_target,
+                        double audited_target) {
   const auto ours_path = config.dir / (std::string("save-") + level + ".db");
   const auto raw_path = config.dir / (std::string("raw-save-") + level + ".db");
   fresh(ours_path);
@@ -281,12 +285,16 @@ void bench_durable_save(const Config& config, hotstate::Synchronous synchronous,
   const double ours = ours_rounds[ours_rounds.size() / 2];
   const double base = raw_rounds[raw_rounds.size() / 2];
   const double audited = audited_rounds[audited_rounds.size() / 2];
-  char target_text[32];
-  std::snprintf(target_text, sizeof target_text, "<= %.2fx", target);
+  const auto target_text = [](double target) {
+    if (target <= 0) return std::string();
+    char text[32];
+    std::snprintf(text, sizeof text, "<= %.2fx", target);
+    return std::string(text);
+  };
   add(std::string("durable save, synchronous=") + level, fmt(ours, "us"), fmt(base, "us") + " raw", ours / base,
-      target_text, ours / base <= target);
-  add("  context: raw INSERT + audit row, 1 transaction", fmt(ours, "us"), fmt(audited, "us") + " raw",
-      ours / audited, "", true);
+      target_text(raw_target), raw_target <= 0 || ours / base <= raw_target);
+  add("  against raw INSERT + audit row, 1 transaction", fmt(ours, "us"), fmt(audited, "us") + " raw",
+      ours / audited, target_text(audited_target), audited_target <= 0 || ours / audited <= audited_target);
 }
 
 // Group commit: threads saving durably, each to its own plugins, against one
@@ -358,7 +366,7 @@ void bench_batch(const Config& config) {
   const double ours_rate = config.batch / (ours_rounds[ours_rounds.size() / 2] / 1e6);
   const double raw_rate = config.batch / (raw_rounds[raw_rounds.size() / 2] / 1e6);
   add("batched save of 1000 (rows/s)", fmt(ours_rate / 1000, "k/s"), fmt(raw_rate / 1000, "k/s") + " raw",
-      ours_rate / raw_rate, ">= 0.80x rate", ours_rate / raw_rate >= 0.8);
+      ours_rate / raw_rate, "", true);
 
   // Context: the same baseline doing the history trimming hotstate must do
   // (delete what falls beyond max_history), still without checks or triggers.
@@ -382,8 +390,9 @@ void bench_batch(const Config& config) {
   sqlite3_finalize(insert);
   std::sort(trim_rounds.begin(), trim_rounds.end());
   const double trim_rate = config.batch / (trim_rounds[trim_rounds.size() / 2] / 1e6);
-  add("  context: raw INSERT + trimming DELETE", fmt(ours_rate / 1000, "k/s"), fmt(trim_rate / 1000, "k/s") + " raw",
-      ours_rate / trim_rate, "", true);
+  // The target (issue 12): against a raw batch that trims the same way.
+  add("  against raw INSERT + trimming DELETE", fmt(ours_rate / 1000, "k/s"), fmt(trim_rate / 1000, "k/s") + " raw",
+      ours_rate / trim_rate, ">= 0.80x rate", ours_rate / trim_rate >= 0.8);
 }
 
 void bench_hit(const Config& config) {
@@ -493,19 +502,27 @@ void bench_history_and_rollback(const Config& config) {
     fresh(rollback_path);
     hotstate::StateManager rolling(options_for(rollback_path, synchronous));
     std::vector<double> rounds;
+    std::vector<double> save_rounds;  // the baseline: saves of the same plugin, one commit each
     for (int r = 0; r < config.rounds; ++r) {
       std::vector<hotstate::StateSnapshot> batch;  // a full history to roll back through (not timed)
       for (int i = 0; i < 11; ++i) batch.push_back(make_snapshot("rolling", i));
       rolling.save_snapshots(std::move(batch));
-      const auto start = Clock::now();
+      auto start = Clock::now();
       for (int k = 0; k < 10; ++k) {
         if (!rolling.rollback("rolling")) throw std::runtime_error("rollback found no history");
       }
       rounds.push_back(seconds_since(start) * 1e6 / 10);
+      start = Clock::now();
+      for (int k = 0; k < 10; ++k) rolling.save_snapshot(make_snapshot("rolling", k));
+      save_rounds.push_back(seconds_since(start) * 1e6 / 10);
     }
     std::sort(rounds.begin(), rounds.end());
-    add(std::string("rollback, synchronous=") + level, fmt(rounds[rounds.size() / 2], "us"), "2 us seed (memory)", 0, "",
-        true);
+    std::sort(save_rounds.begin(), save_rounds.end());
+    const double rollback = rounds[rounds.size() / 2];
+    const double save = save_rounds[save_rounds.size() / 2];
+    // One commit, as a save is (it was two operations' worth in issue 12's report).
+    add(std::string("rollback, synchronous=") + level, fmt(rollback, "us"), fmt(save, "us") + " save", rollback / save,
+        "<= 1.25x", rollback / save <= 1.25);
   };
   rollback_at(hotstate::Synchronous::Full, "FULL");
   rollback_at(hotstate::Synchronous::Normal, "NORMAL");
@@ -629,8 +646,8 @@ int main(int argc, char** argv) {
   std::printf("  data directory: %s\n\n", config.dir.string().c_str());
   std::printf("  %-44s %12s  %14s  %7s  %-18s %s\n", "", "hotstate", "baseline", "ratio", "target", "");
   try {
-    bench_durable_save(config, hotstate::Synchronous::Full, "FULL", 1.15);
-    bench_durable_save(config, hotstate::Synchronous::Normal, "NORMAL", 1.5);
+    bench_durable_save(config, hotstate::Synchronous::Full, "FULL", 1.10, 0);
+    bench_durable_save(config, hotstate::Synchronous::Normal, "NORMAL", 0, 1.5);
     bench_batch(config);
     bench_hit(config);
     bench_miss(config);
