@@ -3,6 +3,7 @@
 // scoped locks. Thin wrappers: std::mutex and std::shared_mutex inside.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <shared_mutex>
@@ -20,29 +21,25 @@ class CAPABILITY("mutex") Mutex {
   void lock() ACQUIRE() { mutex_.lock(); }
   void unlock() RELEASE() { mutex_.unlock(); }
 
- private:
-  friend class CondVar;
-  std::mutex mutex_;
-};
-
-// A condition variable tied to one Mutex (as leveldb's port::CondVar): wait()
-// is called with the mutex held and returns with it held again.
-class CondVar {
- public:
-  explicit CondVar(Mutex& mutex) : mutex_(mutex) {}
-  CondVar(const CondVar&) = delete;
-  CondVar& operator=(const CondVar&) = delete;
-
-  void wait() {
-    std::unique_lock<std::mutex> lock(mutex_.mutex_, std::adopt_lock);
-    changed_.wait(lock);
+  // Waits on `condition` with this mutex held; returns with it held again
+  // (spurious wakeups included: callers wait in a loop).
+  void wait(std::condition_variable& condition) REQUIRES(this) {
+    std::unique_lock<std::mutex> lock(mutex_, std::adopt_lock);
+    condition.wait(lock);
     lock.release();  // still held, by the caller's scope
   }
-  void notify_all() noexcept { changed_.notify_all(); }
+  // As wait(), until `deadline` at the latest; false when it passed.
+  template <class Clock, class Duration>
+  bool wait_until(std::condition_variable& condition, const std::chrono::time_point<Clock, Duration>& deadline)
+      REQUIRES(this) {
+    std::unique_lock<std::mutex> lock(mutex_, std::adopt_lock);
+    const bool woken = condition.wait_until(lock, deadline) == std::cv_status::no_timeout;
+    lock.release();
+    return woken;
+  }
 
  private:
-  Mutex& mutex_;
-  std::condition_variable changed_;
+  std::mutex mutex_;
 };
 
 // Many readers or one writer.

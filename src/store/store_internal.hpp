@@ -387,6 +387,19 @@ struct Store::Shared {
   // came in between. A Busy failure that SQLite's busy handler did not absorb
   // is retried until the busy timeout has passed (write_path.cpp).
   //
+  // A group grows while it runs: after its last write, the writes that
+  // queued meanwhile join it, until none is waiting (or max_group), and
+  // only then does it commit. Without this, the threads of one group,
+  // acknowledged together, would queue again while the next group (the
+  // threads that had queued meanwhile) was already running, and groups
+  // would alternate between two halves of the writers. While writers run
+  // concurrently (the write at the front waited behind another, or the last
+  // group had several) even a write with nobody behind it runs as a group,
+  // so that the writers just acknowledged can join it. At Synchronous::Full,
+  // where a commit costs an fsync, the group also waits for the last group's
+  // threads that have not queued again yet, at most half the time the last
+  // group took (PostgreSQL's commit_delay, measured instead of set).
+  //
   // The schema gate: the writer's statements were compiled against a schema
   // that was checked to be hotstate's, and while it is unchanged they run as
   // they are (the fast path). When another connection changed the schema,
@@ -409,6 +422,12 @@ struct Store::Shared {
     std::exception_ptr failure;  // null: committed, as `commit` says
     Commit commit;
     bool done = false;  // read and written with queue_mutex held
+    std::thread::id thread = std::this_thread::get_id();  // the caller's
+    // Signalled when the write is done, when it reaches the front of the
+    // queue, and (at the front, gathering) when awaited threads are back:
+    // each waiter has its own, so that a commit wakes only the threads it
+    // concerns (as leveldb's writers).
+    std::condition_variable wake;
   };
   static constexpr std::size_t max_group = 64;
 
@@ -433,8 +452,12 @@ struct Store::Shared {
   // Queues `write` and returns once it ran, alone or in a group, with its
   // outcome in it. Never throws.
   void run_queued(QueuedWrite& write) EXCLUDES(writer_mutex, queue_mutex);
-  // Runs `group` (the front of the queue) with the writer connection.
-  void run_group(const std::vector<QueuedWrite*>& group) EXCLUDES(writer_mutex);
+  // Runs `group` (the front of the queue) with the writer connection, alone
+  // or, when `together`, in one transaction that takes in the writes queued
+  // behind it while it runs (grow).
+  void run_group(std::vector<QueuedWrite*>& group, bool together) EXCLUDES(writer_mutex);
+  // Adds to `group` the writes queued right behind it, up to max_group.
+  void grow(std::vector<QueuedWrite*>& group) EXCLUDES(queue_mutex);
 
   // After a commit of `c` that began with `changes_before` total changes:
   // a :memory: database's marker moves.
@@ -460,8 +483,14 @@ struct Store::Shared {
   }
 
   Mutex queue_mutex;
-  CondVar queue_changed{queue_mutex};
   std::deque<QueuedWrite*> queue GUARDED_BY(queue_mutex);
+  std::size_t last_group_size GUARDED_BY(queue_mutex) = 0;
+  // The threads of the last group that have not queued again, whether a
+  // group is waiting for them, and how long the last group took.
+  std::vector<std::thread::id> awaited GUARDED_BY(queue_mutex);
+  bool gathering GUARDED_BY(queue_mutex) = false;
+  std::chrono::steady_clock::duration last_run GUARDED_BY(queue_mutex){};
+  static constexpr std::chrono::microseconds max_gathering{1000};
 };
 
 // A snapshot's row, encoded (and checked) before any transaction starts.

@@ -106,9 +106,18 @@ void fail_alone(Connection& c, QueuedWrite& write, std::exception_ptr failure) {
   write.failure = std::move(failure);
 }
 
-// The writes of `group` in one transaction, each in its own savepoint.
-void run_group_once(Shared& shared, Connection& c, const std::vector<QueuedWrite*>& group, bool check,
-                    bool& commit_started) {
+// A write of a group run without savepoints failed: the group's
+// transaction was rolled back, and the group runs again with them.
+struct RunIsolated {};
+
+// The writes of `group` in one transaction; the writes that queue meanwhile
+// join it (Shared::grow). Isolated, each runs in its own savepoint and one
+// that fails is undone alone. Not isolated (the first try: writes rarely
+// fail, and a savepoint copies every page the write changes that an
+// earlier write of the group changed too), a write that fails rolls the
+// whole transaction back and throws RunIsolated.
+void run_group_once(Shared& shared, Connection& c, std::vector<QueuedWrite*>& group, bool check,
+                    bool& commit_started, bool isolated) {
   commit_started = false;
   for (QueuedWrite* write : group) {
     write->failure = nullptr;
@@ -118,15 +127,17 @@ void run_group_once(Shared& shared, Connection& c, const std::vector<QueuedWrite
   if (check) check_schema(shared, c);
   const ChangeMarker before = shared.marker();
   const int changes_before = c.db.getTotalChanges();
-  for (QueuedWrite* write : group) {
-    StatementUse(*c.savepoint)->exec();
+  for (std::size_t index = 0; index < group.size(); ++index) {
+    QueuedWrite* write = group[index];
+    if (isolated) StatementUse(*c.savepoint)->exec();
     c.guard->begin_call();
     try {
       write->run(write->body, c, write->commit);
-      StatementUse(*c.release_savepoint)->exec();
+      if (isolated) StatementUse(*c.release_savepoint)->exec();
     } catch (const SQLite::Exception& e) {
       // A denied compile: the schema changed; the whole group runs again through the check.
       if (c.guard->denied && !c.guard->interrupted) throw;
+      if (!isolated) throw RunIsolated{};
       std::exception_ptr failure;
       try {
         shared.explain_guard_failure(write->context, *c.guard, e);
@@ -136,8 +147,10 @@ void run_group_once(Shared& shared, Connection& c, const std::vector<QueuedWrite
       }
       fail_alone(c, *write, std::move(failure));
     } catch (...) {
+      if (!isolated) throw RunIsolated{};
       fail_alone(c, *write, std::current_exception());
     }
+    if (index + 1 == group.size()) shared.grow(group);
   }
   // What the group changed, in order (a later write of a plugin wins; a
   // removal of every plugin drops what came before it), for every write in
@@ -166,10 +179,21 @@ void run_group_once(Shared& shared, Connection& c, const std::vector<QueuedWrite
   }
 }
 
-void run_together(Shared& shared, Connection& c, const std::vector<QueuedWrite*>& group) {
+void run_together(Shared& shared, Connection& c, std::vector<QueuedWrite*>& group) {
   bool commit_started = false;
   try {
-    with_retries(shared, c, "write", [&](bool check) { run_group_once(shared, c, group, check, commit_started); });
+    bool isolated = false;
+    with_retries(shared, c, "write", [&](bool check) {
+      if (!isolated) {
+        try {
+          run_group_once(shared, c, group, check, commit_started, false);
+          return;
+        } catch (const RunIsolated&) {
+          isolated = true;  // rolled back whole; nothing was committed
+        }
+      }
+      run_group_once(shared, c, group, check, commit_started, true);
+    });
   } catch (const Error& error) {
     // The group failed as a whole: its writes that had not failed alone get
     // the failure, as their own.
@@ -185,34 +209,67 @@ void run_together(Shared& shared, Connection& c, const std::vector<QueuedWrite*>
 
 void Store::Shared::run_queued(QueuedWrite& write) {
   std::vector<QueuedWrite*> group;
+  bool together = false;
   {
     MutexLock lock(queue_mutex);
     queue.push_back(&write);
-    while (!write.done && queue.front() != &write) queue_changed.wait();
+    if (const auto found = std::find(awaited.begin(), awaited.end(), write.thread); found != awaited.end()) {
+      awaited.erase(found);
+      if (gathering && awaited.empty()) queue.front()->wake.notify_one();
+    }
+    const bool queued_behind = queue.front() != &write;
+    while (!write.done && queue.front() != &write) queue_mutex.wait(write.wake);
     if (write.done) return;  // a write ahead of it ran it
     // At the front: this write leads the writes queued behind it.
     for (QueuedWrite* queued : queue) {
       if (group.size() == max_group) break;
       group.push_back(queued);
     }
+    together = group.size() > 1 || queued_behind || last_group_size > 1;
   }
-  run_group(group);
+  const auto started = std::chrono::steady_clock::now();
+  run_group(group, together);
+  const auto ran = std::chrono::steady_clock::now() - started;
   MutexLock lock(queue_mutex);
+  last_group_size = group.size();
+  last_run = ran;
+  awaited.clear();
   for (std::size_t i = 0; i < group.size(); ++i) {
-    queue.front()->done = true;
+    QueuedWrite* done = queue.front();
+    if (together) awaited.push_back(done->thread);
+    done->done = true;
     queue.pop_front();
+    if (done != &write) done->wake.notify_one();
   }
-  queue_changed.notify_all();
+  if (!queue.empty()) queue.front()->wake.notify_one();  // the next leader
 }
 
-void Store::Shared::run_group(const std::vector<QueuedWrite*>& group) {
+void Store::Shared::grow(std::vector<QueuedWrite*>& group) {
+  MutexLock lock(queue_mutex);
+  if (settings.synchronous == Synchronous::Full && !awaited.empty()) {
+    gathering = true;
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::min<std::chrono::steady_clock::duration>(last_run / 2, max_gathering);
+    QueuedWrite& leader = *queue.front();
+    while (!awaited.empty() && queue.size() < max_group && queue_mutex.wait_until(leader.wake, deadline)) {
+    }
+    gathering = false;
+    awaited.clear();  // a thread that did not come back in time is not waited for again
+  }
+  // The group is the front of the queue: what follows it queued meanwhile.
+  for (std::size_t next = group.size(); next < queue.size() && group.size() < max_group; ++next) {
+    group.push_back(queue[next]);
+  }
+}
+
+void Store::Shared::run_group(std::vector<QueuedWrite*>& group, bool together) {
   try {
     MutexLock lock(writer_mutex);
     Connection& c = *writer;
-    if (group.size() == 1) {
-      run_alone(*this, c, *group.front());
-    } else {
+    if (together) {
       run_together(*this, c, group);
+    } else {
+      run_alone(*this, c, *group.front());
     }
   } catch (...) {  // nothing above should throw; if it did, nobody's write is lost silently
     for (QueuedWrite* write : group) {
