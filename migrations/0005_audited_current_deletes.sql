@@ -18,12 +18,14 @@ INSERT INTO audit_kinds (kind, source, meaning) VALUES
 -- row of the plugin has a higher seq), unless hotstate's rollback, clear or
 -- clear_all deleted it: those write their own event first, so it is the
 -- newest event while the row goes (the trim never deletes a newest row).
+-- The newest event is looked at first: it is at hand (the log's last page),
+-- and for clear_all it spares a seek into the index per row.
 CREATE TRIGGER snapshots_audit_delete AFTER DELETE ON snapshots
-WHEN NOT EXISTS (SELECT 1 FROM snapshots WHERE plugin_id = OLD.plugin_id AND seq > OLD.seq)
- AND (SELECT (kind = 'RolledBack' AND plugin_id = OLD.plugin_id AND json_extract(detail, '$.from_seq') = OLD.seq)
+WHEN (SELECT (kind = 'RolledBack' AND plugin_id = OLD.plugin_id AND json_extract(detail, '$.from_seq') = OLD.seq)
           OR (kind = 'Cleared' AND plugin_id = OLD.plugin_id)
           OR kind = 'ClearedAll'
         FROM audit_events ORDER BY id DESC LIMIT 1) IS NOT 1
+ AND NOT EXISTS (SELECT 1 FROM snapshots WHERE plugin_id = OLD.plugin_id AND seq > OLD.seq)
 BEGIN
   INSERT INTO audit_events (plugin_id, kind, detail)
   VALUES (OLD.plugin_id, 'SnapshotDeleted', json_object('seq', OLD.seq, 'content_hash', OLD.content_hash));
@@ -45,4 +47,20 @@ BEGIN
      AND (id < json_extract(NEW.detail, '$.before_id') OR time_us < json_extract(NEW.detail, '$.before_us'))
      AND NOT (kind = 'SnapshotSaved'
               AND EXISTS (SELECT 1 FROM snapshots WHERE seq = json_extract(audit_events.detail, '$.seq')));
+END;
+
+-- The row counts, uncounted row by row on every removal other than the
+-- trim's, are left alone by clear and clear_all too: they remove the
+-- plugin's count (every count) themselves, after writing their event, which
+-- is the newest event while the rows go. Row by row, that work made
+-- clear_all of 200,000 rows take 0.3 s more.
+DROP TRIGGER snapshots_count_delete;
+CREATE TRIGGER snapshots_count_delete AFTER DELETE ON snapshots
+WHEN (SELECT (kind = 'HistoryTrimmed' AND plugin_id = OLD.plugin_id AND json_extract(detail, '$.seq') >= OLD.seq)
+          OR (kind = 'Cleared' AND plugin_id = OLD.plugin_id)
+          OR kind = 'ClearedAll'
+        FROM audit_events ORDER BY id DESC LIMIT 1) IS NOT 1
+BEGIN
+  DELETE FROM snapshot_counts WHERE plugin_id = OLD.plugin_id AND row_count <= 1;
+  UPDATE snapshot_counts SET row_count = row_count - 1 WHERE plugin_id = OLD.plugin_id;
 END;

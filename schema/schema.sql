@@ -312,21 +312,6 @@ BEGIN
      WHERE row_count <> (SELECT max_history + 1 FROM settings WHERE id = 1);
 END;
 
--- snapshots_count_delete: every row removed other than by the trim above is
--- uncounted (rollback, clear, clear_all, a DELETE in the shell); a plugin's
--- count goes with its last row. The trim's own rows are told by its
--- HistoryTrimmed event, the newest event while it deletes them (naming the
--- plugin and a seq at least the row's): the trim counts them itself, and
--- its count is right either way (min(count + 1, max_history + 1) after the
--- rows it trimmed, counted or not).
-CREATE TRIGGER snapshots_count_delete AFTER DELETE ON snapshots
-WHEN (SELECT kind = 'HistoryTrimmed' AND plugin_id = OLD.plugin_id AND json_extract(detail, '$.seq') >= OLD.seq
-        FROM audit_events ORDER BY id DESC LIMIT 1) IS NOT 1
-BEGIN
-  DELETE FROM snapshot_counts WHERE plugin_id = OLD.plugin_id AND row_count <= 1;
-  UPDATE snapshot_counts SET row_count = row_count - 1 WHERE plugin_id = OLD.plugin_id;
-END;
-
 -- snapshots_count_move: a row moved to another plugin with SQL is counted
 -- there instead (an UPDATE never trims).
 CREATE TRIGGER snapshots_count_move AFTER UPDATE OF plugin_id ON snapshots
@@ -353,17 +338,36 @@ END;
 -- newest (no row of the plugin has a higher seq) is recorded as
 -- SnapshotDeleted, unless hotstate's rollback, clear or clear_all deleted it:
 -- those write their own event first, so it is the newest event while the row
--- goes (the trim never deletes a newest row). Deletes of history rows other
--- than by the trim are not recorded (verify reports them).
+-- goes (the trim never deletes a newest row); it is looked at first, being
+-- at hand (the log's last page), which spares clear_all a seek into the
+-- index per row. Deletes of history rows other than by the trim are not
+-- recorded (verify reports them).
 CREATE TRIGGER snapshots_audit_delete AFTER DELETE ON snapshots
-WHEN NOT EXISTS (SELECT 1 FROM snapshots WHERE plugin_id = OLD.plugin_id AND seq > OLD.seq)
- AND (SELECT (kind = 'RolledBack' AND plugin_id = OLD.plugin_id AND json_extract(detail, '$.from_seq') = OLD.seq)
+WHEN (SELECT (kind = 'RolledBack' AND plugin_id = OLD.plugin_id AND json_extract(detail, '$.from_seq') = OLD.seq)
+          OR (kind = 'Cleared' AND plugin_id = OLD.plugin_id)
+          OR kind = 'ClearedAll'
+        FROM audit_events ORDER BY id DESC LIMIT 1) IS NOT 1
+ AND NOT EXISTS (SELECT 1 FROM snapshots WHERE plugin_id = OLD.plugin_id AND seq > OLD.seq)
+BEGIN
+  INSERT INTO audit_events (plugin_id, kind, detail)
+  VALUES (OLD.plugin_id, 'SnapshotDeleted', json_object('seq', OLD.seq, 'content_hash', OLD.content_hash));
+END;
+
+-- snapshots_count_delete: every row removed other than by the trim above,
+-- by clear or by clear_all is uncounted (rollback, a DELETE in the shell); a
+-- plugin's count goes with its last row. The trim, clear and clear_all count
+-- their rows themselves (the trim: min(count + 1, max_history + 1) after the
+-- rows it trimmed, counted or not; clear and clear_all remove the counts),
+-- and their event is the newest while the rows go: HistoryTrimmed naming the
+-- plugin and a seq at least the row's, Cleared naming the plugin, ClearedAll.
+CREATE TRIGGER snapshots_count_delete AFTER DELETE ON snapshots
+WHEN (SELECT (kind = 'HistoryTrimmed' AND plugin_id = OLD.plugin_id AND json_extract(detail, '$.seq') >= OLD.seq)
           OR (kind = 'Cleared' AND plugin_id = OLD.plugin_id)
           OR kind = 'ClearedAll'
         FROM audit_events ORDER BY id DESC LIMIT 1) IS NOT 1
 BEGIN
-  INSERT INTO audit_events (plugin_id, kind, detail)
-  VALUES (OLD.plugin_id, 'SnapshotDeleted', json_object('seq', OLD.seq, 'content_hash', OLD.content_hash));
+  DELETE FROM snapshot_counts WHERE plugin_id = OLD.plugin_id AND row_count <= 1;
+  UPDATE snapshot_counts SET row_count = row_count - 1 WHERE plugin_id = OLD.plugin_id;
 END;
 
 -- audit_events_known_kind, audit_events_append_only: events of known kinds only,
