@@ -156,6 +156,48 @@ TEST_CASE("writes queued behind a running write share one commit, and one that f
   CHECK(manager.verify().ok);
 }
 
+TEST_CASE("a write that queues while a group runs joins the group before it commits", "[group-commit]") {
+  faults::Scope scope;
+  TempDir dir;
+  const auto path = dir.file("grow.db");
+  Store store(durable_options(path));
+  Store::Shared& shared = store.shared();
+  std::thread late;
+  std::optional<Commit> late_commit;
+  bool late_queued = false;
+  const std::uint64_t syncs_before = faults::syncs();
+
+  const auto outcomes = run_queued_behind_one(
+      store, {
+                 [&] { return store.insert(versioned("lead", 1)).commit; },
+                 // The group's first write starts another write and waits,
+                 // inside the group, until it is queued behind the group.
+                 [&] {
+                   return shared
+                       .write("waits", Store::Shared::Statements::Many,
+                              [&](Store::Connection&, Commit&) {
+                                late = std::thread([&] { late_commit = store.insert(versioned("late", 1)).commit; });
+                                late_queued = wait_until_queued(shared, 3);  // the group's two writes, and it
+                                return 0;
+                              })
+                       .commit;
+                 },
+                 [&] { return store.insert(versioned("a", 1)).commit; },
+             });
+  late.join();
+  REQUIRE(late_queued);
+  REQUIRE(late_commit.has_value());
+  const Commit& group = *outcomes[1].commit;
+  CHECK(group.before == outcomes[0].commit->after);
+  CHECK(late_commit->before == group.before);  // in the group, not after it
+  CHECK(late_commit->after == group.after);
+  CHECK(outcomes[2].commit->after == group.after);
+  REQUIRE(group.current.size() == 2);
+  CHECK(group.current[0].plugin_id == "a");
+  CHECK(group.current[1].plugin_id == "late");
+  CHECK(faults::syncs() - syncs_before == 2);  // the leader's commit, and the group's
+}
+
 TEST_CASE("every acknowledged write of a group commit survives a power cut right after it", "[group-commit][power]") {
   faults::Scope scope;
   TempDir dir;
