@@ -1,4 +1,4 @@
--- hotstate: the current database schema (schema version 5), for people to read.
+-- hotstate: the current database schema (schema version 6), for people to read.
 --
 -- This file is the result of applying every migration in migrations/, in
 -- order, to an empty database. It is documentation: hotstate never reads it.
@@ -91,6 +91,11 @@ INSERT INTO audit_kinds (kind, source, meaning) VALUES
   ('AuditPruned',        'engine', 'the retention prune removed older events: {before_id and/or before_us, deleted}'),
   ('MaxHistoryChanged',  'engine', 'the history bound changed (set_max_history, or an UPDATE of settings by any writer): {from, to}; the rows a lower bound trims follow as HistoryTrimmed events'),
   ('SnapshotDeleted',    'engine', 'a plugin''s current snapshot row was deleted with SQL (not by rollback, clear or clear_all): {seq, content_hash}; its newest remaining row, if any, is its current snapshot now'),
+  ('Pinned',             'engine', 'a snapshot was pinned under a label (pin, or an INSERT or UPDATE of pins by any writer): {seq, label}, and replaced_seq when the label was moved from another snapshot'),
+  ('Unpinned',           'engine', 'a pin was removed (unpin, clear, clear_all, or a DELETE from pins by any writer): {seq, label}'),
+  ('Restored',           'engine', 'restore made a copy of a stored snapshot the current one: {from_seq, to_seq}'),
+  ('StateMigrated',      'engine', 'restore_for migrated a stored snapshot to the target version and saved it as the current one: {from_seq, from_version, to_version, steps}'),
+  ('RestoreSkipped',     'engine', 'restore_for passed over a stored snapshot: {seq, reason}'),
   ('ReloadStarted',      'host',   'a reload began; written by begin_reload in the transaction that saves the pre-reload snapshot: {reload_id, from_version, to_version, snapshot_seq}'),
   ('StatePreserved',     'host',   'the plugin''s state was preserved before unloading it'),
   ('StateRestored',      'host',   'the preserved state was restored into the reloaded plugin'),
@@ -151,6 +156,31 @@ CREATE TABLE reloads (
 );
 
 
+-- pins: the pinned snapshots, one row per plugin and label.
+CREATE TABLE pins (
+  plugin_id      TEXT    NOT NULL                    -- the plugin's id
+                 CHECK (typeof(plugin_id) = 'text'),
+  label          TEXT    NOT NULL                    -- the pin's name, unique per plugin, e.g. 'last-known-good'
+                 CHECK (typeof(label) = 'text' AND length(label) > 0),
+  seq            INTEGER NOT NULL                    -- the pinned snapshot's seq (its row in snapshots, while it is there)
+                 CHECK (typeof(seq) = 'integer' AND seq > 0),
+  timestamp      INTEGER NOT NULL                    -- as snapshots.timestamp
+                 CHECK (typeof(timestamp) = 'integer'),
+  plugin_version TEXT    NOT NULL                    -- as snapshots.plugin_version
+                 CHECK (typeof(plugin_version) = 'text'),
+  data           TEXT    NOT NULL                    -- as snapshots.data: a JSON object
+                 CHECK (json_valid(data) AND json_type(data) = 'object'),
+  metadata       TEXT    NOT NULL                    -- as snapshots.metadata: a JSON object of strings
+                 CHECK (json_valid(metadata) AND json_type(metadata) = 'object'),
+  saved_at_us    INTEGER NOT NULL,                   -- when the snapshot's row was written (as snapshots.saved_at_us)
+  canonical_hash INTEGER,                            -- as snapshots.canonical_hash
+  content_hash   TEXT                                -- as snapshots.content_hash
+                 CHECK (content_hash IS NULL OR (typeof(content_hash) = 'text' AND length(content_hash) = 64)),
+  pinned_at_us   INTEGER NOT NULL                    -- when it was pinned, microseconds since the Unix epoch
+                 DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
+  PRIMARY KEY (plugin_id, label)
+);
+
 -- ---------------------------------------------------------------------------
 -- Indexes
 
@@ -169,6 +199,9 @@ CREATE INDEX audit_events_by_rare_kind ON audit_events (kind, id) WHERE kind NOT
 
 -- reloads_unfinished: unfinished reloads are found without reading the finished ones.
 CREATE INDEX reloads_unfinished ON reloads (id) WHERE outcome IS NULL;
+
+-- pins_by_seq: a pinned snapshot by its seq (StateManager::snapshot).
+CREATE INDEX pins_by_seq ON pins (seq);
 
 
 -- ---------------------------------------------------------------------------
@@ -465,6 +498,31 @@ BEGIN
   SELECT RAISE(ABORT, 'hotstate: a reload id cannot be changed');
 END;
 
+-- pins_audit_*: every pin and unpin is recorded, whoever makes it.
+CREATE TRIGGER pins_audit_insert AFTER INSERT ON pins
+BEGIN
+  INSERT INTO audit_events (plugin_id, kind, detail)
+  VALUES (NEW.plugin_id, 'Pinned', json_object('seq', NEW.seq, 'label', NEW.label));
+END;
+
+CREATE TRIGGER pins_audit_update AFTER UPDATE ON pins
+BEGIN
+  INSERT INTO audit_events (plugin_id, kind, detail)
+  SELECT OLD.plugin_id, 'Unpinned', json_object('seq', OLD.seq, 'label', OLD.label)
+   WHERE NEW.plugin_id IS NOT OLD.plugin_id OR NEW.label IS NOT OLD.label;
+  INSERT INTO audit_events (plugin_id, kind, detail)
+  VALUES (NEW.plugin_id, 'Pinned',
+          CASE WHEN NEW.plugin_id IS OLD.plugin_id AND NEW.label IS OLD.label
+               THEN json_object('seq', NEW.seq, 'label', NEW.label, 'replaced_seq', OLD.seq)
+               ELSE json_object('seq', NEW.seq, 'label', NEW.label) END);
+END;
+
+CREATE TRIGGER pins_audit_delete AFTER DELETE ON pins
+BEGIN
+  INSERT INTO audit_events (plugin_id, kind, detail)
+  VALUES (OLD.plugin_id, 'Unpinned', json_object('seq', OLD.seq, 'label', OLD.label));
+END;
+
 
 -- ---------------------------------------------------------------------------
 -- Views (read-only conveniences for people and tools; the library reads the
@@ -526,10 +584,22 @@ CREATE VIEW unfinished_reloads AS
     FROM reloads
    WHERE outcome IS NULL;
 
+-- pinned_snapshots: every pin, with its snapshot, for people.
+CREATE VIEW pinned_snapshots AS
+  SELECT plugin_id,       -- the plugin
+         label,           -- the pin's name
+         seq,             -- the pinned snapshot's place in save order
+         plugin_version,  -- the version that made it
+         strftime('%Y-%m-%dT%H:%M:%S', pinned_at_us / 1000000, 'unixepoch') || printf('.%06dZ', pinned_at_us % 1000000) AS pinned,
+         EXISTS (SELECT 1 FROM snapshots WHERE snapshots.seq = p.seq) AS in_snapshots,  -- 1 while its row is still in snapshots (current or history)
+         data,            -- its state, a JSON object
+         metadata         -- its metadata, a JSON object of strings
+    FROM pins AS p;
+
 -- ---------------------------------------------------------------------------
 -- File identity: what hotstate checks on open. Set last (see the top).
 
 -- application_id: 0x48535441 ("HSTA"), marks the file as a hotstate database.
 PRAGMA application_id = 1213420609;
 -- user_version: the schema version, the number of migrations applied.
-PRAGMA user_version = 5;
+PRAGMA user_version = 6;

@@ -250,6 +250,8 @@ void write_story(const std::string& path, std::int64_t now) {
   manager.finish_reload(second_reload.id, ReloadResult::succeeded());
   at(30 * hour, 2 * second);
   manager.set_plugin_state("greeter", PluginState::Running);
+  at(30 * hour, 3 * second);
+  manager.pin("greeter", 7, "last-known-good");  // kept whatever the history bound trims
 
   // 20 hours ago: the greeting changes outside any reload.
   at(20 * hour);

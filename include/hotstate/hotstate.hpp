@@ -5,6 +5,7 @@
 #include "hotstate/error.hpp"
 #include "hotstate/json.hpp"
 #include "hotstate/options.hpp"
+#include "hotstate/pin.hpp"
 #include "hotstate/plugin_state.hpp"
 #include "hotstate/reload.hpp"
 #include "hotstate/snapshot.hpp"

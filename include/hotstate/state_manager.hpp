@@ -10,6 +10,7 @@
 
 #include "hotstate/audit.hpp"
 #include "hotstate/options.hpp"
+#include "hotstate/pin.hpp"
 #include "hotstate/plugin_state.hpp"
 #include "hotstate/reload.hpp"
 #include "hotstate/snapshot.hpp"
@@ -117,12 +118,41 @@ class StateManager {
   // changes nothing.
   SnapshotPtr rollback(std::string_view plugin_id);
 
-  // Removes the plugin's current snapshot and its history; it is gone from
-  // plugin_ids(). No effect for an unknown plugin.
+  // Removes the plugin's current snapshot, its history and its pins; it is
+  // gone from plugin_ids(). No effect for an unknown plugin.
   void clear(std::string_view plugin_id);
 
-  // Removes every plugin's snapshots.
+  // Removes every plugin's snapshots and pins.
   void clear_all();
+
+  // The plugin's stored snapshot `seq`: its current snapshot, a history
+  // entry, or a pinned snapshot; null when none of them has that seq.
+  SnapshotPtr snapshot(std::string_view plugin_id, std::uint64_t seq) const;
+
+  // Makes a copy of the plugin's stored snapshot `seq` (see snapshot()) its
+  // new current snapshot, with a new seq, in one transaction audited as
+  // Restored {from_seq, to_seq}; returns it. Nothing is deleted but what the
+  // history bound trims, as for any save (rollback, by contrast, deletes the
+  // current snapshot). Throws Error(NotFound) when `seq` is not stored for
+  // the plugin, and writes nothing.
+  SnapshotPtr restore(std::string_view plugin_id, std::uint64_t seq);
+
+  // Pins the plugin's stored snapshot `seq` (see snapshot()) under `label`,
+  // moving the label if it named another snapshot; audited as Pinned. Throws
+  // Error(NotFound) when `seq` is not stored for the plugin,
+  // Error(InvalidArgument) for an empty label, and writes nothing. See pin.hpp.
+  void pin(std::string_view plugin_id, std::uint64_t seq, std::string_view label);
+
+  // Removes the pin; audited as Unpinned. Returns false (and writes nothing)
+  // when the plugin has no pin with that label.
+  bool unpin(std::string_view plugin_id, std::string_view label);
+
+  // The snapshot pinned under `label`, or null.
+  SnapshotPtr pinned(std::string_view plugin_id, std::string_view label) const;
+
+  // The pins of `plugin_id`, or of every plugin when it is empty, by plugin
+  // and label.
+  std::vector<PinInfo> pins(std::string_view plugin_id = {}) const;
 
   // The plugin's history, oldest first, without the current snapshot.
   std::vector<StateSnapshot> get_history(std::string_view plugin_id) const;

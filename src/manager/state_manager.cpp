@@ -93,6 +93,28 @@ SnapshotPtr StateManager::rollback(std::string_view plugin_id) { return impl_->w
 
 void StateManager::clear(std::string_view plugin_id) { impl_->write(&internal::Store::clear, plugin_id); }
 
+SnapshotPtr StateManager::snapshot(std::string_view plugin_id, std::uint64_t seq) const {
+  return share(impl_->store.stored(plugin_id, seq));
+}
+
+SnapshotPtr StateManager::restore(std::string_view plugin_id, std::uint64_t seq) {
+  return impl_->write(&internal::Store::restore, plugin_id, seq);
+}
+
+void StateManager::pin(std::string_view plugin_id, std::uint64_t seq, std::string_view label) {
+  impl_->write(&internal::Store::pin, plugin_id, seq, label);
+}
+
+bool StateManager::unpin(std::string_view plugin_id, std::string_view label) {
+  return impl_->write(&internal::Store::unpin, plugin_id, label);
+}
+
+SnapshotPtr StateManager::pinned(std::string_view plugin_id, std::string_view label) const {
+  return share(impl_->store.pinned(plugin_id, label));
+}
+
+std::vector<PinInfo> StateManager::pins(std::string_view plugin_id) const { return impl_->store.pins(plugin_id); }
+
 void StateManager::clear_all() { impl_->write(&internal::Store::clear_all); }
 
 std::vector<StateSnapshot> StateManager::get_history(std::string_view plugin_id) const {

@@ -19,6 +19,11 @@ inline constexpr std::string_view reload_resolved = "ReloadResolved";
 inline constexpr std::string_view audit_pruned = "AuditPruned";
 inline constexpr std::string_view max_history_changed = "MaxHistoryChanged";
 inline constexpr std::string_view snapshot_deleted = "SnapshotDeleted";
+inline constexpr std::string_view pinned = "Pinned";
+inline constexpr std::string_view unpinned = "Unpinned";
+inline constexpr std::string_view restored = "Restored";
+inline constexpr std::string_view state_migrated = "StateMigrated";
+inline constexpr std::string_view restore_skipped = "RestoreSkipped";
 
 // ReloadEvent's kinds, in the enum's order (to_string(ReloadEvent::Kind)).
 inline constexpr std::string_view reload_started = "ReloadStarted";
@@ -34,11 +39,12 @@ inline constexpr std::string_view plugin_removed = "PluginRemoved";
 inline constexpr std::string_view all[] = {
     snapshot_saved,  history_trimmed,      snapshot_edited, rolled_back,      cleared,
     cleared_all,     plugin_state_changed, reload_resolved, audit_pruned,     max_history_changed,
-    snapshot_deleted,
+    snapshot_deleted, pinned,               unpinned,        restored,         state_migrated,
+    restore_skipped,
     reload_started,  state_preserved,      state_restored,  reload_completed, reload_failed,
     rollback_triggered, plugin_discovered, plugin_removed,
 };
 // Where ReloadEvent's kinds start in `all`.
-inline constexpr std::size_t first_reload_event = 11;
+inline constexpr std::size_t first_reload_event = 16;
 
 }  // namespace hotstate::internal::audit_kind

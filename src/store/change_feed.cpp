@@ -27,8 +27,11 @@ Reach reach_of(std::string_view kind) {
     return Reach::plugin;
   }
   // The trim never removes a plugin's newest row, nor does a lower bound.
+  // Restored and StateMigrated come with the SnapshotSaved of the row they
+  // saved; pins are copies beside the snapshots.
   if (kind == k::history_trimmed || kind == k::max_history_changed || kind == k::plugin_state_changed ||
-      kind == k::reload_resolved || kind == k::audit_pruned) {
+      kind == k::reload_resolved || kind == k::audit_pruned || kind == k::pinned || kind == k::unpinned ||
+      kind == k::restored || kind == k::state_migrated || kind == k::restore_skipped) {
     return Reach::none;
   }
   const auto host_kinds = std::span(k::all).subspan(k::first_reload_event);

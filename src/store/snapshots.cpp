@@ -97,7 +97,15 @@ WriteOutcome<bool> Store::clear(std::string_view plugin_id) {
       rows = count->getColumn(0).getInt64();
       newest = count->getColumn(1).getInt64();
     }
-    if (rows == 0) return false;
+    // Its pins go first: their Unpinned events come before Cleared, which
+    // must be the newest event while the rows go.
+    std::int64_t unpinned = 0;
+    {
+      StatementUse unpin(c.statement("DELETE FROM pins WHERE plugin_id = ?1"));
+      unpin->bind(1, std::string(plugin_id));
+      unpinned = unpin->exec();
+    }
+    if (rows == 0) return unpinned > 0;
     // The event first, as in rollback; then the plugin's row count, which
     // the row-count trigger leaves alone while Cleared is the newest event.
     insert_event(c, shared_->now_us(), plugin_id, audit_kind::cleared,
@@ -125,7 +133,9 @@ WriteOutcome<bool> Store::clear_all() {
       rows = count->getColumn(0).getInt64();
       plugins = count->getColumn(1).getInt64();
     }
-    if (rows == 0) return false;
+    // The pins first, as in clear.
+    const std::int64_t unpinned = StatementUse(c.statement("DELETE FROM pins"))->exec();
+    if (rows == 0) return unpinned > 0;
     // The event first, as in rollback; then every row count, which the
     // row-count trigger leaves alone while ClearedAll is the newest event.
     insert_event(c, shared_->now_us(), "", audit_kind::cleared_all,
@@ -134,6 +144,102 @@ WriteOutcome<bool> Store::clear_all() {
     StatementUse(*c.delete_all)->exec();
     commit.removed_every_plugin = true;
     return true;
+  });
+}
+
+namespace {
+
+// The stored snapshot ?1 (seq) of plugin ?2: its row, else a pin's copy.
+#define HOTSTATE_STORED_ROW                                                                                          \
+  "(SELECT 0 AS source, seq, plugin_id, timestamp, plugin_version, data, metadata, saved_at_us, canonical_hash,"    \
+  " content_hash FROM snapshots WHERE seq = ?1 AND plugin_id = ?2"                                                   \
+  " UNION ALL SELECT 1, seq, plugin_id, timestamp, plugin_version, data, metadata, saved_at_us, canonical_hash,"     \
+  " content_hash FROM pins WHERE seq = ?1 AND plugin_id = ?2 ORDER BY source LIMIT 1)"
+constexpr const char* stored_row_sql =
+    "SELECT seq, plugin_id, timestamp, plugin_version, data, metadata, canonical_hash FROM " HOTSTATE_STORED_ROW;
+// Its texts as stored, as the plugin's newest row (?3: saved_at_us): the copy
+// has the same content hash.
+constexpr const char* restore_sql =
+    "INSERT INTO snapshots (plugin_id, timestamp, plugin_version, data, metadata, saved_at_us, canonical_hash,"
+    " content_hash) SELECT plugin_id, timestamp, plugin_version, data, metadata, ?3, canonical_hash, content_hash"
+    " FROM " HOTSTATE_STORED_ROW;
+// A pin of it under ?3 at ?4, moving the label if it named another snapshot.
+constexpr const char* pin_sql =
+    "INSERT INTO pins (plugin_id, label, seq, timestamp, plugin_version, data, metadata, saved_at_us, canonical_hash,"
+    " content_hash, pinned_at_us) SELECT plugin_id, ?3, seq, timestamp, plugin_version, data, metadata, saved_at_us,"
+    " canonical_hash, content_hash, ?4 FROM " HOTSTATE_STORED_ROW " WHERE true"
+    " ON CONFLICT (plugin_id, label) DO UPDATE SET seq = excluded.seq, timestamp = excluded.timestamp,"
+    " plugin_version = excluded.plugin_version, data = excluded.data, metadata = excluded.metadata,"
+    " saved_at_us = excluded.saved_at_us, canonical_hash = excluded.canonical_hash,"
+    " content_hash = excluded.content_hash, pinned_at_us = excluded.pinned_at_us WHERE seq IS NOT excluded.seq";
+#undef HOTSTATE_STORED_ROW
+
+void require_seq(std::uint64_t seq, const char* context) {
+  if (seq == 0 || seq > 9007199254740991ull) {
+    throw Error(ErrorCode::NotFound, std::string(context) + ": no snapshot has seq " + std::to_string(seq) +
+                                         "; nothing was written");
+  }
+}
+
+}  // namespace
+
+std::optional<StateSnapshot> Store::stored(std::string_view plugin_id, std::uint64_t seq) const {
+  require_id(*shared_, plugin_id, "plugin_id");
+  if (seq == 0 || seq > 9007199254740991ull) return std::nullopt;
+  return shared_->read("snapshot", [&](Connection& c) -> std::optional<StateSnapshot> {
+    StatementUse select(c.statement(stored_row_sql));
+    select->bind(1, static_cast<std::int64_t>(seq));
+    select->bind(2, std::string(plugin_id));
+    if (!select->executeStep()) return std::nullopt;
+    return read_snapshot(*select.operator->());
+  });
+}
+
+WriteOutcome<bool> Store::pin(std::string_view plugin_id, std::uint64_t seq, std::string_view label) {
+  require_id(*shared_, plugin_id, "plugin_id");
+  require_id(*shared_, label, "the pin's label");
+  if (label.empty()) throw Error(ErrorCode::InvalidArgument, "pin: the label is empty; nothing was written");
+  require_seq(seq, "pin");
+  return shared_->write("pin", Shared::Statements::Many, [&](Connection& c, Commit&) {
+    {
+      StatementUse exists(c.statement(stored_row_sql));
+      exists->bind(1, static_cast<std::int64_t>(seq));
+      exists->bind(2, std::string(plugin_id));
+      if (!exists->executeStep()) {
+        throw Error(ErrorCode::NotFound, "pin: plugin '" + std::string(plugin_id) + "' has no stored snapshot " +
+                                             std::to_string(seq) + "; nothing was written");
+      }
+    }
+    StatementUse insert(c.statement(pin_sql));
+    insert->bind(1, static_cast<std::int64_t>(seq));
+    insert->bind(2, std::string(plugin_id));
+    insert->bind(3, std::string(label));
+    insert->bind(4, shared_->now_us());
+    return insert->exec() > 0;
+  });
+}
+
+WriteOutcome<SnapshotPtr> Store::restore(std::string_view plugin_id, std::uint64_t seq) {
+  require_id(*shared_, plugin_id, "plugin_id");
+  require_seq(seq, "restore");
+  return shared_->write("restore", Shared::Statements::Many, [&](Connection& c, Commit& commit) -> SnapshotPtr {
+    StatementUse copy(c.statement(restore_sql));
+    copy->bind(1, static_cast<std::int64_t>(seq));
+    copy->bind(2, std::string(plugin_id));
+    copy->bind(3, shared_->now_us());
+    if (copy->exec() == 0) {
+      throw Error(ErrorCode::NotFound, "restore: plugin '" + std::string(plugin_id) + "' has no stored snapshot " +
+                                           std::to_string(seq) + "; nothing was written");
+    }
+    const std::int64_t new_seq = c.db.getLastInsertRowid();
+    insert_event(c, shared_->now_us(), plugin_id, audit_kind::restored,
+                 detail_text({{"from_seq", Json::from(seq)}, {"to_seq", Json::from(new_seq)}}));
+    StatementUse select(c.select_by_seq);
+    select->bind(1, new_seq);
+    if (!select->executeStep()) throw Error(ErrorCode::Internal, "restore: the new row vanished");
+    SnapshotPtr restored = std::make_shared<const StateSnapshot>(read_snapshot(*select.operator->()));
+    commit.current.push_back({std::string(plugin_id), restored});
+    return restored;
   });
 }
 

@@ -16,6 +16,7 @@
 
 #include "hotstate/audit.hpp"
 #include "hotstate/options.hpp"
+#include "hotstate/pin.hpp"
 #include "hotstate/plugin_state.hpp"
 #include "hotstate/reload.hpp"
 #include "hotstate/snapshot.hpp"
@@ -66,8 +67,21 @@ class Store {
   // returns null.
   WriteOutcome<SnapshotPtr> rollback(std::string_view plugin_id);
 
+  // Clear removes the plugin's rows and pins (clear_all, every plugin's).
   WriteOutcome<bool> clear(std::string_view plugin_id);
   WriteOutcome<bool> clear_all();
+
+  // The plugin's stored snapshot `seq`: its row in snapshots, else a pin's copy.
+  std::optional<StateSnapshot> stored(std::string_view plugin_id, std::uint64_t seq) const;
+  // Inserts a copy of the stored snapshot `seq` (its texts as stored) as the
+  // plugin's newest row and records Restored; returns the new row. Throws
+  // Error(NotFound) when `seq` is not stored for the plugin.
+  WriteOutcome<SnapshotPtr> restore(std::string_view plugin_id, std::uint64_t seq);
+  // Pins (pins.cpp): see StateManager.
+  WriteOutcome<bool> pin(std::string_view plugin_id, std::uint64_t seq, std::string_view label);
+  WriteOutcome<bool> unpin(std::string_view plugin_id, std::string_view label);
+  std::optional<StateSnapshot> pinned(std::string_view plugin_id, std::string_view label) const;
+  std::vector<PinInfo> pins(std::string_view plugin_id) const;
 
   // The plugin's newest row.
   std::optional<StateSnapshot> current(std::string_view plugin_id) const;
