@@ -120,6 +120,9 @@ TEST_CASE("each write of another StateManager drops only the plugins it changed,
     files.writer.record_event(event);
   })));
   CHECK(only(0)(files.after([&] { files.writer.set_max_history(2); })));
+  CHECK(only(0)(files.after([&] { files.writer.pin("b", files.writer.load_snapshot("b")->seq, "kept"); })));
+  CHECK(only(0)(files.after([&] { files.writer.unpin("b", "kept"); })));
+  CHECK(only(1)(files.after([&] { files.writer.restore("a", files.writer.get_history("a").front().seq); })));
   // clear_all changes every plugin: the whole cache goes.
   const Effect cleared = files.after([&] { files.writer.clear_all(); });
   CHECK(cleared.coherent);
