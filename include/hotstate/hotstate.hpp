@@ -4,6 +4,7 @@
 #include "hotstate/audit.hpp"
 #include "hotstate/error.hpp"
 #include "hotstate/json.hpp"
+#include "hotstate/migration.hpp"
 #include "hotstate/options.hpp"
 #include "hotstate/pin.hpp"
 #include "hotstate/plugin_state.hpp"

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hotstate/audit.hpp"
+#include "hotstate/migration.hpp"
 #include "hotstate/options.hpp"
 #include "hotstate/pin.hpp"
 #include "hotstate/plugin_state.hpp"
@@ -153,6 +154,28 @@ class StateManager {
   // The pins of `plugin_id`, or of every plugin when it is empty, by plugin
   // and label.
   std::vector<PinInfo> pins(std::string_view plugin_id = {}) const;
+
+  // Registers (or replaces) the migration of the state of `plugin_id` ("" for
+  // every plugin; a plugin's own wins) from major version `from_major` to
+  // `to_major`, in either direction (a downgrade has from_major > to_major).
+  // restore_for chains them (1 -> 2 -> 3, the fewest steps). Registrations
+  // live in this StateManager, not in the file. Throws Error(InvalidArgument)
+  // for equal majors or an empty function. See migration.hpp.
+  void register_migration(std::string_view plugin_id, int from_major, int to_major, Migration migration);
+
+  // The state a plugin at `target_version` should start from. Candidates,
+  // newest first: the current snapshot, the history, then pinned snapshots
+  // whose rows are gone. The newest one that can be read and is compatible
+  // with the target (the seed's rule: the same major version) is returned as
+  // it is. Otherwise the newest one that a chain of registered migrations
+  // takes to the target's major is migrated, saved as the plugin's new
+  // current snapshot with `target_version`, and returned; the save and its
+  // StateMigrated {from_seq, from_version, to_version, steps} event are one
+  // transaction. A candidate that cannot be read (Corrupt) or whose migration
+  // throws is passed over, recorded as RestoreSkipped {seq, reason}, and the
+  // next one is tried. Null when nothing fits. Majors are compared as the
+  // text before the first '.'; migrations need it to be a number.
+  SnapshotPtr restore_for(std::string_view plugin_id, std::string_view target_version);
 
   // The plugin's history, oldest first, without the current snapshot.
   std::vector<StateSnapshot> get_history(std::string_view plugin_id) const;

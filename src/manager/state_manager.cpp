@@ -2,60 +2,13 @@
 // store; writes go to the store, then (after the commit) to the cache.
 #include "hotstate/state_manager.hpp"
 
-#include "cache/snapshot_cache.hpp"
 #include "hotstate/version.hpp"
+#include "manager/manager_impl.hpp"
 #include "store/migrations.hpp"
-#include "store/store.hpp"
 
 namespace hotstate {
 
 int schema_version() noexcept { return internal::latest_schema_version(); }
-
-namespace {
-
-SnapshotPtr share(std::optional<StateSnapshot> snapshot) {
-  if (!snapshot) return nullptr;
-  return std::make_shared<const StateSnapshot>(std::move(*snapshot));
-}
-
-internal::CacheLimits cache_limits(const Options& options, const internal::Store& store) {
-  // Without a change marker nothing would tell the cache about other writers.
-  if (!store.marker().stable) return {};
-  return {options.cache_max_entries, options.cache_max_bytes};
-}
-
-}  // namespace
-
-struct StateManager::Impl {
-  explicit Impl(Options opened_with)
-      : options(std::move(opened_with)), store(options), cache(cache_limits(options, store)) {}
-
-  const Options options;
-  // Each keeps its own locks; no call holds a lock of one while waiting for
-  // the other's, so no lock order can invert (the seed's save_snapshot and
-  // rollback took two locks in opposite orders).
-  internal::Store store;
-  internal::SnapshotCache cache;
-
-  // Every write: the store's write method, then one update of the cache
-  // with what the store says it committed. A failure the store knows
-  // committed nothing keeps the cache; one whose outcome is unknown
-  // (CommitUncertain, or anything that is not a hotstate::Error) drops it.
-  template <class Method, class... Args>
-  auto write(Method method, Args&&... args) {
-    internal::SnapshotCache::Write cache_write(cache);
-    try {
-      auto outcome = (store.*method)(std::forward<Args>(args)...);
-      cache_write.complete(outcome.commit);
-      return std::move(outcome.value);
-    } catch (const internal::CommitUncertain&) {
-      throw;
-    } catch (const Error&) {
-      cache_write.nothing_committed();
-      throw;
-    }
-  }
-};
 
 StateManager::StateManager(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
@@ -82,7 +35,7 @@ SnapshotPtr StateManager::load_snapshot(std::string_view plugin_id) const {
     lookup = impl_->cache.refresh(*lookup.refresh, marker, changes, plugin_id);
   }
   if (lookup.hit) return std::move(lookup.snapshot);
-  SnapshotPtr snapshot = share(impl_->store.current(plugin_id));
+  SnapshotPtr snapshot = internal::share(impl_->store.current(plugin_id));
   impl_->cache.fill(lookup.ticket, plugin_id, snapshot);
   return snapshot;
 }
@@ -94,7 +47,7 @@ SnapshotPtr StateManager::rollback(std::string_view plugin_id) { return impl_->w
 void StateManager::clear(std::string_view plugin_id) { impl_->write(&internal::Store::clear, plugin_id); }
 
 SnapshotPtr StateManager::snapshot(std::string_view plugin_id, std::uint64_t seq) const {
-  return share(impl_->store.stored(plugin_id, seq));
+  return internal::share(impl_->store.stored(plugin_id, seq));
 }
 
 SnapshotPtr StateManager::restore(std::string_view plugin_id, std::uint64_t seq) {
@@ -110,7 +63,7 @@ bool StateManager::unpin(std::string_view plugin_id, std::string_view label) {
 }
 
 SnapshotPtr StateManager::pinned(std::string_view plugin_id, std::string_view label) const {
-  return share(impl_->store.pinned(plugin_id, label));
+  return internal::share(impl_->store.pinned(plugin_id, label));
 }
 
 std::vector<PinInfo> StateManager::pins(std::string_view plugin_id) const { return impl_->store.pins(plugin_id); }

@@ -243,6 +243,57 @@ WriteOutcome<SnapshotPtr> Store::restore(std::string_view plugin_id, std::uint64
   });
 }
 
+std::vector<std::uint64_t> Store::candidate_seqs(std::string_view plugin_id) const {
+  require_id(*shared_, plugin_id, "plugin_id");
+  return shared_->read("restore_for", [&](Connection& c) {
+    StatementUse select(c.statement(
+        "SELECT seq, 0 AS pinned FROM snapshots WHERE plugin_id = ?1"
+        " UNION SELECT seq, 1 FROM pins WHERE plugin_id = ?1"
+        "   AND NOT EXISTS (SELECT 1 FROM snapshots WHERE snapshots.seq = pins.seq AND snapshots.plugin_id = ?1)"
+        " ORDER BY pinned, seq DESC"));
+    select->bind(1, std::string(plugin_id));
+    std::vector<std::uint64_t> seqs;
+    while (select->executeStep()) seqs.push_back(static_cast<std::uint64_t>(select->getColumn(0).getInt64()));
+    return seqs;
+  });
+}
+
+namespace {
+
+void insert_skipped(Store::Connection& c, std::int64_t time_us, std::string_view plugin_id,
+                    const std::vector<Store::Skipped>& skipped) {
+  for (const Store::Skipped& each : skipped) {
+    insert_event(c, time_us, plugin_id, audit_kind::restore_skipped,
+                 detail_text({{"seq", Json::from(each.seq)}, {"reason", Json::from(each.reason)}}));
+  }
+}
+
+}  // namespace
+
+WriteOutcome<SnapshotPtr> Store::insert_migrated(StateSnapshot snapshot, MigratedFrom from, std::vector<Skipped> skipped) {
+  const SnapshotToSave saved = to_save(std::move(snapshot));
+  const EncodedRow row = encode_row(*shared_, *saved);
+  return shared_->write("restore_for", Shared::Statements::Many, [&](Connection& c, Commit& commit) -> SnapshotPtr {
+    const std::int64_t now = shared_->now_us();
+    insert_skipped(c, now, saved->plugin_id, skipped);
+    insert_current(c, commit, saved, row, now);
+    insert_event(c, now, saved->plugin_id, audit_kind::state_migrated,
+                 detail_text({{"from_seq", Json::from(from.seq)},
+                              {"from_version", Json::from(from.version)},
+                              {"to_version", Json::from(saved->plugin_version)},
+                              {"steps", Json::from(from.steps)}}));
+    return saved;
+  });
+}
+
+WriteOutcome<bool> Store::record_skipped(std::string_view plugin_id, std::vector<Skipped> skipped) {
+  require_id(*shared_, plugin_id, "plugin_id");
+  return shared_->write("restore_for", Shared::Statements::Many, [&](Connection& c, Commit&) {
+    insert_skipped(c, shared_->now_us(), plugin_id, skipped);
+    return true;
+  });
+}
+
 std::optional<StateSnapshot> Store::current(std::string_view plugin_id) const {
   require_id(*shared_, plugin_id, "plugin_id");
   return shared_->read("load_snapshot", [&](Connection& c) -> std::optional<StateSnapshot> {

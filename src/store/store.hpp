@@ -77,6 +77,25 @@ class Store {
   // plugin's newest row and records Restored; returns the new row. Throws
   // Error(NotFound) when `seq` is not stored for the plugin.
   WriteOutcome<SnapshotPtr> restore(std::string_view plugin_id, std::uint64_t seq);
+  // restore_for's candidates: the plugin's rows, newest first, then the seqs
+  // of its pins whose rows are gone, newest first.
+  std::vector<std::uint64_t> candidate_seqs(std::string_view plugin_id) const;
+  // A candidate restore_for passed over, and why.
+  struct Skipped {
+    std::uint64_t seq = 0;
+    std::string reason;
+  };
+  // A migrated state: where it came from.
+  struct MigratedFrom {
+    std::uint64_t seq = 0;
+    std::string version;
+    std::size_t steps = 0;
+  };
+  // In one transaction: a RestoreSkipped event per skipped candidate, the
+  // migrated snapshot as the plugin's newest row, and StateMigrated.
+  WriteOutcome<SnapshotPtr> insert_migrated(StateSnapshot snapshot, MigratedFrom from, std::vector<Skipped> skipped);
+  // The RestoreSkipped events alone, in one transaction.
+  WriteOutcome<bool> record_skipped(std::string_view plugin_id, std::vector<Skipped> skipped);
   // Pins (pins.cpp): see StateManager.
   WriteOutcome<bool> pin(std::string_view plugin_id, std::uint64_t seq, std::string_view label);
   WriteOutcome<bool> unpin(std::string_view plugin_id, std::string_view label);
