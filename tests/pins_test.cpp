@@ -188,3 +188,33 @@ TEST_CASE("pins are rows the sqlite3 shell lists, and a pin made or removed ther
   // Pins hold JSON objects, as snapshots do, for every writer.
   CHECK(shell.try_exec("UPDATE pins SET data = '[1]' WHERE label = 'good'") != 0);
 }
+
+TEST_CASE("finish_reload with succeeded_pinning pins the current snapshot as last-known-good in its transaction",
+          "[pins][reload]") {
+  TempDir dir;
+  const auto path = dir.file("lkg.db");
+  StateManager manager(file_options(path, 1));
+  const auto ticket = manager.begin_reload(versioned("p", 1), "2.0.0");
+  const auto running = manager.save_snapshot(versioned("p", 2));  // what the new version runs with
+  manager.finish_reload(ticket.id, hotstate::ReloadResult::succeeded_pinning());
+  CHECK(version_of(manager.pinned("p", "last-known-good")) == 2);
+  CHECK(manager.pinned("p", "last-known-good")->seq == running);
+
+  // The next good reload moves the label; a failed one leaves it.
+  const auto second = manager.begin_reload(versioned("p", 3), "3.0.0");
+  manager.finish_reload(second.id, hotstate::ReloadResult::failed("crashed"));
+  CHECK(version_of(manager.pinned("p", "last-known-good")) == 2);
+  const auto third = manager.begin_reload(versioned("p", 4), "3.0.1");
+  manager.finish_reload(third.id, hotstate::ReloadResult::succeeded_pinning());
+  CHECK(version_of(manager.pinned("p", "last-known-good")) == 4);
+  // A plain success pins nothing.
+  const auto fourth = manager.begin_reload(versioned("p", 5), "3.0.2");
+  manager.finish_reload(fourth.id, hotstate::ReloadResult::succeeded());
+  CHECK(version_of(manager.pinned("p", "last-known-good")) == 4);
+  RawDb shell(path);
+  CHECK(shell.query("SELECT count(*) FROM audit_events WHERE kind = 'Pinned'") == "2");
+  // The pin is in finish_reload's transaction: its event comes right after ReloadCompleted.
+  CHECK(shell.query("SELECT group_concat(kind, ' ') FROM (SELECT kind FROM audit_events WHERE kind IN"
+                    " ('ReloadCompleted', 'Pinned') ORDER BY id)") ==
+        "ReloadCompleted Pinned ReloadCompleted ReloadCompleted Pinned ReloadCompleted");
+}

@@ -26,10 +26,21 @@ struct ReloadResult {
   bool success = true;
   std::string error;          // why it failed; empty on success
   std::uint32_t attempt = 1;  // which attempt this was (the host's retry count, from 1)
+  // On success, finish_reload also pins the plugin's current snapshot under
+  // this label, in its transaction (moving the label from the snapshot it
+  // named before; see pin.hpp). Empty: no pin.
+  std::string pin_label;
 
   static ReloadResult succeeded() { return {}; }
+  // A success that pins the current snapshot as last-known-good: the state
+  // restore_for falls back to when a later version fails.
+  static ReloadResult succeeded_pinning(std::string label = "last-known-good") {
+    ReloadResult result;
+    result.pin_label = std::move(label);
+    return result;
+  }
   static ReloadResult failed(std::string error, std::uint32_t attempt = 1) {
-    return {false, std::move(error), attempt};
+    return {false, std::move(error), attempt, {}};
   }
 };
 

@@ -79,6 +79,8 @@ WriteOutcome<bool> Store::finish_reload(std::uint64_t reload_id, const ReloadRes
   if (!result.success) {
     require_utf8(result.error, "the reload's error");
     require_within(result.error.size(), shared_->max_metadata_bytes, "the reload's error");
+  } else if (!result.pin_label.empty()) {
+    require_id(*shared_, result.pin_label, "the pin's label");
   }
   return shared_->write("finish_reload", Shared::Statements::Many, [&](Connection& c, Commit&) {
     const JournalRow journal = unfinished_journal_row(c, reload_id, "finish_reload");
@@ -95,6 +97,17 @@ WriteOutcome<bool> Store::finish_reload(std::uint64_t reload_id, const ReloadRes
                  detail_text({{"reload_id", Json::from(reload_id)},
                               {"success", Json::from(result.success)},
                               {"duration_us", Json::from(std::max<std::int64_t>(0, now - journal.started_at_us))}}));
+    if (result.success && !result.pin_label.empty()) {
+      std::optional<std::uint64_t> current_seq;
+      {
+        StatementUse current(c.select_current_seq);
+        current->bind(1, journal.plugin_id);
+        if (current->executeStep() && !current->getColumn(0).isNull()) {
+          current_seq = static_cast<std::uint64_t>(current->getColumn(0).getInt64());
+        }
+      }
+      if (current_seq) pin_stored(c, journal.plugin_id, *current_seq, result.pin_label, now);
+    }
     return true;
   });
 }

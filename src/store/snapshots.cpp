@@ -195,6 +195,16 @@ std::optional<StateSnapshot> Store::stored(std::string_view plugin_id, std::uint
   });
 }
 
+bool pin_stored(Store::Connection& c, std::string_view plugin_id, std::uint64_t seq, std::string_view label,
+                std::int64_t now_us) {
+  StatementUse insert(c.statement(pin_sql));
+  insert->bind(1, static_cast<std::int64_t>(seq));
+  insert->bind(2, std::string(plugin_id));
+  insert->bind(3, std::string(label));
+  insert->bind(4, now_us);
+  return insert->exec() > 0;
+}
+
 WriteOutcome<bool> Store::pin(std::string_view plugin_id, std::uint64_t seq, std::string_view label) {
   require_id(*shared_, plugin_id, "plugin_id");
   require_id(*shared_, label, "the pin's label");
@@ -210,12 +220,7 @@ WriteOutcome<bool> Store::pin(std::string_view plugin_id, std::uint64_t seq, std
                                              std::to_string(seq) + "; nothing was written");
       }
     }
-    StatementUse insert(c.statement(pin_sql));
-    insert->bind(1, static_cast<std::int64_t>(seq));
-    insert->bind(2, std::string(plugin_id));
-    insert->bind(3, std::string(label));
-    insert->bind(4, shared_->now_us());
-    return insert->exec() > 0;
+    return pin_stored(c, plugin_id, seq, label, shared_->now_us());
   });
 }
 

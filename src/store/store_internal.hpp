@@ -525,6 +525,12 @@ inline std::uint64_t insert_current(Store::Connection& c, Commit& commit, const 
   return saved->seq;
 }
 
+// Pins the plugin's stored snapshot `seq` (a row, else a pin's copy) under
+// `label` inside the caller's transaction; false when nothing changed (no
+// such snapshot, or the label names it already).
+bool pin_stored(Store::Connection& c, std::string_view plugin_id, std::uint64_t seq, std::string_view label,
+                std::int64_t now_us);
+
 // Appends an event to the audit log inside the caller's transaction.
 std::uint64_t insert_event(Store::Connection& c, std::int64_t time_us, std::string_view plugin_id,
                            std::string_view kind, const std::string& detail);
