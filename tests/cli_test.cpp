@@ -1238,3 +1238,60 @@ TEST_CASE("ids that are not UTF-8 are refused by every command, and nothing is w
   }
   CHECK(counts() == before);
 }
+
+TEST_CASE("the tool restores a stored snapshot, pins and unpins it, lists pins, and marks them in history and show",
+          "[cli][pins]") {
+  TempDir dir;
+  const std::string db = dir.file("pins.db");
+  std::uint64_t first = 0;
+  {
+    StateManager manager(file_options(db, 1));
+    first = manager.save_snapshot(StateSnapshot("p", "1.0.0").with_data("n", 1));
+    manager.save_snapshot(StateSnapshot("p", "1.1.0").with_data("n", 2));
+  }
+  const std::string seq = std::to_string(first);
+
+  Run run = hotstate_tool({"--db", db, "pin", "p", seq, "good"});
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.out, Catch::Contains("seq " + seq + " pinned as good"));
+  run = hotstate_tool({"--db", db, "history", "p"});
+  CHECK_THAT(run.out, Catch::Contains("[pinned: good]"));
+  run = hotstate_tool({"--db", db, "--json", "pins"});
+  REQUIRE(run.exit_code == 0);
+  const auto pins = array_of(run.out);
+  REQUIRE(pins.size() == 1);
+  CHECK(object_of(pins[0]).at("label").get<std::string>() == "good");
+  CHECK(object_of(pins[0]).at("seq").get<std::uint64_t>() == first);
+  CHECK(object_of(pins[0]).at("in_snapshots").get<bool>());
+
+  // A restore makes a copy current; with max_history 1 the oldest row goes, the pin keeps it.
+  run = hotstate_tool({"--db", db, "--json", "restore", "p", seq});
+  REQUIRE(run.exit_code == 0);
+  const auto restored = object_of(Json::parse(run.out));
+  CHECK(restored.at("from_seq").get<std::uint64_t>() == first);
+  CHECK(restored.at("plugin_version").get<std::string>() == "1.0.0");
+  run = hotstate_tool({"--db", db, "pins", "p"});
+  CHECK_THAT(run.out, Catch::Contains("trimmed, kept by the pin"));
+  run = hotstate_tool({"--db", db, "show", "p", "--seq", seq});
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.out, Catch::Contains("current  no") && Catch::Contains("pinned   good"));
+  run = hotstate_tool({"--db", db, "show", "p", "--seq", "999"});
+  CHECK(run.exit_code == 2);
+  CHECK_THAT(run.err, Catch::Contains("no stored snapshot with seq 999"));
+
+  run = hotstate_tool({"--db", db, "unpin", "p", "good"});
+  CHECK(run.exit_code == 0);
+  run = hotstate_tool({"--db", db, "unpin", "p", "good"});
+  CHECK(run.exit_code == 1);
+  CHECK_THAT(run.err, Catch::Contains("has no pin good"));
+  run = hotstate_tool({"--db", db, "restore", "p", seq});  // its row and its pin are gone
+  CHECK(run.exit_code == 1);
+  CHECK_THAT(run.err, Catch::Contains("NotFound"));
+  run = hotstate_tool({"--db", db, "--json", "audit", "--kind", "Pinned,Unpinned,Restored", "--oldest-first"});
+  REQUIRE(run.exit_code == 0);
+  const auto events = array_of(run.out);
+  REQUIRE(events.size() == 3);
+  CHECK(object_of(events[0]).at("kind").get<std::string>() == "Pinned");
+  CHECK(object_of(events[1]).at("kind").get<std::string>() == "Restored");
+  CHECK(object_of(events[2]).at("kind").get<std::string>() == "Unpinned");
+}

@@ -7,10 +7,12 @@
 //   commands_transfer.cpp     export, import
 //   commands_maintenance.cpp  verify, backup, set-max-history
 //   commands_audit.cpp        state, audit, reloads, resolve, prune-audit
+//   commands_pins.cpp         restore, pin, unpin, pins
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +27,9 @@ namespace hotstate_tool {
 // stderr, and in JSON as an entry with an "error" member); every other
 // plugin is listed.
 int command_plugins(hotstate::StateManager& manager, bool json);
-int command_show(hotstate::StateManager& manager, const std::string& plugin_id, bool json);
+// The current snapshot, or with `seq` that stored snapshot (history or pinned).
+int command_show(hotstate::StateManager& manager, const std::string& plugin_id, std::optional<std::uint64_t> seq,
+                 bool json);
 int command_history(hotstate::StateManager& manager, const std::string& plugin_id, bool json);
 int command_diff(hotstate::StateManager& manager, const std::string& plugin_id, std::uint64_t seq_a,
                  std::uint64_t seq_b, bool json);
@@ -64,5 +68,15 @@ int command_reloads(hotstate::StateManager& manager, bool json);
 int command_resolve(hotstate::StateManager& manager, std::uint64_t reload_id, const std::string& note, bool json);
 // The retention prune (StateManager::prune_audit); prints how many events went.
 int command_prune_audit(hotstate::StateManager& manager, const hotstate::AuditPrune& prune, bool json);
+
+// ---- Pins and restores: restore, pin, unpin, pins
+// A copy of a stored snapshot made current (StateManager::restore).
+int command_restore(hotstate::StateManager& manager, const std::string& plugin_id, std::uint64_t seq, bool json);
+int command_pin(hotstate::StateManager& manager, const std::string& plugin_id, std::uint64_t seq,
+                const std::string& label, bool json);
+// Exit code 1 when the plugin has no such pin.
+int command_unpin(hotstate::StateManager& manager, const std::string& plugin_id, const std::string& label, bool json);
+// Every pin, or the plugin's.
+int command_pins(hotstate::StateManager& manager, const std::string& plugin_id, bool json);
 
 }  // namespace hotstate_tool

@@ -2,6 +2,8 @@
 // rollback. Built on the public API only.
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -19,16 +21,25 @@ using hotstate::StateSnapshot;
 
 namespace {
 
-void write_snapshot(JsonWriter& out, const StateSnapshot& snapshot, bool current) {
+void write_snapshot(JsonWriter& out, const StateSnapshot& snapshot, bool current,
+                    const std::vector<std::string>& pins = {}) {
   out.begin_object();
   out.member("plugin_id", snapshot.plugin_id);
   out.member("seq", snapshot.seq);
   out.member("timestamp", snapshot.timestamp);
   out.member("plugin_version", snapshot.plugin_version);
   out.member("current", current);
+  out.member("pins", pins);
   out.member("data", snapshot.data);
   out.member("metadata", snapshot.metadata);
   out.end_object();
+}
+
+// The labels pinning each of the plugin's seqs.
+std::map<std::uint64_t, std::vector<std::string>> pins_by_seq(const StateManager& manager, const std::string& plugin_id) {
+  std::map<std::uint64_t, std::vector<std::string>> labels;
+  for (const auto& pin : manager.pins(plugin_id)) labels[pin.seq].push_back(pin.label);
+  return labels;
 }
 
 // The snapshot of `plugin_id` with `seq`, current or in its history.
@@ -90,18 +101,28 @@ int command_plugins(StateManager& manager, bool json) {
   return report_unreadable(unreadable, summaries.size(), "listed");
 }
 
-int command_show(StateManager& manager, const std::string& plugin_id, bool json) {
-  const auto current = manager.load_snapshot(plugin_id);
-  if (!current) throw UsageError("no plugin '" + plugin_id + "'");
+int command_show(StateManager& manager, const std::string& plugin_id, std::optional<std::uint64_t> seq, bool json) {
+  auto current = manager.load_snapshot(plugin_id);
+  if (!current && !seq) throw UsageError("no plugin '" + plugin_id + "'");
+  const bool is_current = current && (!seq || current->seq == *seq);
+  if (seq && !is_current) {
+    current = manager.snapshot(plugin_id, *seq);
+    if (!current) throw UsageError("plugin '" + plugin_id + "' has no stored snapshot with seq " + std::to_string(*seq));
+  }
+  const auto pins = pins_by_seq(manager, plugin_id);
+  const auto pinned = pins.find(current->seq);
+  const std::vector<std::string> labels = pinned == pins.end() ? std::vector<std::string>{} : pinned->second;
   if (json) {
     JsonWriter out;
-    write_snapshot(out, *current, true);
+    write_snapshot(out, *current, is_current, labels);
     std::cout << out.take().text() << "\n";
     return 0;
   }
   std::printf("plugin   %s\nseq      %llu\nversion  %s\nsaved    %s (%llu)\n", printable(current->plugin_id).c_str(),
               static_cast<unsigned long long>(current->seq), printable(current->plugin_version).c_str(),
               iso_time(current->timestamp).c_str(), static_cast<unsigned long long>(current->timestamp));
+  if (!is_current) std::printf("current  no (a history entry or a pinned snapshot)\n");
+  for (const auto& label : labels) std::printf("pinned   %s\n", printable(label).c_str());
   std::printf("data\n");
   for (const auto& [key, value] : current->data) {
     std::printf("  %-24s %s\n", printable(key).c_str(), printable(value.text()).c_str());
@@ -117,20 +138,26 @@ int command_history(StateManager& manager, const std::string& plugin_id, bool js
   const auto current = manager.load_snapshot(plugin_id);
   if (!current) throw UsageError("no plugin '" + plugin_id + "'");
   auto entries = manager.get_history(plugin_id);
+  const auto pins = pins_by_seq(manager, plugin_id);
+  const auto labels_of = [&](std::uint64_t seq) {
+    const auto found = pins.find(seq);
+    return found == pins.end() ? std::vector<std::string>{} : found->second;
+  };
   if (json) {
     JsonWriter out;
     out.begin_array();
-    for (const auto& entry : entries) write_snapshot(out, entry, false);
-    write_snapshot(out, *current, true);
+    for (const auto& entry : entries) write_snapshot(out, entry, false, labels_of(entry.seq));
+    write_snapshot(out, *current, true, labels_of(current->seq));
     out.end_array();
     std::cout << out.take().text() << "\n";
     return 0;
   }
   std::printf("%8s  %-12s %-20s  %s\n", "SEQ", "VERSION", "SAVED (UTC)", "DATA");
-  const auto row = [](const StateSnapshot& s, const char* mark) {
+  const auto row = [&](const StateSnapshot& s, std::string mark) {
+    for (const auto& label : labels_of(s.seq)) mark += "  [pinned: " + printable(label) + "]";
     std::printf("%8llu  %-12s %-20s  %s%s\n", static_cast<unsigned long long>(s.seq),
                 shorten(printable(s.plugin_version), 12).c_str(), iso_time(s.timestamp).c_str(),
-                shorten(printable(Json::from(s.data).text()), 60).c_str(), mark);
+                shorten(printable(Json::from(s.data).text()), 60).c_str(), mark.c_str());
   };
   for (const auto& entry : entries) row(entry, "");
   row(*current, "  <- current");

@@ -64,8 +64,11 @@ int main(int argc, char** argv) {
   auto* demo = app.add_subcommand("demo", "simulate a plugin saved, reloaded, failing and rolled back");
   auto* plugins = app.add_subcommand(
       "plugins", "list every plugin with its current snapshot; exit 1, naming them, when some cannot be read");
-  auto* show = app.add_subcommand("show", "show a plugin's current snapshot");
+  std::string show_seq_text;
+  auto* show = app.add_subcommand("show", "show a plugin's current snapshot, or with --seq a stored one");
   show->add_option("ID", plugin_id, "plugin id")->required();
+  auto* show_seq = show->add_option("--seq", show_seq_text, "that stored snapshot: current, history or pinned")
+                       ->type_name("SEQ");
   auto* history = app.add_subcommand("history", "list a plugin's history, oldest first, and its current snapshot");
   history->add_option("ID", plugin_id, "plugin id")->required();
   auto* diff = app.add_subcommand("diff", "which keys of data and metadata changed between two snapshots");
@@ -74,6 +77,20 @@ int main(int argc, char** argv) {
   diff->add_option("SEQ_B", seq_b_text, "seq of the newer snapshot")->type_name("SEQ")->required();
   auto* rollback = app.add_subcommand("rollback", "discard a plugin's current snapshot and restore the previous one");
   rollback->add_option("ID", plugin_id, "plugin id")->required();
+  std::string label;
+  auto* restore = app.add_subcommand(
+      "restore", "make a copy of a stored snapshot (history or pinned) the current one; nothing is deleted (audited)");
+  restore->add_option("ID", plugin_id, "plugin id")->required();
+  restore->add_option("SEQ", seq_a_text, "seq of the stored snapshot")->required();
+  auto* pin = app.add_subcommand("pin", "keep a stored snapshot under LABEL whatever history trims (audited)");
+  pin->add_option("ID", plugin_id, "plugin id")->required();
+  pin->add_option("SEQ", seq_a_text, "seq of the stored snapshot")->required();
+  pin->add_option("LABEL", label, "the pin's name, e.g. last-known-good")->required();
+  auto* unpin = app.add_subcommand("unpin", "remove a pin (audited); exit 1 when there is none");
+  unpin->add_option("ID", plugin_id, "plugin id")->required();
+  unpin->add_option("LABEL", label, "the pin's name")->required();
+  auto* pins = app.add_subcommand("pins", "list the pins of every plugin, or of one");
+  pins->add_option("ID", plugin_id, "plugin id");
   auto* export_command = app.add_subcommand("export", "write each plugin's current snapshot as DIR/<id>.json (the seed's format)");
   export_command->add_option("DIR", directory, "directory")->required();
   auto* import_command = app.add_subcommand("import", "save every DIR/*.json snapshot (hotstate's or the seed's files)");
@@ -159,6 +176,9 @@ int main(int argc, char** argv) {
       seq_a = parse_count(seq_a_text, "SEQ_A", kMaxCount);
       seq_b = parse_count(seq_b_text, "SEQ_B", kMaxCount);
     }
+    if (*restore || *pin) seq_a = parse_count(seq_a_text, "SEQ", kMaxCount);
+    std::optional<std::uint64_t> show_seq_value;
+    if (*show && show_seq->count() > 0) show_seq_value = parse_count(show_seq_text, "--seq", kMaxCount);
     const std::uint64_t reload_id = *resolve ? parse_count(reload_id_text, "ID", kMaxCount) : 0;
     const std::size_t max_history =
         *set_max_history ? static_cast<std::size_t>(parse_count(max_history_text, "N", kMaxHistoryBound)) : 0;
@@ -193,17 +213,22 @@ int main(int argc, char** argv) {
 
     // Options::max_history stays unset: opening never changes a file's
     // history bound; only set-max-history does, on purpose.
-    const bool writes = *rollback || *import_command || *resolve || *prune || *set_max_history;
+    const bool writes = *rollback || *import_command || *resolve || *prune || *set_max_history || *restore || *pin ||
+                        *unpin;
     options.read_only = !writes;  // looking never changes the file
     if (writes && !std::filesystem::exists(db_path) && !*import_command) {
       throw hotstate_tool::UsageError("no database '" + db_path + "'");
     }
     hotstate::StateManager manager(options);
     if (*plugins) return hotstate_tool::command_plugins(manager, json);
-    if (*show) return hotstate_tool::command_show(manager, plugin_id, json);
+    if (*show) return hotstate_tool::command_show(manager, plugin_id, show_seq_value, json);
     if (*history) return hotstate_tool::command_history(manager, plugin_id, json);
     if (*diff) return hotstate_tool::command_diff(manager, plugin_id, seq_a, seq_b, json);
     if (*rollback) return hotstate_tool::command_rollback(manager, plugin_id, json);
+    if (*restore) return hotstate_tool::command_restore(manager, plugin_id, seq_a, json);
+    if (*pin) return hotstate_tool::command_pin(manager, plugin_id, seq_a, label, json);
+    if (*unpin) return hotstate_tool::command_unpin(manager, plugin_id, label, json);
+    if (*pins) return hotstate_tool::command_pins(manager, plugin_id, json);
     if (*export_command) return hotstate_tool::command_export(manager, directory, json);
     if (*import_command) return hotstate_tool::command_import(manager, directory, json);
     if (*verify) return hotstate_tool::command_verify(manager, json);
