@@ -218,3 +218,60 @@ TEST_CASE("finish_reload with succeeded_pinning pins the current snapshot as las
                     " ('ReloadCompleted', 'Pinned') ORDER BY id)") ==
         "ReloadCompleted Pinned ReloadCompleted ReloadCompleted Pinned ReloadCompleted");
 }
+
+TEST_CASE("snapshot_at gives the snapshot that was current at a time, through rollbacks, restores and clears",
+          "[pins][restore][time]") {
+  TempDir dir;
+  auto options = file_options(dir.file("at.db"), 10);
+  std::int64_t now = 1'700'000'000'000'000;
+  options.clock = [&now] { return now; };
+  StateManager manager(options);
+  const auto at = [&](std::int64_t t) { return version_of(manager.snapshot_at("p", t)); };
+
+  now = 1000;
+  const auto first = manager.save_snapshot(versioned("p", 1));
+  now = 2000;
+  manager.save_snapshot(versioned("p", 2));
+  now = 3000;
+  manager.rollback("p");  // back to 1; 2 is deleted
+  now = 4000;
+  manager.restore("p", first);  // a copy of 1
+  now = 5000;
+  manager.save_snapshot(versioned("p", 5));
+
+  CHECK(at(999) == -1);  // nothing yet
+  CHECK(at(1000) == 1);
+  CHECK(at(2500) == -1);  // 2 was current then, and rollback deleted it
+  CHECK(at(3500) == 1);
+  CHECK(manager.snapshot_at("p", 3500)->seq == first);
+  CHECK(at(4500) == 1);
+  CHECK(manager.snapshot_at("p", 4500)->seq != first);  // the restored copy
+  CHECK(at(5500) == 5);
+  // A pin keeps what was current at a time readable after its row goes.
+  manager.pin("p", first, "first");
+
+  now = 6000;
+  manager.clear("p");
+  now = 7000;
+  manager.save_snapshot(versioned("p", 7));
+  CHECK(at(1000) == -1);  // cleared: its rows and its pins are gone
+  CHECK(at(6500) == -1);  // nothing was current
+  CHECK(at(7000) == 7);
+  CHECK(manager.snapshot_at("other", 7000) == nullptr);
+  now = 7500;
+  const auto kept = manager.save_snapshot(versioned("p", 8));
+  manager.pin("p", kept, "kept");
+  now = 7600;
+  for (int i = 0; i < 12; ++i) manager.save_snapshot(versioned("p", 9));  // trims 7's and 8's rows
+  CHECK(at(7500) == 8);  // trimmed, but pinned
+  CHECK(at(7000) == -1);  // 7's row was trimmed, not pinned
+  CHECK(at(now) == 9);
+
+  // After a retention prune, earlier times cannot be told.
+  now = 8000;
+  hotstate::AuditPrune prune;
+  prune.keep_newest = 1;
+  manager.prune_audit(prune);
+  CHECK(error_code_of([&] { manager.snapshot_at("p", 7700); }) == ErrorCode::NotFound);
+  CHECK(at(8000) == 9);
+}

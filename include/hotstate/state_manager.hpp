@@ -130,6 +130,17 @@ class StateManager {
   // entry, or a pinned snapshot; null when none of them has that seq.
   SnapshotPtr snapshot(std::string_view plugin_id, std::uint64_t seq) const;
 
+  // The snapshot that was the plugin's current one at `time_us`
+  // (microseconds since the Unix epoch, the audit log's time), when it is
+  // still stored (see snapshot()); null when the plugin had none then, or
+  // that snapshot was trimmed since and is not pinned. Which snapshot was
+  // current is told by the audit log, in the order things happened: saves
+  // (by when each row was written), rollbacks, restores, clears, trims and
+  // deletes with SQL. Throws Error(NotFound) for a time before the log's
+  // newest retention prune (the events that would tell may be gone). Rows
+  // that a version-1 file held before the log existed are not seen.
+  SnapshotPtr snapshot_at(std::string_view plugin_id, std::int64_t time_us) const;
+
   // Makes a copy of the plugin's stored snapshot `seq` (see snapshot()) its
   // new current snapshot, with a new seq, in one transaction audited as
   // Restored {from_seq, to_seq}; returns it. Nothing is deleted but what the

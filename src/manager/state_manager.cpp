@@ -50,6 +50,11 @@ SnapshotPtr StateManager::snapshot(std::string_view plugin_id, std::uint64_t seq
   return internal::share(impl_->store.stored(plugin_id, seq));
 }
 
+SnapshotPtr StateManager::snapshot_at(std::string_view plugin_id, std::int64_t time_us) const {
+  const std::optional<std::uint64_t> seq = impl_->store.current_seq_at(plugin_id, time_us);
+  return seq ? internal::share(impl_->store.stored(plugin_id, *seq)) : nullptr;
+}
+
 SnapshotPtr StateManager::restore(std::string_view plugin_id, std::uint64_t seq) {
   return impl_->write(&internal::Store::restore, plugin_id, seq);
 }

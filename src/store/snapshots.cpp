@@ -2,6 +2,8 @@
 // each plugin, and the history bound.
 #include "store/store_internal.hpp"
 
+#include <set>
+
 
 namespace hotstate::internal {
 
@@ -245,6 +247,44 @@ WriteOutcome<SnapshotPtr> Store::restore(std::string_view plugin_id, std::uint64
     SnapshotPtr restored = std::make_shared<const StateSnapshot>(read_snapshot(*select.operator->()));
     commit.current.push_back({std::string(plugin_id), restored});
     return restored;
+  });
+}
+
+std::optional<std::uint64_t> Store::current_seq_at(std::string_view plugin_id, std::int64_t time_us) const {
+  require_id(*shared_, plugin_id, "plugin_id");
+  return shared_->read("snapshot_at", [&](Connection& c) -> std::optional<std::uint64_t> {
+    {
+      StatementUse pruned(c.statement("SELECT max(time_us) FROM audit_events WHERE kind = 'AuditPruned'"));
+      if (pruned->executeStep() && !pruned->getColumn(0).isNull() && pruned->getColumn(0).getInt64() > time_us) {
+        throw Error(ErrorCode::NotFound, "snapshot_at: the audit log was pruned at " +
+                                             format_time_us(pruned->getColumn(0).getInt64()) +
+                                             ", after that time; which snapshot was current then cannot be told");
+      }
+    }
+    // The plugin's rows alive at each event; the current one is the newest.
+    std::set<std::int64_t> live;
+    StatementUse events(c.statement(
+        "SELECT kind, json_extract(detail, '$.seq'), json_extract(detail, '$.from_seq') FROM audit_events"
+        " WHERE plugin_id IN (?1, '') AND (plugin_id = ?1 OR kind = 'ClearedAll') AND time_us <= ?2"
+        "   AND kind IN ('SnapshotSaved', 'HistoryTrimmed', 'RolledBack', 'Cleared', 'ClearedAll', 'SnapshotDeleted')"
+        " ORDER BY id"));
+    events->bind(1, std::string(plugin_id));
+    events->bind(2, time_us);
+    while (events->executeStep()) {
+      const std::string_view kind = column_text(events->getColumn(0));
+      const std::int64_t seq = events->getColumn(1).getInt64();
+      if (kind == audit_kind::snapshot_saved) {
+        live.insert(seq);
+      } else if (kind == audit_kind::history_trimmed || kind == audit_kind::snapshot_deleted) {
+        live.erase(seq);
+      } else if (kind == audit_kind::rolled_back) {
+        live.erase(events->getColumn(2).getInt64());
+      } else if (kind == audit_kind::cleared_all || kind == audit_kind::cleared) {
+        live.clear();
+      }
+    }
+    if (live.empty()) return std::nullopt;
+    return static_cast<std::uint64_t>(*live.rbegin());
   });
 }
 

@@ -77,6 +77,10 @@ class Store {
   // plugin's newest row and records Restored; returns the new row. Throws
   // Error(NotFound) when `seq` is not stored for the plugin.
   WriteOutcome<SnapshotPtr> restore(std::string_view plugin_id, std::uint64_t seq);
+  // The seq of the plugin's current snapshot at `time_us`, told by replaying
+  // its audit events up to then; nullopt when it had none. Throws
+  // Error(NotFound) when the log was pruned after `time_us`.
+  std::optional<std::uint64_t> current_seq_at(std::string_view plugin_id, std::int64_t time_us) const;
   // restore_for's candidates: the plugin's rows, newest first, then the seqs
   // of its pins whose rows are gone, newest first.
   std::vector<std::uint64_t> candidate_seqs(std::string_view plugin_id) const;
