@@ -1486,6 +1486,102 @@ static void test_close_while_calling(void) {
   pthread_cond_destroy(&cond);
 }
 
+/* A C migration 1 -> 2: renames "message" to "greeting" by editing the
+ * seed-layout text (the test's state has no other "message"). Fails (returns
+ * 1) when user_data points at a nonzero int. */
+static int rename_message(void* user_data, const char* json, size_t json_len, hotstate_migration_result* result) {
+  char buffer[2048];
+  const char* at;
+  size_t prefix;
+  if (user_data != NULL && *(const int*)user_data != 0) return 1;
+  if (json_len >= sizeof buffer - 16) return 1;
+  memcpy(buffer, json, json_len);
+  buffer[json_len] = '\0';
+  at = strstr(buffer, "\"message\"");
+  if (at == NULL) return 1;
+  prefix = (size_t)(at - buffer);
+  {
+    char out[2048];
+    int n = snprintf(out, sizeof out, "%.*s\"greeting\"%s", (int)prefix, buffer, at + strlen("\"message\""));
+    if (n < 0 || (size_t)n >= sizeof out) return 1;
+    return hotstate_migration_result_set(result, out, (size_t)n) == HOTSTATE_OK ? 0 : 1;
+  }
+}
+
+static void test_versions_pins_and_restores(void) {
+  hotstate_db* db = NULL;
+  char* json = NULL;
+  size_t len = 0;
+  uint64_t first = 0, second = 0, seq = 0;
+  int removed = -1;
+  int fail = 1;
+  const char* v1 = "{\"plugin_id\":\"g\",\"timestamp\":1,\"data\":{\"message\":\"Hi\"},\"plugin_version\":\"1.0.0\",\"metadata\":{}}";
+  const char* v1b = "{\"plugin_id\":\"g\",\"timestamp\":2,\"data\":{\"message\":\"Yo\"},\"plugin_version\":\"1.1.0\",\"metadata\":{}}";
+
+  CHECK_OK(hotstate_open_path(temp_file("versions.db"), &db));
+  if (db == NULL) return;
+  CHECK_OK(hotstate_save(db, v1, strlen(v1), &first));
+  CHECK_OK(hotstate_save(db, v1b, strlen(v1b), &second));
+
+  /* A stored snapshot by seq; none for an unknown one. */
+  CHECK_OK(hotstate_snapshot(db, "g", 1, first, &json, &len));
+  CHECK(contains(json, "\"Hi\""));
+  hotstate_free(json);
+  CHECK_OK(hotstate_snapshot(db, "g", 1, 999, &json, &len));
+  CHECK(json == NULL && len == 0);
+
+  /* Pins. */
+  CHECK_OK(hotstate_pin(db, "g", 1, first, "good", 4));
+  CHECK_CODE(HOTSTATE_NOT_FOUND, hotstate_pin(db, "g", 1, 999, "x", 1));
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_pin(db, "g", 1, first, "", 0));
+  CHECK_OK(hotstate_pinned(db, "g", 1, "good", 4, &json, &len, &seq));
+  CHECK(seq == first);
+  hotstate_free(json);
+  CHECK_OK(hotstate_pins(db, NULL, 0, &json, &len));
+  CHECK(contains(json, "\"label\":\"good\""));
+  hotstate_free(json);
+
+  /* A restore: a copy made current. */
+  CHECK_OK(hotstate_restore(db, "g", 1, first, &json, &len, &seq));
+  CHECK(seq > second);
+  CHECK(contains(json, "\"Hi\""));
+  hotstate_free(json);
+  CHECK_CODE(HOTSTATE_NOT_FOUND, hotstate_restore(db, "g", 1, 999, &json, &len, &seq));
+
+  /* What was current at a time long past: nothing. */
+  CHECK_OK(hotstate_snapshot_at(db, "g", 1, 0, &json, &len, &seq));
+  CHECK(json == NULL && seq == 0);
+
+  /* A C migration, failing first, then working: restore_for 2.0.0. */
+  CHECK_OK(hotstate_register_migration(db, "g", 1, 1, 2, rename_message, &fail));
+  CHECK_OK(hotstate_restore_for(db, "g", 1, "2.0.0", 5, &json, &len, &seq));
+  CHECK(json == NULL);  /* every candidate's migration failed */
+  fail = 0;
+  CHECK_OK(hotstate_restore_for(db, "g", 1, "2.0.0", 5, &json, &len, &seq));
+  CHECK(contains(json, "\"greeting\":\"Hi\""));
+  CHECK(contains(json, "\"plugin_version\":\"2.0.0\""));
+  hotstate_free(json);
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_register_migration(db, "g", 1, 2, 2, rename_message, NULL));
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_register_migration(db, "g", 1, 1, 2, NULL, NULL));
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_migration_result_set(NULL, "{}", 2));
+
+  /* finish_reload that pins last-known-good. */
+  {
+    uint64_t reload_id = 0, snapshot_seq = 0;
+    CHECK_OK(hotstate_begin_reload(db, v1b, strlen(v1b), "3.0.0", 5, &reload_id, &snapshot_seq));
+    CHECK_OK(hotstate_finish_reload_pinning(db, reload_id, NULL, 0));
+    CHECK_OK(hotstate_pinned(db, "g", 1, "last-known-good", 15, &json, &len, &seq));
+    CHECK(seq == snapshot_seq);
+    hotstate_free(json);
+  }
+
+  CHECK_OK(hotstate_unpin(db, "g", 1, "good", 4, &removed));
+  CHECK(removed == 1);
+  CHECK_OK(hotstate_unpin(db, "g", 1, "good", 4, &removed));
+  CHECK(removed == 0);
+  hotstate_close(db);
+}
+
 int main(int argc, char** argv) {
   const char* tmp = getenv("TMPDIR");
   const char* db_path;
@@ -1527,6 +1623,7 @@ int main(int argc, char** argv) {
   test_closed_and_garbage_handles();
   test_threads();
   test_close_while_calling();
+  test_versions_pins_and_restores();
 
   remove_temp_dir();
   printf("%d checks, %d failed\n", checks, failures);

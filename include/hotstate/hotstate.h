@@ -426,6 +426,97 @@ HOTSTATE_C_API hotstate_code hotstate_set_plugin_state(hotstate_db* db, const ch
 HOTSTATE_C_API hotstate_code hotstate_plugin_state(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
                                                    char** json, size_t* json_len) HOTSTATE_NOEXCEPT;
 
+/* ---- State across versions: stored snapshots, restores, pins, migrations
+ *
+ * Snapshots come back as hotstate_load() gives them: *json a buffer in the
+ * seed's layout (free it with hotstate_free()), *json_len its length, *seq
+ * (may be NULL) its seq; when there is none, *json NULL, *json_len 0, *seq 0
+ * and HOTSTATE_OK. See state_manager.hpp and pin.hpp for the contracts. */
+
+/* The plugin's stored snapshot `seq`: current, history or pinned. */
+HOTSTATE_C_API hotstate_code hotstate_snapshot(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                               uint64_t seq, char** json, size_t* json_len) HOTSTATE_NOEXCEPT;
+
+/* The snapshot that was the plugin's current one at `time_us` (microseconds
+ * since the Unix epoch), when it is still stored. HOTSTATE_NOT_FOUND for a
+ * time before the audit log's newest retention prune. */
+HOTSTATE_C_API hotstate_code hotstate_snapshot_at(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                                  int64_t time_us, char** json, size_t* json_len,
+                                                  uint64_t* seq) HOTSTATE_NOEXCEPT;
+
+/* Makes a copy of the stored snapshot `seq` the plugin's current one (a new
+ * seq), audited as Restored; nothing is deleted but what the history bound
+ * trims. Gives the new current snapshot. HOTSTATE_NOT_FOUND when `seq` is not
+ * stored for the plugin. */
+HOTSTATE_C_API hotstate_code hotstate_restore(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                              uint64_t seq, char** json, size_t* json_len,
+                                              uint64_t* new_seq) HOTSTATE_NOEXCEPT;
+
+/* Pins the stored snapshot `seq` under `label` (moving the label), audited
+ * as Pinned. HOTSTATE_NOT_FOUND when `seq` is not stored for the plugin,
+ * HOTSTATE_INVALID_ARGUMENT for an empty label. */
+HOTSTATE_C_API hotstate_code hotstate_pin(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, uint64_t seq,
+                                          const char* label, size_t label_len) HOTSTATE_NOEXCEPT;
+
+/* Removes the pin, audited as Unpinned; *removed (may be NULL) is 1, or 0
+ * when the plugin had no such pin (nothing written). */
+HOTSTATE_C_API hotstate_code hotstate_unpin(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                            const char* label, size_t label_len, int* removed) HOTSTATE_NOEXCEPT;
+
+/* The snapshot pinned under `label`. */
+HOTSTATE_C_API hotstate_code hotstate_pinned(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                             const char* label, size_t label_len, char** json, size_t* json_len,
+                                             uint64_t* seq) HOTSTATE_NOEXCEPT;
+
+/* The pins of the plugin, or of every plugin when plugin_id_len is 0: *json
+ * is a JSON array of {"plugin_id","label","seq","plugin_version",
+ * "pinned_at_us","in_snapshots"}; free it with hotstate_free(). */
+HOTSTATE_C_API hotstate_code hotstate_pins(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, char** json,
+                                           size_t* json_len) HOTSTATE_NOEXCEPT;
+
+/* hotstate_finish_reload() of a success that also pins the plugin's current
+ * snapshot under `label` ("last-known-good" when label_len is 0), in the
+ * same transaction. */
+HOTSTATE_C_API hotstate_code hotstate_finish_reload_pinning(hotstate_db* db, uint64_t reload_id, const char* label,
+                                                            size_t label_len) HOTSTATE_NOEXCEPT;
+
+/* What a migration gives back: see hotstate_migration_fn. */
+typedef struct hotstate_migration_result hotstate_migration_result;
+
+/* A state migration: receives a snapshot in the seed's layout (json,
+ * json_len; valid during the call) and gives the migrated snapshot, in the
+ * same layout, with hotstate_migration_result_set(result, …) before it
+ * returns 0. Any other return value, or 0 without a result, says it failed:
+ * hotstate_restore_for() then passes over that snapshot (recorded as
+ * RestoreSkipped) and tries an older one. Called on the thread that calls
+ * hotstate_restore_for(), with no hotstate lock held. */
+typedef int (*hotstate_migration_fn)(void* user_data, const char* json, size_t json_len,
+                                     hotstate_migration_result* result);
+
+/* Sets what a migration gives back (copied). Only inside the migration's
+ * call, with the `result` it received. */
+HOTSTATE_C_API hotstate_code hotstate_migration_result_set(hotstate_migration_result* result, const char* json,
+                                                           size_t json_len) HOTSTATE_NOEXCEPT;
+
+/* Registers (or replaces) the migration of the plugin's state (every
+ * plugin's when plugin_id_len is 0) from major version `from_major` to
+ * `to_major`, either direction; restore_for chains them. `user_data` is
+ * passed to each call and must stay valid while `db` is open. Registrations
+ * live in this handle, not in the file. HOTSTATE_INVALID_ARGUMENT for equal
+ * majors or a NULL function. */
+HOTSTATE_C_API hotstate_code hotstate_register_migration(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                                         int from_major, int to_major, hotstate_migration_fn migration,
+                                                         void* user_data) HOTSTATE_NOEXCEPT;
+
+/* The state a plugin at `target_version` should start from (see
+ * StateManager::restore_for): the newest compatible stored snapshot as it
+ * is, else the newest one a chain of registered migrations takes to the
+ * target's major, saved as the current snapshot with StateMigrated in one
+ * transaction. None: *json NULL and HOTSTATE_OK. */
+HOTSTATE_C_API hotstate_code hotstate_restore_for(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                                  const char* target_version, size_t target_version_len,
+                                                  char** json, size_t* json_len, uint64_t* seq) HOTSTATE_NOEXCEPT;
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

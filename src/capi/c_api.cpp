@@ -37,6 +37,11 @@
 
 // struct hotstate_db stays incomplete: a handle is a token (see above).
 
+// What a C migration gives back (hotstate_migration_result_set).
+struct hotstate_migration_result {
+  std::optional<std::string> json;
+};
+
 namespace {
 
 using hotstate::Error;
@@ -285,6 +290,19 @@ std::string reload_event_kind_names() {
     text += names[i];
   }
   return text;
+}
+
+// As load_like, for an operation that takes more than the plugin id.
+template <class Operation>
+hotstate_code load_with(const char* function, hotstate_db* db, const char* plugin_id, std::size_t plugin_id_len,
+                        char** json, std::size_t* json_len, std::uint64_t* seq, Operation&& operation) noexcept {
+  return guarded([&] {
+    const Lease lease(db, function);
+    require_out(json, function, "json");
+    require_out(json_len, function, "json_len");
+    const std::string_view id = text_of(plugin_id, plugin_id_len, function, "plugin_id");
+    give_snapshot(operation(lease.manager(), id), json, json_len, seq);
+  });
 }
 
 hotstate_code load_like(const char* function, hotstate_db* db, const char* plugin_id, std::size_t plugin_id_len,
@@ -739,6 +757,131 @@ hotstate_code hotstate_plugin_state(hotstate_db* db, const char* plugin_id, size
     out.end_object();
     give(out.take().text(), json, json_len);
   });
+}
+
+
+// ---- State across versions
+
+hotstate_code hotstate_snapshot(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, uint64_t seq,
+                                char** json, size_t* json_len) noexcept {
+  return load_with("hotstate_snapshot", db, plugin_id, plugin_id_len, json, json_len, nullptr,
+                   [&](hotstate::StateManager& m, std::string_view id) { return m.snapshot(id, seq); });
+}
+
+hotstate_code hotstate_snapshot_at(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, int64_t time_us,
+                                   char** json, size_t* json_len, uint64_t* seq) noexcept {
+  return load_with("hotstate_snapshot_at", db, plugin_id, plugin_id_len, json, json_len, seq,
+                   [&](hotstate::StateManager& m, std::string_view id) { return m.snapshot_at(id, time_us); });
+}
+
+hotstate_code hotstate_restore(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, uint64_t seq,
+                               char** json, size_t* json_len, uint64_t* new_seq) noexcept {
+  return load_with("hotstate_restore", db, plugin_id, plugin_id_len, json, json_len, new_seq,
+                   [&](hotstate::StateManager& m, std::string_view id) { return m.restore(id, seq); });
+}
+
+hotstate_code hotstate_pin(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, uint64_t seq,
+                           const char* label, size_t label_len) noexcept {
+  static constexpr const char* function = "hotstate_pin";
+  return guarded([&] {
+    const Lease lease(db, function);
+    lease.manager().pin(text_of(plugin_id, plugin_id_len, function, "plugin_id"), seq,
+                        text_of(label, label_len, function, "label"));
+  });
+}
+
+hotstate_code hotstate_unpin(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, const char* label,
+                             size_t label_len, int* removed) noexcept {
+  static constexpr const char* function = "hotstate_unpin";
+  return guarded([&] {
+    const Lease lease(db, function);
+    const bool done = lease.manager().unpin(text_of(plugin_id, plugin_id_len, function, "plugin_id"),
+                                            text_of(label, label_len, function, "label"));
+    if (removed != nullptr) *removed = done ? 1 : 0;
+  });
+}
+
+hotstate_code hotstate_pinned(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, const char* label,
+                              size_t label_len, char** json, size_t* json_len, uint64_t* seq) noexcept {
+  static constexpr const char* function = "hotstate_pinned";
+  return load_with(function, db, plugin_id, plugin_id_len, json, json_len, seq,
+                   [&](hotstate::StateManager& m, std::string_view id) {
+                     return m.pinned(id, text_of(label, label_len, function, "label"));
+                   });
+}
+
+hotstate_code hotstate_pins(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, char** json,
+                            size_t* json_len) noexcept {
+  static constexpr const char* function = "hotstate_pins";
+  return guarded([&] {
+    const Lease lease(db, function);
+    require_out(json, function, "json");
+    require_out(json_len, function, "json_len");
+    const std::string_view id = plugin_id_len == 0 ? std::string_view() : text_of(plugin_id, plugin_id_len, function, "plugin_id");
+    hotstate::JsonWriter out;
+    out.begin_array();
+    for (const hotstate::PinInfo& pin : lease.manager().pins(id)) {
+      out.begin_object();
+      out.member("plugin_id", pin.plugin_id);
+      out.member("label", pin.label);
+      out.member("seq", pin.seq);
+      out.member("plugin_version", pin.plugin_version);
+      out.member("pinned_at_us", pin.pinned_at_us);
+      out.member("in_snapshots", pin.in_snapshots);
+      out.end_object();
+    }
+    out.end_array();
+    give(out.take().text(), json, json_len);
+  });
+}
+
+hotstate_code hotstate_finish_reload_pinning(hotstate_db* db, uint64_t reload_id, const char* label,
+                                             size_t label_len) noexcept {
+  static constexpr const char* function = "hotstate_finish_reload_pinning";
+  return guarded([&] {
+    const Lease lease(db, function);
+    const std::string_view given = label_len == 0 ? std::string_view() : text_of(label, label_len, function, "label");
+    lease.manager().finish_reload(reload_id, given.empty() ? hotstate::ReloadResult::succeeded_pinning()
+                                                           : hotstate::ReloadResult::succeeded_pinning(std::string(given)));
+  });
+}
+
+hotstate_code hotstate_migration_result_set(hotstate_migration_result* result, const char* json,
+                                            size_t json_len) noexcept {
+  static constexpr const char* function = "hotstate_migration_result_set";
+  return guarded([&] {
+    if (result == nullptr) invalid_argument(function, "result is NULL");
+    result->json = std::string(text_of(json, json_len, function, "json"));
+  });
+}
+
+hotstate_code hotstate_register_migration(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                          int from_major, int to_major, hotstate_migration_fn migration,
+                                          void* user_data) noexcept {
+  static constexpr const char* function = "hotstate_register_migration";
+  return guarded([&] {
+    const Lease lease(db, function);
+    if (migration == nullptr) invalid_argument(function, "migration is NULL");
+    const std::string_view id = plugin_id_len == 0 ? std::string_view() : text_of(plugin_id, plugin_id_len, function, "plugin_id");
+    lease.manager().register_migration(id, from_major, to_major, [migration, user_data](StateSnapshot snapshot) {
+      const std::string input = snapshot.to_bytes();
+      hotstate_migration_result result;
+      const int status = migration(user_data, input.data(), input.size(), &result);
+      if (status != 0) throw std::runtime_error("the C migration returned " + std::to_string(status));
+      if (!result.json) throw std::runtime_error("the C migration gave no result");
+      return StateSnapshot::from_bytes(*result.json);
+    });
+  });
+}
+
+hotstate_code hotstate_restore_for(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
+                                   const char* target_version, size_t target_version_len, char** json,
+                                   size_t* json_len, uint64_t* seq) noexcept {
+  static constexpr const char* function = "hotstate_restore_for";
+  return load_with(function, db, plugin_id, plugin_id_len, json, json_len, seq,
+                   [&](hotstate::StateManager& m, std::string_view id) {
+                     return m.restore_for(id, text_of(target_version, target_version_len, function, "target_version"));
+                   });
 }
 
 }  // extern "C"
