@@ -527,21 +527,24 @@ TEST_CASE("demo runs twice on the same file and tells the whole story", "[cli]")
   INFO(first.out << first.err);
   REQUIRE(first.exit_code == 0);
   CHECK(first.err.empty());
-  CHECK_THAT(first.out, Catch::Contains("Failed: snapshot of version 1.1.0 is incompatible with 2.0.0") &&
-                            Catch::Contains("rollback triggered") && Catch::Contains("RolledBack") &&
+  CHECK_THAT(first.out, Catch::Contains("migrated and saved") && Catch::Contains("StateMigrated") &&
+                            Catch::Contains("Failed: 3.0.0 crashed while restoring its state") &&
+                            Catch::Contains("last-known-good restored") && Catch::Contains("Restored") &&
+                            Catch::Contains("are all still there") && Catch::Contains("[pinned: last-known-good]") &&
                             Catch::Contains("explore it with") && Catch::Contains("sqlite3"));
 
   {
     // A host that died in the middle of a reload: the next run finds it.
     StateManager manager(file_options(db));
-    manager.begin_reload(*manager.load_snapshot("demo-greeter"), "1.2.0");
+    manager.begin_reload(*manager.load_snapshot("demo-greeter"), "2.1.0");
     manager.set_plugin_state("demo-greeter", hotstate::PluginState::Reloading);
   }
   const Run second = hotstate_tool({"--db", db, "demo"});
   INFO(second.out << second.err);
   REQUIRE(second.exit_code == 0);
   CHECK_THAT(second.out, Catch::Contains("from earlier runs") && Catch::Contains("never finished") &&
-                             Catch::Contains("reload failed") && Catch::Contains("rollback triggered"));
+                             Catch::Contains("loaded 1.0.0 with the state of seq") &&
+                             Catch::Contains("3.0.0 failed"));
 
   {
     StateManager manager(file_options(db));
@@ -552,19 +555,21 @@ TEST_CASE("demo runs twice on the same file and tells the whole story", "[cli]")
     for (const auto& event : manager.audit_events(query)) ++kinds[event.kind];
     for (const char* kind : {"PluginDiscovered", "PluginStateChanged", "SnapshotSaved", "ReloadStarted",
                              "StatePreserved", "StateRestored", "ReloadCompleted", "ReloadFailed", "RollbackTriggered",
-                             "RolledBack"}) {
+                             "StateMigrated", "Pinned", "Restored"}) {
       INFO(kind);
       CHECK(kinds[kind] >= 2);  // once a run at least
     }
     CHECK(kinds["ReloadFailed"] == 2);
-    CHECK(kinds["ReloadStarted"] == 5);
+    CHECK(kinds["ReloadStarted"] == 7);
     CHECK(kinds["ReloadResolved"] == 1);
+    CHECK(kinds["RolledBack"] == 0);  // a failed reload is undone by a restore, not a rollback
     CHECK(manager.plugin_state("demo-greeter") == hotstate::PluginState::Running);
     CHECK(manager.unfinished_reloads().empty());
     const auto current = manager.load_snapshot("demo-greeter");
     REQUIRE(current);
-    CHECK(current->plugin_version == "1.1.0");
-    CHECK(current->get<int>("greetings_sent") == 6);  // 3 a run: the state survived the restart
+    CHECK(current->plugin_version == "2.0.0");
+    CHECK(current->get<int>("greetings_sent") == 6);  // the second run went on from the first run's 1.1.0 state
+    CHECK(manager.pinned("demo-greeter", "last-known-good")->get<int>("greetings_sent") == 7);
     const auto report = manager.verify();
     std::string problems;
     for (const auto& problem : report.problems) problems += problem + "\n";
@@ -572,7 +577,7 @@ TEST_CASE("demo runs twice on the same file and tells the whole story", "[cli]")
     CHECK(report.ok);
   }
 
-  // The commands it suggests work, the diff with the seqs it printed.
+  // The commands it suggests work, the diff and show with the seqs it printed.
   const auto diff_at = second.out.find("diff demo-greeter ");
   REQUIRE(diff_at != std::string::npos);
   std::istringstream seqs(second.out.substr(diff_at + 18));
@@ -581,11 +586,19 @@ TEST_CASE("demo runs twice on the same file and tells the whole story", "[cli]")
   seqs >> seq_a >> seq_b;
   const Run diff = hotstate_tool({"--db", db, "diff", "demo-greeter", seq_a, seq_b});
   CHECK(diff.exit_code == 0);
-  CHECK_THAT(diff.out, Catch::Contains("version 1.0.0") && Catch::Contains("version 1.1.0") &&
-                           Catch::Contains("~ data.greetings_sent"));
+  CHECK_THAT(diff.out, Catch::Contains("version 1.1.0") && Catch::Contains("version 2.0.0") &&
+                           Catch::Contains("last_greeted"));
+  const auto show_at = second.out.find("show demo-greeter --seq ");
+  REQUIRE(show_at != std::string::npos);
+  std::istringstream shown(second.out.substr(show_at + 24));
+  std::string failed_seq;
+  shown >> failed_seq;
+  const Run show = hotstate_tool({"--db", db, "show", "demo-greeter", "--seq", failed_seq});
+  CHECK(show.exit_code == 0);
+  CHECK_THAT(show.out, Catch::Contains("version  3.0.0"));
   for (const std::vector<std::string>& command :
-       {std::vector<std::string>{"plugins"}, {"history", "demo-greeter"}, {"audit", "--plugin", "demo-greeter"},
-        {"state", "demo-greeter"}, {"verify"}}) {
+       {std::vector<std::string>{"plugins"}, {"history", "demo-greeter"}, {"pins", "demo-greeter"},
+        {"audit", "--plugin", "demo-greeter"}, {"state", "demo-greeter"}, {"verify"}}) {
     std::vector<std::string> arguments = {"--db", db};
     arguments.insert(arguments.end(), command.begin(), command.end());
     const Run run = hotstate_tool(arguments);

@@ -183,3 +183,21 @@ TEST_CASE("register_migration refuses equal majors and an empty function", "[res
   CHECK(error_code_of([&] { manager.register_migration("p", 1, 2, hotstate::Migration{}); }) ==
         ErrorCode::InvalidArgument);
 }
+
+TEST_CASE("restore_for carries the newest state forward: a newer snapshot that migrates wins over an older compatible "
+          "one",
+          "[restore-for]") {
+  TempDir dir;
+  StateManager manager(file_options(dir.file("newest.db")));
+  manager.save_snapshot(StateSnapshot("p", "2.0.0").with_data("total", 1));  // an old 2.x state
+  manager.save_snapshot(at_version("1.9.0", 8));                             // newer, after a downgrade
+  manager.register_migration("p", 1, 2, one_to_two);
+  const auto started = manager.restore_for("p", "2.1.0");
+  REQUIRE(started);
+  CHECK(started->get<int>("total") == 8);
+  // Without a migration that fits, the older compatible one is the newest usable.
+  StateManager other(file_options(dir.file("older.db")));
+  other.save_snapshot(StateSnapshot("p", "2.0.0").with_data("total", 1));
+  other.save_snapshot(at_version("1.9.0", 8));
+  CHECK(other.restore_for("p", "2.1.0")->get<int>("total") == 1);
+}

@@ -174,15 +174,17 @@ class StateManager {
   // for equal majors or an empty function. See migration.hpp.
   void register_migration(std::string_view plugin_id, int from_major, int to_major, Migration migration);
 
-  // The state a plugin at `target_version` should start from. Candidates,
-  // newest first: the current snapshot, the history, then pinned snapshots
-  // whose rows are gone. The newest one that can be read and is compatible
-  // with the target (the seed's rule: the same major version) is returned as
-  // it is. Otherwise the newest one that a chain of registered migrations
-  // takes to the target's major is migrated, saved as the plugin's new
-  // current snapshot with `target_version`, and returned; the save and its
-  // StateMigrated {from_seq, from_version, to_version, steps} event are one
-  // transaction. A candidate that cannot be read (Corrupt) or whose migration
+  // The state a plugin at `target_version` should start from: the newest
+  // stored state it can use. Candidates, newest first: the current
+  // snapshot, the history, then pinned snapshots whose rows are gone. The
+  // first that can be read and is either compatible with the target (the
+  // seed's rule: the same major version), returned as it is, or taken to the
+  // target's major by a chain of registered migrations: then migrated, saved
+  // as the plugin's new current snapshot with `target_version`, and
+  // returned, the save and its StateMigrated {from_seq, from_version,
+  // to_version, steps} event in one transaction. An older compatible
+  // snapshot never wins over a newer one that migrates: the newest state is
+  // carried forward. A candidate that cannot be read (Corrupt) or whose migration
   // throws is passed over, recorded as RestoreSkipped {seq, reason}, and the
   // next one is tried. Null when nothing fits. Majors are compared as the
   // text before the first '.'; migrations need it to be a number.

@@ -32,18 +32,16 @@ SnapshotPtr StateManager::restore_for(std::string_view plugin_id, std::string_vi
     if (!skipped.empty()) impl_->write(&internal::Store::record_skipped, plugin_id, std::move(skipped));
   };
 
-  // First choice: one the target runs as it is.
+  // Newest first: one the target runs as it is, or one a chain of
+  // migrations takes to the target's major.
+  const std::optional<int> target_major = internal::major_number(target_version);
   for (const SnapshotPtr& candidate : readable) {
     if (candidate->is_compatible(target_version)) {
       record_skipped();
       return candidate;
     }
-  }
-  // Then: one a chain of migrations takes to the target's major.
-  const std::optional<int> target_major = internal::major_number(target_version);
-  for (const SnapshotPtr& candidate : target_major ? readable : std::vector<SnapshotPtr>{}) {
     const std::optional<int> from_major = internal::major_number(candidate->plugin_version);
-    if (!from_major) continue;
+    if (!target_major || !from_major) continue;
     const auto chain = impl_->migrations.chain(plugin_id, *from_major, *target_major);
     if (!chain) continue;
     StateSnapshot migrated = *candidate;

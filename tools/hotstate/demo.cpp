@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -27,8 +28,10 @@ namespace {
 
 const std::string kDemoPlugin = "demo-greeter";
 
-// A toy plugin whose state is a counter and a greeting; version 2 cannot read
-// version 1's state, so restoring into it fails as a real breaking change would.
+// A toy plugin whose state is a counter and the last name it greeted. Its
+// 2.x renamed the key "last_name" to "last_greeted": it reads 1.x state only
+// through the registered migration. 3.0.0 is broken: it cannot restore any
+// state, as a real bad release would crash.
 class GreeterPlugin : public hotstate::StatefulPlugin {
  public:
   explicit GreeterPlugin(std::string version) : version_(std::move(version)) {}
@@ -36,16 +39,17 @@ class GreeterPlugin : public hotstate::StatefulPlugin {
   StateSnapshot create_snapshot() const override {
     return StateSnapshot(kDemoPlugin, version_)
         .with_data("greetings_sent", greetings_sent_)
-        .with_data("last_name", last_name_)
+        .with_data(name_key(), last_name_)
         .with_metadata("reason", "hot-reload");
   }
 
   void restore_snapshot(const StateSnapshot& snapshot) override {
+    if (version_.rfind("3.", 0) == 0) throw std::runtime_error("3.0.0 crashed while restoring its state");
     if (!is_snapshot_compatible(snapshot)) {
       throw std::runtime_error("snapshot of version " + snapshot.plugin_version + " is incompatible with " + version_);
     }
     greetings_sent_ = snapshot.get<std::int64_t>("greetings_sent").value_or(0);
-    last_name_ = snapshot.get<std::string>("last_name").value_or("");
+    last_name_ = snapshot.get<std::string>(name_key()).value_or("");
   }
 
   std::string plugin_version() const override { return version_; }
@@ -57,24 +61,39 @@ class GreeterPlugin : public hotstate::StatefulPlugin {
   std::int64_t greetings_sent() const { return greetings_sent_; }
 
  private:
+  std::string name_key() const { return version_.rfind("1.", 0) == 0 ? "last_name" : "last_greeted"; }
+
   std::string version_;
   std::int64_t greetings_sent_ = 0;
   std::string last_name_;
 };
 
+// 1.x -> 2.x: the key was renamed.
+StateSnapshot rename_last_name(StateSnapshot snapshot) {
+  if (const auto found = snapshot.data.find("last_name"); found != snapshot.data.end()) {
+    snapshot.data["last_greeted"] = found->second;
+    snapshot.data.erase(found);
+  }
+  return snapshot;
+}
+
 // What one hot reload did.
 struct ReloadStory {
-  hotstate::ReloadTicket ticket;  // begin_reload's: the reload id and the seq of the state preserved
-  std::string error;              // why the new version failed; empty when it runs
-  std::uint64_t discarded_seq = 0;  // the failed version's snapshot, discarded by the rollback
-  std::uint64_t restored_seq = 0;   // the snapshot the old version went back to
+  hotstate::ReloadTicket ticket;    // begin_reload's: the reload id and the seq of the state preserved
+  hotstate::SnapshotPtr started;    // the state the new version started from (restore_for)
+  std::string error;                // why the new version failed; empty when it runs
+  std::uint64_t failed_seq = 0;     // the failed version's own snapshot, kept in the history
+  hotstate::SnapshotPtr restored;   // last-known-good, restored as a copy after a failure
 };
 
-// Hot-reloads `running` to `next` the way a host would, recording every step:
-// begin_reload preserves the running state, `next` restores it. When `next`
-// rejects it, the reload fails, a rollback is triggered and `running` keeps
-// going with the last good state; otherwise `next` is running afterwards.
-ReloadStory hot_reload(StateManager& manager, GreeterPlugin& running, GreeterPlugin& next) {
+// Hot-reloads `running` to `next` the way a host would, recording every
+// step: begin_reload preserves the running state; `next` starts from
+// restore_for (migrated when a migration takes the state to its major); it
+// runs (`work`), and finish_reload pins what it saved as last-known-good.
+// When `next` fails, the host restores last-known-good, non-destructively,
+// and `running` goes on with it.
+ReloadStory hot_reload(StateManager& manager, GreeterPlugin& running, GreeterPlugin& next,
+                       const std::function<void(GreeterPlugin&)>& work) {
   ReloadStory story;
   story.ticket = manager.begin_reload(running.create_snapshot(), next.plugin_version());
   const std::uint64_t reload_id = story.ticket.id;
@@ -82,47 +101,39 @@ ReloadStory hot_reload(StateManager& manager, GreeterPlugin& running, GreeterPlu
   manager.record_event(ReloadEvent::state_preserved(kDemoPlugin)
                            .with("reload_id", reload_id)
                            .with("seq", story.ticket.snapshot_seq));
-
-  const auto preserved = manager.load_snapshot(kDemoPlugin);
-  if (!preserved) throw std::runtime_error("the state begin_reload preserved is gone (another writer cleared it?)");
   try {
-    next.restore_snapshot(*preserved);
+    story.started = manager.restore_for(kDemoPlugin, next.plugin_version());
+    if (!story.started) throw std::runtime_error("no stored state fits " + next.plugin_version());
+    next.restore_snapshot(*story.started);
   } catch (const hotstate::Error&) {
     throw;  // the store failed: not the plugin's failure
   } catch (const std::exception& rejected) {
     story.error = rejected.what();
   }
   if (story.error.empty()) {
-    manager.record_event(ReloadEvent::state_restored(kDemoPlugin).with("reload_id", reload_id).with("seq", preserved->seq));
-    manager.finish_reload(reload_id, ReloadResult::succeeded());
+    manager.record_event(
+        ReloadEvent::state_restored(kDemoPlugin).with("reload_id", reload_id).with("seq", story.started->seq));
     manager.set_plugin_state(kDemoPlugin, PluginState::Running);
+    work(next);
+    manager.save_snapshot(next.create_snapshot());
+    manager.finish_reload(reload_id, ReloadResult::succeeded_pinning());
     return story;
   }
 
-  // The new version started with empty state, and that state was saved
-  // before the host saw the failure: the rollback has something to discard.
-  manager.save_snapshot(next.create_snapshot());
-  story.discarded_seq = manager.load_snapshot(kDemoPlugin)->seq;
+  // What the new version was given stays in the history (a restore deletes nothing).
+  story.failed_seq = story.started ? story.started->seq : 0;
   manager.finish_reload(reload_id, ReloadResult::failed(story.error, 1));
   manager.set_plugin_state(kDemoPlugin, PluginState::failed(story.error));
-  manager.record_event(ReloadEvent::rollback_triggered(
-                           kDemoPlugin, next.plugin_version() + " could not restore the state of " +
-                                            running.plugin_version())
+  manager.record_event(ReloadEvent::rollback_triggered(kDemoPlugin, next.plugin_version() + " failed: " + story.error)
                            .with("reload_id", reload_id));
-  hotstate::SnapshotPtr restored = manager.rollback(kDemoPlugin);
-  if (!restored) {
-    // No history to go back to (someone set max_history to 0): the journal's
-    // copy of the preserved state is the last good one.
-    manager.save_snapshot(*preserved);
-    restored = manager.load_snapshot(kDemoPlugin);
-  }
-  running.restore_snapshot(*restored);
-  story.restored_seq = restored->seq;
-  manager.record_event(ReloadEvent::state_restored(kDemoPlugin).with("reload_id", reload_id).with("seq", restored->seq));
+  const hotstate::SnapshotPtr good = manager.pinned(kDemoPlugin, "last-known-good");
+  story.restored = manager.restore(kDemoPlugin, good ? good->seq : story.ticket.snapshot_seq);
+  running.restore_snapshot(*story.restored);
+  manager.record_event(
+      ReloadEvent::state_restored(kDemoPlugin).with("reload_id", reload_id).with("seq", story.restored->seq));
   manager.set_plugin_state(kDemoPlugin, PluginState::Running);
   return story;
 }
-
 
 // `text` as one shell word: unchanged when it is plain, otherwise quoted.
 std::string shell_word(const std::string& text) {
@@ -172,14 +183,18 @@ int run_demo(const hotstate::Options& options, const std::string& program) {
     manager.resolve_reload(unfinished.id, "demo: resumed from the last good state after a restart");
   }
 
-  // 1. The host discovers the plugin and loads version 1.0.0, with the state
-  //    an earlier run left when it is compatible.
+  // 1. The host discovers the plugin and loads version 1.0.0, with the
+  //    newest 1.x state an earlier run left, when there is one.
+  manager.register_migration(id, 1, 2, rename_last_name);
+  manager.register_migration(id, 2, 3, [](StateSnapshot snapshot) { return snapshot; });  // 3.x kept the keys
   manager.record_event(ReloadEvent::plugin_discovered(id).with("version", "1.0.0"));
   manager.set_plugin_state(id, PluginState::Loading);
   GreeterPlugin v1("1.0.0");
   std::string loaded_with = "fresh state";
-  hotstate::SnapshotPtr previous = last_good ? std::make_shared<const StateSnapshot>(*last_good) : manager.load_snapshot(id);
-  if (previous && v1.is_snapshot_compatible(*previous)) {
+  hotstate::SnapshotPtr previous = last_good && v1.is_snapshot_compatible(*last_good)
+                                       ? std::make_shared<const StateSnapshot>(*last_good)
+                                       : manager.restore_for(id, "1.0.0");
+  if (previous) {
     v1.restore_snapshot(*previous);
     loaded_with = "the state of seq " + std::to_string(previous->seq) + " restored";
   }
@@ -192,51 +207,59 @@ int run_demo(const hotstate::Options& options, const std::string& program) {
 
   // 2. Hot reload to 1.1.0: the state is preserved, restored, and runs on.
   GreeterPlugin v11("1.1.0");
-  const ReloadStory first = hot_reload(manager, v1, v11);
+  const ReloadStory first = hot_reload(manager, v1, v11, [](GreeterPlugin& p) { p.greet("Linus"); });
   if (!first.error.empty()) throw std::runtime_error("demo: 1.1.0 failed to reload: " + first.error);
-  v11.greet("Linus");
   std::cout << "2. hot reload #" << first.ticket.id << " 1.0.0 -> 1.1.0: state preserved as seq "
-            << first.ticket.snapshot_seq << ", restored into 1.1.0: " << manager.plugin_state(id) << "\n"
-            << "   it greets Linus (greetings_sent " << v11.greetings_sent() << ")\n";
+            << first.ticket.snapshot_seq << ", restored into 1.1.0, which greets Linus (greetings_sent "
+            << v11.greetings_sent() << ");\n   its state pinned as last-known-good\n";
 
-  // 3. Hot reload to 2.0.0, a breaking version: it rejects the 1.x state, the
-  //    reload fails and is rolled back; 1.1.0 runs on with its state.
+  // 3. Hot reload to 2.0.0, which renamed a key of the state: restore_for
+  //    migrates the 1.x state (registered migration 1 -> 2) and saves it.
   GreeterPlugin v2("2.0.0");
-  const ReloadStory second = hot_reload(manager, v11, v2);
-  if (second.error.empty()) {
-    std::cout << "3. hot reload #" << second.ticket.id << " 1.1.0 -> 2.0.0: " << manager.plugin_state(id) << "\n";
-  } else {
-    std::cout << "3. hot reload #" << second.ticket.id << " 1.1.0 -> 2.0.0: state preserved as seq "
-              << second.ticket.snapshot_seq << ", but 2.0.0 rejected it and the reload failed:\n"
-              << "     " << PluginState::failed(second.error) << "\n"
-              << "   2.0.0 had started empty and saved seq " << second.discarded_seq << "\n"
-              << "4. rollback triggered: seq " << second.discarded_seq << " discarded, 1.1.0 restored from seq "
-              << second.restored_seq << ": " << manager.plugin_state(id) << " (greetings_sent "
-              << v11.greetings_sent() << ")\n";
-  }
+  const ReloadStory second = hot_reload(manager, v11, v2, [](GreeterPlugin& p) { p.greet("Margaret"); });
+  if (!second.error.empty()) throw std::runtime_error("demo: 2.0.0 failed to reload: " + second.error);
+  const std::uint64_t migrated_seq = second.started->seq;
+  std::cout << "3. hot reload #" << second.ticket.id << " 1.1.0 -> 2.0.0, a breaking version (last_name is now "
+            << "last_greeted):\n   the 1.x state migrated and saved as seq " << migrated_seq
+            << " (StateMigrated), restored into 2.0.0, which greets Margaret (greetings_sent " << v2.greetings_sent()
+            << ");\n   pinned as last-known-good\n";
+
+  // 4. Hot reload to 3.0.0, a bad release: it fails, and the host restores
+  //    last-known-good as a copy; nothing is deleted.
+  GreeterPlugin v3("3.0.0");
+  const ReloadStory third = hot_reload(manager, v2, v3, [](GreeterPlugin&) {});
+  if (third.error.empty()) throw std::runtime_error("demo: 3.0.0 was expected to fail");
+  std::cout << "4. hot reload #" << third.ticket.id << " 2.0.0 -> 3.0.0 failed: " << PluginState::failed(third.error)
+            << "\n   the state migrated for it stays in the history as seq " << third.failed_seq
+            << "; last-known-good restored as seq " << third.restored->seq << ": " << manager.plugin_state(id)
+            << " (2.0.0, greetings_sent " << v2.greetings_sent() << ")\n";
+
+  // 5. An operator goes back to the state 2.0.0 started from, by its seq;
+  //    again a copy: every row stays.
+  const auto rows_before = manager.get_history(id).size() + 1;
+  const hotstate::SnapshotPtr chosen = manager.restore(id, migrated_seq);
+  std::cout << "5. restored seq " << migrated_seq << " (the migrated state) as seq " << chosen->seq << "; the "
+            << rows_before << " rows before it are all still there\n";
 
   // What the file holds now.
   const auto current = manager.load_snapshot(id);
+  std::map<std::uint64_t, std::string> pinned;
+  for (const auto& pin : manager.pins(id)) pinned[pin.seq] += "  [pinned: " + printable(pin.label) + "]";
   std::cout << "\nhistory of " << id << " (oldest first, max_history " << manager.max_history() << "):\n";
-  for (const auto& entry : manager.get_history(id)) {
+  const auto print_entry = [&](const StateSnapshot& entry, const std::string& mark) {
     std::cout << "  seq " << entry.seq << "  version " << printable(entry.plugin_version) << "  data "
-              << printable(hotstate::Json::from(entry.data).text())
-              << (entry.seq == first.ticket.snapshot_seq ? "  <- preserved by reload #" + std::to_string(first.ticket.id)
-                                                         : std::string())
-              << "\n";
-  }
-  if (current) {
-    std::cout << "  seq " << current->seq << "  version " << printable(current->plugin_version) << "  data "
-              << printable(hotstate::Json::from(current->data).text()) << "  <- current"
-              << (second.error.empty() ? "" : ", the last good state") << "\n";
-  }
+              << printable(hotstate::Json::from(entry.data).text()) << mark
+              << (pinned.count(entry.seq) ? pinned[entry.seq] : std::string()) << "\n";
+  };
+  for (const auto& entry : manager.get_history(id)) print_entry(entry, "");
+  if (current) print_entry(*current, "  <- current");
   std::cout << "state of " << id << ": " << printable(manager.plugin_state(id).to_string()) << "\n";
 
-  hotstate::AuditQuery story_query;  // the failed reload, step by step
+  hotstate::AuditQuery story_query;  // the failed reload and what came after, step by step
   story_query.plugin_id = id;
-  story_query.since_us = second.ticket.started_at_us;
+  story_query.since_us = third.ticket.started_at_us;
   story_query.order = hotstate::AuditOrder::NewestFirst;
-  story_query.limit = 14;
+  story_query.limit = 16;
   auto events = manager.audit_events(story_query);
   std::reverse(events.begin(), events.end());
   std::vector<std::vector<std::string>> rows;
@@ -244,20 +267,22 @@ int run_demo(const hotstate::Options& options, const std::string& program) {
     rows.push_back({hotstate::format_time_us(event.time_us).substr(11, 15), event.kind,
                     shorten(event.short_detail(), 70)});
   }
-  std::cout << "\nthe audit log of reload #" << second.ticket.id << ", step by step (" << events.size()
+  std::cout << "\nthe audit log from reload #" << third.ticket.id << " on, step by step (" << events.size()
             << " events):\n";
   print_table({"TIME (UTC)", "KIND", "DETAIL"}, rows, "  ");
 
   const std::string tool = printable(shell_word(program) + " --db " + shell_word(db_path)) + " ";
-  const std::uint64_t seq_a = first.ticket.snapshot_seq;
-  const std::uint64_t seq_b = current ? current->seq : second.ticket.snapshot_seq;
+  const std::uint64_t seq_a = second.ticket.snapshot_seq;
+  const std::uint64_t seq_b = migrated_seq;
   const std::vector<std::pair<std::string, std::string>> explore = {
       {tool + "plugins", "every plugin and its current snapshot"},
       {tool + "history " + id, "the snapshots above"},
+      {tool + "pins " + id, "what is kept whatever the history bound trims"},
       {tool + "audit --plugin " + id, "every event, newest first (--kind, --since, --json …)"},
       {tool + "state " + id, "its life-cycle state"},
       {tool + "diff " + id + " " + std::to_string(seq_a) + " " + std::to_string(seq_b),
-       "what changed between 1.0.0's and 1.1.0's state"},
+       "what the migration to 2.0.0 changed"},
+      {tool + "show " + id + " --seq " + std::to_string(third.failed_seq), "the failed 3.0.0's state, still stored"},
       {tool + "verify", "integrity, history bound, audit log consistent"},
   };
   std::size_t width = 0;

@@ -1,6 +1,8 @@
-// The hotstate tool's demo: a toy plugin saved, hot-reloaded, failing and
-// rolled back, through the public API as a host would do it, then what the
-// file holds and the commands to explore it with.
+// The hotstate tool's demo: a toy plugin saved and hot-reloaded across
+// versions (its state migrated to a breaking 2.0.0), a bad 3.0.0 failing and
+// last-known-good restored, an old snapshot restored by its seq, through the
+// public API as a host would do it; then what the file holds and the
+// commands to explore it with.
 #pragma once
 
 #include <string>
