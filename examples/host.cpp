@@ -17,14 +17,16 @@
 //     oldest version when there is none), initializes the plugin and restores
 //     its last snapshot: Loading, StateRestored, Running.
 //  4. Runs --steps steps; each changes the plugin's state.
-//  5. Hot-reloads to each --reload-to version (default 1.1.0, then 2.0.0),
-//     running --steps steps after each:
+//  5. Hot-reloads to each --reload-to version (default 1.1.0, then 2.0.0;
+//     3.0.0 renamed a key of the state), running --steps steps after each:
 //       begin_reload saves the running state (ReloadStarted, StatePreserved,
 //       Reloading); the old plugin is destroyed and its library closed; the
 //       new library is copied next to the installed one and renamed over it
 //       (atomic: the path always holds one whole library); it is loaded,
-//       initialized, and given the saved state (StateRestored);
-//       finish_reload (ReloadCompleted); Running.
+//       initialized, and given the state restore_for picks: the saved state,
+//       or, across a major version, that state migrated by the migration the
+//       host registered (StateMigrated) (StateRestored); finish_reload pins
+//       it as last-known-good (ReloadCompleted, Pinned); Running.
 //     When the new version fails to load, initialize or restore: finish_reload
 //     with the error (ReloadFailed, ReloadCompleted), Failed,
 //     RollbackTriggered; the old library is renamed back into place, loaded,
@@ -409,12 +411,7 @@ class Host {
                   << std::endl;
         for (;;) ::pause();
       }
-      HostedPlugin& next = loaded_->plugin();
-      next.initialize();
-      if (!next.is_snapshot_compatible(preserved)) {
-        throw std::runtime_error(target.version + " cannot read the state of " + from_version);
-      }
-      next.restore_snapshot(preserved);
+      loaded_->plugin().initialize();
     } catch (const std::exception& failure) {  // only the new version runs in here, no store call
       // Copied before the library goes: an exception of a type the plugin
       // defined is destroyed by code in that library.
@@ -422,16 +419,36 @@ class Host {
     } catch (...) {
       error = "an exception that is no std::exception";
     }
+    // The state the new version starts from: the saved state when it can
+    // read it, else that state migrated to its major version (saved, and
+    // audited as StateMigrated) by a migration the host registered.
+    SnapshotPtr start;
+    if (!error) {
+      start = manager_.restore_for(id_, target.version);
+      if (!start) error = target.version + " cannot read the state of " + from_version + " (no migration to it)";
+    }
+    if (!error) {
+      try {
+        loaded_->plugin().restore_snapshot(*start);
+      } catch (const std::exception& failure) {
+        error = failure.what();
+      } catch (...) {
+        error = "an exception that is no std::exception";
+      }
+    }
 
     if (!error) {
       manager_.record_event(ReloadEvent::state_restored(id_)
                                 .with("reload_id", ticket.id)
-                                .with("seq", ticket.snapshot_seq)
+                                .with("seq", start->seq)
                                 .with("version", target.version));
-      manager_.finish_reload(ticket.id, ReloadResult::succeeded());
+      manager_.finish_reload(ticket.id, ReloadResult::succeeded_pinning());
       manager_.set_plugin_state(id_, PluginState::Running);
-      std::cout << "  " << target.version << " runs with the state of seq " << ticket.snapshot_seq << ": "
-                << loaded_->plugin().describe() << "\n";
+      std::cout << "  " << target.version << " runs with the state of seq " << start->seq
+                << (start->seq == ticket.snapshot_seq
+                        ? std::string()
+                        : " (seq " + std::to_string(ticket.snapshot_seq) + " migrated from " + from_version + ")")
+                << ": " << loaded_->plugin().describe() << "\n";
       return;
     }
 
@@ -513,6 +530,17 @@ int run(const HostOptions& options) {
   std::cout << "\n";
   std::vector<const Library*> targets;
   for (const auto& version : options.reload_to) targets.push_back(&catalog.at(version));
+  // The state migrations the host carries for its plugin: 3.0.0 renamed
+  // 1.x's "last_message" to "greeting". restore_for applies it when a
+  // reload crosses from 1.x to 3.x, and saves the result.
+  manager.register_migration(catalog.plugin_id, 1, 3, [](StateSnapshot snapshot) {
+    if (const auto found = snapshot.data.find("last_message"); found != snapshot.data.end()) {
+      snapshot.data["greeting"] = found->second;
+      snapshot.data.erase(found);
+    }
+    snapshot.data.erase("recent_messages");  // 3.0.0 keeps no list
+    return snapshot;
+  });
 
   Host host(manager, std::move(catalog), options);
   try {

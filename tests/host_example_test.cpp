@@ -211,7 +211,7 @@ TEST_CASE("the host reloads a plugin, keeps its state, and rolls back a version 
   for (const auto& event : events) {
     if (event.kind == "PluginDiscovered") discovered.push_back(field<std::string>(event, "version").value_or("?"));
   }
-  CHECK(discovered == std::vector<std::string>{"1.0.0", "1.1.0", "2.0.0"});
+  CHECK(discovered == std::vector<std::string>{"1.0.0", "1.1.0", "2.0.0", "3.0.0"});
   CHECK(manager.unfinished_reloads().empty());
   const auto report = manager.verify();
   INFO(Catch::Detail::stringify(report.problems));
@@ -321,4 +321,43 @@ TEST_CASE("a second host run carries on from the state the first one saved", "[h
   StateManager manager(file_options(dir.file("host.db")));
   CHECK(ticks_of(*manager.load_snapshot(kPlugin)) == 6 * kSteps);
   CHECK(manager.verify().ok);
+}
+
+TEST_CASE("a reload across a major version runs the state migration the host registered, and the next run carries "
+          "on from the migrated state",
+          "[host][restore-for]") {
+  TempDir dir;
+  HostRun run = run_host(dir, {"--reload-to", "1.1.0", "--reload-to", "3.0.0"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.out, Catch::Contains("3.0.0 runs with the state of seq") && Catch::Contains("migrated from 1.1.0"));
+  {
+    StateManager manager(file_options(dir.file("host.db")));
+    const auto current = manager.load_snapshot(kPlugin);
+    REQUIRE(current);
+    CHECK(current->plugin_version == "3.0.0");
+    CHECK(current->data.count("last_message") == 0);
+    CHECK(current->get<std::string>("greeting").value_or("").rfind("greetings #", 0) == 0);
+    CHECK(ticks_of(*current) == 3 * kSteps);  // the ticks went through the migration
+    hotstate::AuditQuery query;
+    query.plugin_id = kPlugin;
+    query.kinds = {"StateMigrated"};
+    const auto migrated = manager.audit_events(query);
+    REQUIRE(migrated.size() == 1);
+    CHECK_THAT(migrated[0].detail, Catch::Contains("\"from_version\":\"1.1.0\"") &&
+                                       Catch::Contains("\"to_version\":\"3.0.0\""));
+    CHECK(manager.pinned(kPlugin, "last-known-good")->plugin_version == "3.0.0");
+    CHECK(manager.verify().ok);
+  }
+  // The next run loads 3.0.0 (installed) with its own state: no migration again.
+  run = run_host(dir, {"--reload-to", "3.0.0"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK_THAT(run.out, Catch::Contains("loaded greeter 3.0.0 with the state of seq"));
+  StateManager manager(file_options(dir.file("host.db")));
+  CHECK(ticks_of(*manager.load_snapshot(kPlugin)) == 5 * kSteps);  // steps before and after its reload 3.0.0 -> 3.0.0
+  hotstate::AuditQuery query;
+  query.plugin_id = kPlugin;
+  query.kinds = {"StateMigrated"};
+  CHECK(manager.audit_events(query).size() == 1);
 }
