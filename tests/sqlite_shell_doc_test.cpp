@@ -289,6 +289,18 @@ void write_story(const std::string& path, std::int64_t now) {
   manager.begin_reload(counter("1.0.0", 31, 1), "1.1.0");  // reload 4, seq 11
   at(10 * minute, 1 * second + 380'000);
   manager.save_snapshot(counter("1.1.0", 31, 2));  // seq 12
+
+  // 1 minute ago: clock 1.4.0 -> 2.0.0, which renamed "tz" to "zone": the
+  // host's registered migration carries the state over (restore_for).
+  at(1 * minute);
+  manager.save_snapshot(hotstate::StateSnapshot("clock", "1.4.0").with_data("tz", "UTC").with_data("ticks", 9));  // seq 13
+  manager.register_migration("clock", 1, 2, [](hotstate::StateSnapshot s) {
+    s.data["zone"] = s.data.at("tz");
+    s.data.erase("tz");
+    return s;
+  });
+  at(1 * minute, 500'000);
+  REQUIRE(manager.restore_for("clock", "2.0.0"));  // seq 14
 }
 
 // The story's database, written once per test process; the directory is
