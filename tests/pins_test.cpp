@@ -275,3 +275,19 @@ TEST_CASE("snapshot_at gives the snapshot that was current at a time, through ro
   CHECK(error_code_of([&] { manager.snapshot_at("p", 7700); }) == ErrorCode::NotFound);
   CHECK(at(8000) == 9);
 }
+
+TEST_CASE("verify checks every pin's copy: readable and matching its content hash", "[pins][verify]") {
+  TempDir dir;
+  const auto path = dir.file("verify.db");
+  StateManager manager(file_options(path));
+  const auto seq = manager.save_snapshot(versioned("p", 1));
+  manager.pin("p", seq, "good");
+  CHECK(manager.verify().ok);
+  RawDb shell(path);
+  shell.exec("UPDATE pins SET data = '{\"version\": 2}' WHERE label = 'good'");
+  const auto report = manager.verify();
+  CHECK_FALSE(report.ok);
+  std::string problems;
+  for (const auto& problem : report.problems) problems += problem + "\n";
+  CHECK_THAT(problems, Catch::Contains("pin 'good' of plugin 'p'") && Catch::Contains("content_hash"));
+}

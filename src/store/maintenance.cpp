@@ -254,6 +254,24 @@ std::vector<std::string> Store::verify(int& schema_version) const {
         }
       }
     }
+    {
+      // Each pin's copy: readable, and matching its content hash.
+      SQLite::Statement pins(c.db, std::string("SELECT ") + snapshot_columns + ", content_hash, label FROM pins"
+                                                                              " ORDER BY plugin_id, label");
+      while (pins.executeStep()) {
+        const std::string name = "pin '" + pins.getColumn(8).getString() + "' of plugin '" +
+                                 pins.getColumn(1).getString() + "' (seq " + pins.getColumn(0).getString() + ")";
+        try {
+          (void)read_snapshot(pins);
+        } catch (const Error& error) {
+          problems.push_back(name + " is unreadable: " + std::string(error.message()));
+        }
+        if (!pins.getColumn(7).isNull() &&
+            pins.getColumn(7).getString() != sha3_256_hex(column_text(pins.getColumn(4)), column_text(pins.getColumn(5)))) {
+          problems.push_back(name + " does not match its content_hash (data or metadata changed without it)");
+        }
+      }
+    }
     verify_audit(c.db, problems);
     return problems;
   });
