@@ -470,7 +470,8 @@ HOTSTATE_C_API hotstate_code hotstate_pinned(hotstate_db* db, const char* plugin
 
 /* The pins of the plugin, or of every plugin when plugin_id_len is 0: *json
  * is a JSON array of {"plugin_id","label","seq","plugin_version",
- * "pinned_at_us","in_snapshots"}; free it with hotstate_free(). */
+ * "pinned_at_us","pinned" (ISO-8601 UTC),"in_snapshots"}; free it with
+ * hotstate_free(). */
 HOTSTATE_C_API hotstate_code hotstate_pins(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, char** json,
                                            size_t* json_len) HOTSTATE_NOEXCEPT;
 

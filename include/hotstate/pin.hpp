@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <string>
 
+#include "hotstate/json.hpp"
+
 namespace hotstate {
 
 // One pin, as StateManager::pins lists it. A value type.
@@ -26,5 +28,10 @@ struct PinInfo {
 
   friend bool operator==(const PinInfo&, const PinInfo&) = default;
 };
+
+// A pin as a JSON object, so that Json::from(pin) and Json::from(pins) work:
+// {"plugin_id", "label", "seq", "plugin_version", "pinned_at_us", "pinned"
+// (format_time_us, as the view pinned_snapshots shows it), "in_snapshots"}.
+void to_json(JsonWriter& out, const PinInfo& pin);
 
 }  // namespace hotstate

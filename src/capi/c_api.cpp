@@ -308,13 +308,7 @@ hotstate_code load_with(const char* function, hotstate_db* db, const char* plugi
 hotstate_code load_like(const char* function, hotstate_db* db, const char* plugin_id, std::size_t plugin_id_len,
                         char** json, std::size_t* json_len, std::uint64_t* seq,
                         hotstate::SnapshotPtr (*operation)(hotstate::StateManager&, std::string_view)) noexcept {
-  return guarded([&] {
-    const Lease lease(db, function);
-    require_out(json, function, "json");
-    require_out(json_len, function, "json_len");
-    const std::string_view id = text_of(plugin_id, plugin_id_len, function, "plugin_id");
-    give_snapshot(operation(lease.manager(), id), json, json_len, seq);
-  });
+  return load_with(function, db, plugin_id, plugin_id_len, json, json_len, seq, operation);
 }
 
 }  // namespace
@@ -818,20 +812,7 @@ hotstate_code hotstate_pins(hotstate_db* db, const char* plugin_id, size_t plugi
     require_out(json, function, "json");
     require_out(json_len, function, "json_len");
     const std::string_view id = plugin_id_len == 0 ? std::string_view() : text_of(plugin_id, plugin_id_len, function, "plugin_id");
-    hotstate::JsonWriter out;
-    out.begin_array();
-    for (const hotstate::PinInfo& pin : lease.manager().pins(id)) {
-      out.begin_object();
-      out.member("plugin_id", pin.plugin_id);
-      out.member("label", pin.label);
-      out.member("seq", pin.seq);
-      out.member("plugin_version", pin.plugin_version);
-      out.member("pinned_at_us", pin.pinned_at_us);
-      out.member("in_snapshots", pin.in_snapshots);
-      out.end_object();
-    }
-    out.end_array();
-    give(out.take().text(), json, json_len);
+    give(Json::from(lease.manager().pins(id)).text(), json, json_len);
   });
 }
 

@@ -70,21 +70,7 @@ int command_unpin(StateManager& manager, const std::string& plugin_id, const std
 int command_pins(StateManager& manager, const std::string& plugin_id, bool json) {
   const auto pins = manager.pins(plugin_id);
   if (json) {
-    JsonWriter out;
-    out.begin_array();
-    for (const auto& pin : pins) {
-      out.begin_object();
-      out.member("plugin_id", pin.plugin_id);
-      out.member("label", pin.label);
-      out.member("seq", pin.seq);
-      out.member("plugin_version", pin.plugin_version);
-      out.member("pinned_at_us", pin.pinned_at_us);
-      out.member("pinned", hotstate::format_time_us(pin.pinned_at_us));
-      out.member("in_snapshots", pin.in_snapshots);
-      out.end_object();
-    }
-    out.end_array();
-    std::cout << out.take().text() << "\n";
+    std::cout << hotstate::Json::from(pins).text() << "\n";
     return 0;
   }
   std::printf("%-20s %-20s %8s  %-12s %-27s  %s\n", "PLUGIN", "LABEL", "SEQ", "VERSION", "PINNED (UTC)", "ROW");
