@@ -1575,6 +1575,22 @@ static void test_versions_pins_and_restores(void) {
     hotstate_free(json);
   }
 
+  {
+    /* A batch: all of it, or nothing. */
+    const char* two = "[{\"plugin_id\":\"b1\",\"timestamp\":1,\"data\":{},\"plugin_version\":\"1.0.0\",\"metadata\":{}},"
+                      "{\"plugin_id\":\"b2\",\"timestamp\":1,\"data\":{},\"plugin_version\":\"1.0.0\",\"metadata\":{}}]";
+    const char* bad = "[{\"plugin_id\":\"b3\",\"timestamp\":1,\"data\":{},\"plugin_version\":\"1.0.0\",\"metadata\":{}},"
+                      "{\"plugin_id\":\"b4\"}]";
+    size_t count = 0;
+    CHECK_OK(hotstate_save_all(db, two, strlen(two), &count));
+    CHECK(count == 2);
+    CHECK_CODE(HOTSTATE_INVALID_SNAPSHOT, hotstate_save_all(db, bad, strlen(bad), &count));
+    CHECK(contains(hotstate_last_error(), "element 1"));
+    CHECK_OK(hotstate_load(db, "b3", 2, &json, &len, &seq));
+    CHECK(json == NULL);  /* the first element was not saved either */
+    CHECK_CODE(HOTSTATE_TYPE_MISMATCH, hotstate_save_all(db, "{}", 2, &count));
+  }
+
   CHECK_OK(hotstate_unpin(db, "g", 1, "good", 4, &removed));
   CHECK(removed == 1);
   CHECK_OK(hotstate_unpin(db, "g", 1, "good", 4, &removed));

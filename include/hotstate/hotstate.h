@@ -284,6 +284,13 @@ HOTSTATE_C_API hotstate_code hotstate_set_max_history(hotstate_db* db, size_t ma
 HOTSTATE_C_API hotstate_code hotstate_save(hotstate_db* db, const char* json, size_t json_len,
                                            uint64_t* seq) HOTSTATE_NOEXCEPT;
 
+/* Saves every snapshot of `json_array` (a JSON array of snapshots in the
+ * seed's layout), in order, in one durable transaction: all of them or, on
+ * any failure, none. *count (may be NULL) is how many were saved. Fails as
+ * hotstate_save() does, naming the element that was refused. */
+HOTSTATE_C_API hotstate_code hotstate_save_all(hotstate_db* db, const char* json_array, size_t json_array_len,
+                                               size_t* count) HOTSTATE_NOEXCEPT;
+
 /* hotstate_save(), but only if the plugin's current snapshot still has seq
  * `expected_seq` (0: only if the plugin has no snapshot), e.g. the seq that
  * hotstate_load() gave. Fails with HOTSTATE_CONFLICT, writing nothing, when

@@ -514,6 +514,30 @@ hotstate_code hotstate_save(hotstate_db* db, const char* json, size_t json_len, 
   });
 }
 
+hotstate_code hotstate_save_all(hotstate_db* db, const char* json_array, size_t json_array_len, size_t* count) noexcept {
+  static constexpr const char* function = "hotstate_save_all";
+  return guarded([&] {
+    const Lease lease(db, function);
+    const Json array = Json::parse(text_of(json_array, json_array_len, function, "json_array"));
+    if (array.type() != hotstate::JsonType::Array) {
+      throw Error(ErrorCode::TypeMismatch, std::string(function) + ": json_array must be a JSON array of snapshots");
+    }
+    std::vector<StateSnapshot> snapshots;
+    std::size_t index = 0;
+    for (const Json& element : array.get<std::vector<Json>>()) {
+      try {
+        snapshots.push_back(StateSnapshot::from_bytes(element.text()));
+      } catch (const Error& error) {
+        throw Error(error.code(), std::string(function) + ": element " + std::to_string(index) + ": " +
+                                      std::string(error.message()) + "; nothing was written");
+      }
+      ++index;
+    }
+    const std::size_t saved = lease.manager().save_snapshots(std::move(snapshots)).size();
+    if (count != nullptr) *count = saved;
+  });
+}
+
 hotstate_code hotstate_save_if(hotstate_db* db, const char* json, size_t json_len, uint64_t expected_seq,
                                uint64_t* seq) noexcept {
   static constexpr const char* function = "hotstate_save_if";

@@ -76,6 +76,15 @@ impl Database {
         Ok(seq)
     }
 
+    /// Saves every snapshot, in order, in one durable transaction: all or none.
+    pub fn save_all(&self, snapshots: &[StateSnapshot]) -> Result<usize> {
+        let json = serde_json::to_vec(snapshots)
+            .map_err(|e| Error::new("InvalidSnapshot", format!("the snapshots did not serialize: {}", e)))?;
+        let mut count = 0usize;
+        check(unsafe { ffi::hotstate_save_all(self.raw, json.as_ptr() as *const c_char, json.len(), &mut count) })?;
+        Ok(count)
+    }
+
     fn snapshot_call(
         &self,
         plugin_id: &str,

@@ -20,6 +20,7 @@ extern "C" {
     pub fn hotstate_close(db: *mut hotstate_db);
     pub fn hotstate_set_max_history(db: *mut hotstate_db, max_history: usize, trimmed: *mut usize) -> hotstate_code;
     pub fn hotstate_save(db: *mut hotstate_db, json: *const c_char, json_len: usize, seq: *mut u64) -> hotstate_code;
+    pub fn hotstate_save_all(db: *mut hotstate_db, json_array: *const c_char, json_array_len: usize, count: *mut usize) -> hotstate_code;
     pub fn hotstate_load(
         db: *mut hotstate_db,
         plugin_id: *const c_char,

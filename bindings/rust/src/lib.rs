@@ -183,10 +183,24 @@ impl StateManager {
             }
             None => ":memory:".to_string(),
         };
+        let created = path != ":memory:" && !std::path::Path::new(&path).exists();
         let database = Arc::new(Database::open(&path)?);
         // Only a bound asked for changes the file's: opening never does.
         if let Some(max) = self.max_history {
             database.set_max_history(max)?;
+        }
+        if created {
+            if let Some(dir) = &self.persist_dir {
+                // The seed's own files, moved over once, all or nothing; on a
+                // failure the new database goes, so the next use tries again.
+                if let Err(error) = import_seed_files(&database, dir) {
+                    drop(database);
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{}", path, suffix));
+                    }
+                    return Err(error);
+                }
+            }
         }
         *slot = Some(Arc::clone(&database));
         Ok(database)
@@ -251,6 +265,33 @@ impl Default for StateManager {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The `<plugin_id>.json` files the seed persisted in `dir` (each its
+/// plugin's current snapshot), saved in one transaction, by file name.
+fn import_seed_files(database: &Database, dir: &std::path::Path) -> Result<usize> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::new("CannotOpen", format!("cannot list {}: {}", dir.display(), e)))?;
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::new("Io", format!("cannot list {}: {}", dir.display(), e)))?;
+        let path = entry.path();
+        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);  // not followed: a link is no file here
+        if is_file && path.extension().map_or(false, |e| e == "json") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    let mut snapshots = Vec::with_capacity(files.len());
+    for file in &files {
+        let bytes = std::fs::read(file).map_err(|e| Error::new("Io", format!("cannot read {}: {}", file.display(), e)))?;
+        let snapshot = StateSnapshot::from_bytes(&bytes)
+            .map_err(|e| Error::new("InvalidSnapshot", format!("{} is not a snapshot the seed wrote: {}; nothing was imported", file.display(), e)))?;
+        snapshots.push(snapshot);
+    }
+    if snapshots.is_empty() {
+        return Ok(0);
+    }
+    database.save_all(&snapshots)
 }
 
 /// Trait for plugins that support state preservation

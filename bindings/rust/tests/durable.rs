@@ -61,3 +61,30 @@ async fn many_tasks_saving_and_rolling_back_at_once_never_deadlock() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_seeds_persisted_files_are_imported_on_first_use_all_or_nothing() {
+    let dir = temp_dir("import");
+    std::fs::create_dir_all(&dir).unwrap();
+    // As the seed wrote them: serde_json::to_string_pretty, one file per plugin.
+    for (id, count) in [("alpha", 1), ("beta", 2)] {
+        let snapshot = StateSnapshot::new(id, "1.0.0").with_data("count", &count);
+        std::fs::write(dir.join(format!("{}.json", id)), serde_json::to_string_pretty(&snapshot).unwrap()).unwrap();
+    }
+    std::fs::write(dir.join("broken.json"), "{\"plugin_id\": 1}").unwrap();
+    {
+        let manager = StateManager::new().with_persistence(&dir);
+        assert!(manager.plugin_ids().await.is_empty());  // refused: nothing imported
+    }
+    assert!(!dir.join("hotstate.db").exists());
+    std::fs::remove_file(dir.join("broken.json")).unwrap();
+    let manager = StateManager::new().with_persistence(&dir);
+    assert_eq!(manager.plugin_ids().await, vec!["alpha".to_string(), "beta".to_string()]);
+    assert_eq!(manager.load_snapshot("beta").await.unwrap().get::<i32>("count"), Some(2));
+    drop(manager);
+    // Once only: a second manager finds the database and imports nothing again.
+    std::fs::write(dir.join("gamma.json"), serde_json::to_string(&StateSnapshot::new("gamma", "1.0.0")).unwrap()).unwrap();
+    let again = StateManager::new().with_persistence(&dir);
+    assert_eq!(again.plugin_ids().await.len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
