@@ -1493,7 +1493,10 @@ static int rename_message(void* user_data, const char* json, size_t json_len, ho
   char buffer[2048];
   const char* at;
   size_t prefix;
-  if (user_data != NULL && *(const int*)user_data != 0) return 1;
+  if (user_data != NULL && *(const int*)user_data != 0) {
+    hotstate_migration_result_fail(result, "told to fail", 12);
+    return 1;
+  }
   if (json_len >= sizeof buffer - 16) return 1;
   memcpy(buffer, json, json_len);
   buffer[json_len] = '\0';
@@ -1556,6 +1559,9 @@ static void test_versions_pins_and_restores(void) {
   CHECK_OK(hotstate_register_migration(db, "g", 1, 1, 2, rename_message, &fail));
   CHECK_OK(hotstate_restore_for(db, "g", 1, "2.0.0", 5, &json, &len, &seq));
   CHECK(json == NULL);  /* every candidate's migration failed */
+  CHECK_OK(hotstate_audit_events(db, "g", 1, "RestoreSkipped", INT64_MIN, 1, 1, &json, &len));
+  CHECK(contains(json, "migration failed: told to fail"));
+  hotstate_free(json);
   fail = 0;
   CHECK_OK(hotstate_restore_for(db, "g", 1, "2.0.0", 5, &json, &len, &seq));
   CHECK(contains(json, "\"greeting\":\"Hi\""));

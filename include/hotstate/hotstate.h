@@ -506,6 +506,11 @@ typedef int (*hotstate_migration_fn)(void* user_data, const char* json, size_t j
 HOTSTATE_C_API hotstate_code hotstate_migration_result_set(hotstate_migration_result* result, const char* json,
                                                            size_t json_len) HOTSTATE_NOEXCEPT;
 
+/* Says why a migration failed (copied), for the RestoreSkipped event; the
+ * migration then returns non-zero. Only inside the migration's call. */
+HOTSTATE_C_API hotstate_code hotstate_migration_result_fail(hotstate_migration_result* result, const char* message,
+                                                            size_t message_len) HOTSTATE_NOEXCEPT;
+
 /* Registers (or replaces) the migration of the plugin's state (every
  * plugin's when plugin_id_len is 0) from major version `from_major` to
  * `to_major`, either direction; restore_for chains them. `user_data` is

@@ -40,6 +40,7 @@
 // What a C migration gives back (hotstate_migration_result_set).
 struct hotstate_migration_result {
   std::optional<std::string> json;
+  std::optional<std::string> error;  // why it failed (hotstate_migration_result_fail)
 };
 
 namespace {
@@ -860,6 +861,15 @@ hotstate_code hotstate_migration_result_set(hotstate_migration_result* result, c
   });
 }
 
+hotstate_code hotstate_migration_result_fail(hotstate_migration_result* result, const char* message,
+                                             size_t message_len) noexcept {
+  static constexpr const char* function = "hotstate_migration_result_fail";
+  return guarded([&] {
+    if (result == nullptr) invalid_argument(function, "result is NULL");
+    result->error = std::string(text_of(message, message_len, function, "message"));
+  });
+}
+
 hotstate_code hotstate_register_migration(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
                                           int from_major, int to_major, hotstate_migration_fn migration,
                                           void* user_data) noexcept {
@@ -872,6 +882,7 @@ hotstate_code hotstate_register_migration(hotstate_db* db, const char* plugin_id
       const std::string input = snapshot.to_bytes();
       hotstate_migration_result result;
       const int status = migration(user_data, input.data(), input.size(), &result);
+      if (result.error) throw std::runtime_error(*result.error);
       if (status != 0) throw std::runtime_error("the C migration returned " + std::to_string(status));
       if (!result.json) throw std::runtime_error("the C migration gave no result");
       return StateSnapshot::from_bytes(*result.json);

@@ -10,7 +10,10 @@ use crate::StateSnapshot;
 
 /// An open database. Closed when dropped.
 pub struct Database {
-    raw: *mut ffi::hotstate_db,
+    pub(crate) raw: *mut ffi::hotstate_db,
+    // The migrations registered on this handle: alive while it is open.
+    // Boxed twice: the C side holds the address of the inner box.
+    pub(crate) migrations: std::sync::Mutex<Vec<Box<Box<crate::typed::MigrationFn>>>>,
 }
 
 // SAFETY: every function of the C API may be called on one handle from any
@@ -20,12 +23,13 @@ unsafe impl Sync for Database {}
 
 impl Drop for Database {
     fn drop(&mut self) {
-        // SAFETY: raw came from hotstate_open_path and is closed once.
+        // SAFETY: raw came from hotstate_open_path and is closed once, before
+        // the migrations it may call are dropped (fields drop after this).
         unsafe { ffi::hotstate_close(self.raw) };
     }
 }
 
-fn check(code: ffi::hotstate_code) -> Result<()> {
+pub(crate) fn check(code: ffi::hotstate_code) -> Result<()> {
     if code == ffi::HOTSTATE_OK {
         Ok(())
     } else {
@@ -34,7 +38,7 @@ fn check(code: ffi::hotstate_code) -> Result<()> {
 }
 
 /// Takes a buffer the C API allocated; None for NULL.
-fn take_buffer(buffer: *mut c_char, len: usize) -> Option<Vec<u8>> {
+pub(crate) fn take_buffer(buffer: *mut c_char, len: usize) -> Option<Vec<u8>> {
     if buffer.is_null() {
         return None;
     }
@@ -44,7 +48,7 @@ fn take_buffer(buffer: *mut c_char, len: usize) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
-fn parse_snapshot(bytes: &[u8]) -> Result<StateSnapshot> {
+pub(crate) fn parse_snapshot(bytes: &[u8]) -> Result<StateSnapshot> {
     StateSnapshot::from_bytes(bytes).map_err(|e| Error::new("InvalidSnapshot", format!("a snapshot from hotstate did not parse: {}", e)))
 }
 
@@ -56,7 +60,7 @@ impl Database {
         let mut raw = ptr::null_mut();
         // SAFETY: c_path is NUL-terminated; raw receives the handle.
         check(unsafe { ffi::hotstate_open_path(c_path.as_ptr(), &mut raw) })?;
-        Ok(Database { raw })
+        Ok(Database { raw, migrations: std::sync::Mutex::new(Vec::new()) })
     }
 
     /// Sets the history bound of the file (audited; a lower one trims at once).

@@ -48,3 +48,134 @@ extern "C" {
     ) -> hotstate_code;
     pub fn hotstate_plugin_ids(db: *mut hotstate_db, json: *mut *mut c_char, json_len: *mut usize) -> hotstate_code;
 }
+
+pub type hotstate_migration_fn =
+    unsafe extern "C" fn(user_data: *mut c_void, json: *const c_char, json_len: usize, result: *mut c_void) -> c_int;
+
+extern "C" {
+    pub fn hotstate_record_event(
+        db: *mut hotstate_db,
+        kind: *const c_char,
+        plugin_id: *const c_char,
+        plugin_id_len: usize,
+        detail_json: *const c_char,
+        detail_len: usize,
+    ) -> hotstate_code;
+    pub fn hotstate_audit_events(
+        db: *mut hotstate_db,
+        plugin_id: *const c_char,
+        plugin_id_len: usize,
+        kind: *const c_char,
+        since_us: i64,
+        limit: usize,
+        newest_first: c_int,
+        json: *mut *mut c_char,
+        json_len: *mut usize,
+    ) -> hotstate_code;
+    pub fn hotstate_begin_reload(
+        db: *mut hotstate_db,
+        snapshot_json: *const c_char,
+        snapshot_len: usize,
+        to_version: *const c_char,
+        to_version_len: usize,
+        reload_id: *mut u64,
+        snapshot_seq: *mut u64,
+    ) -> hotstate_code;
+    pub fn hotstate_finish_reload(
+        db: *mut hotstate_db,
+        reload_id: u64,
+        success: c_int,
+        error: *const c_char,
+        error_len: usize,
+        attempt: u32,
+    ) -> hotstate_code;
+    pub fn hotstate_finish_reload_pinning(db: *mut hotstate_db, reload_id: u64, label: *const c_char, label_len: usize) -> hotstate_code;
+    pub fn hotstate_unfinished_reloads(db: *mut hotstate_db, json: *mut *mut c_char, json_len: *mut usize) -> hotstate_code;
+    pub fn hotstate_resolve_reload(db: *mut hotstate_db, reload_id: u64, note: *const c_char, note_len: usize) -> hotstate_code;
+    pub fn hotstate_set_plugin_state(
+        db: *mut hotstate_db,
+        plugin_id: *const c_char,
+        plugin_id_len: usize,
+        state: *const c_char,
+        reason: *const c_char,
+        reason_len: usize,
+    ) -> hotstate_code;
+    pub fn hotstate_plugin_state(
+        db: *mut hotstate_db,
+        plugin_id: *const c_char,
+        plugin_id_len: usize,
+        json: *mut *mut c_char,
+        json_len: *mut usize,
+    ) -> hotstate_code;
+    pub fn hotstate_snapshot(
+        db: *mut hotstate_db,
+        plugin_id: *const c_char,
+        plugin_id_len: usize,
+        seq: u64,
+        json: *mut *mut c_char,
+        json_len: *mut usize,
+    ) -> hotstate_code;
+    pub fn hotstate_restore(
+        db: *mut hotstate_db,
+        plugin_id: *const c_char,
+        plugin_id_len: usize,
+        seq: u64,
+        json: *mut *mut c_char,
+        json_len: *mut usize,
+        new_seq: *mut u64,
+    ) -> hotstate_code;
+    pub fn hotstate_pin(
+        db: *mut hotstate_db,
+        plugin_id: *const c_char,
+        plugin_id_len: usize,
+        seq: u64,
+        label: *const c_char,
+        label_len: usize,
+    ) -> hotstate_code;
+    pub fn hotstate_unpin(
+        db: *mut hotstate_db,
+        plugin_id: *const c_char,
+        plugin_id_len: usize,
+        label: *const c_char,
+        label_len: usize,
+        removed: *mut c_int,
+    ) -> hotstate_code;
+    pub fn hotstate_pinned(
+        db: *mut hotstate_db,
+        plugin_id: *const c_char,
+        plugin_id_len: usize,
+        label: *const c_char,
+        label_len: usize,
+        json: *mut *mut c_char,
+        json_len: *mut usize,
+        seq: *mut u64,
+    ) -> hotstate_code;
+    pub fn hotstate_pins(
+        db: *mut hotstate_db,
+        plugin_id: *const c_char,
+        plugin_id_len: usize,
+        json: *mut *mut c_char,
+        json_len: *mut usize,
+    ) -> hotstate_code;
+    pub fn hotstate_migration_result_set(result: *mut c_void, json: *const c_char, json_len: usize) -> hotstate_code;
+    pub fn hotstate_migration_result_fail(result: *mut c_void, message: *const c_char, message_len: usize) -> hotstate_code;
+    pub fn hotstate_register_migration(
+        db: *mut hotstate_db,
+        plugin_id: *const c_char,
+        plugin_id_len: usize,
+        from_major: c_int,
+        to_major: c_int,
+        migration: hotstate_migration_fn,
+        user_data: *mut c_void,
+    ) -> hotstate_code;
+    pub fn hotstate_restore_for(
+        db: *mut hotstate_db,
+        plugin_id: *const c_char,
+        plugin_id_len: usize,
+        target_version: *const c_char,
+        target_version_len: usize,
+        json: *mut *mut c_char,
+        json_len: *mut usize,
+        seq: *mut u64,
+    ) -> hotstate_code;
+}

@@ -21,9 +21,11 @@
 mod database;
 mod error;
 mod ffi;
+mod typed;
 
 pub use database::Database;
 pub use error::{Error, Result};
+pub use typed::{AuditEvent, PinInfo, ReloadTicket, UnfinishedReload};
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -169,8 +171,10 @@ impl StateManager {
         self
     }
 
-    /// The database, opened on first use.
-    fn database(&self) -> Result<Arc<Database>> {
+    /// The database, opened on first use: the typed API (audit log, reload
+    /// journal, plugin states, restores, pins, restore_for) on the same
+    /// handle as this manager.
+    pub fn database(&self) -> Result<Arc<Database>> {
         let mut slot = self.database.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(database) = slot.as_ref() {
             return Ok(Arc::clone(database));
