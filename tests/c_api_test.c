@@ -1597,6 +1597,26 @@ static void test_versions_pins_and_restores(void) {
     CHECK_CODE(HOTSTATE_TYPE_MISMATCH, hotstate_save_all(db, "{}", 2, &count));
   }
 
+  {
+    /* Maintenance: a backup that opens, and verify. */
+    int ok = -1;
+    hotstate_db* copy = NULL;
+    CHECK_OK(hotstate_backup(db, temp_file("versions-copy.db")));
+    CHECK_OK(hotstate_open_path(temp_file("versions-copy.db"), &copy));
+    if (copy != NULL) {
+      CHECK_OK(hotstate_load(copy, "g", 1, &json, &len, &seq));
+      CHECK(json != NULL);
+      hotstate_free(json);
+      hotstate_close(copy);
+    }
+    CHECK_OK(hotstate_verify(db, &ok, &json, &len));
+    CHECK(ok == 1);
+    CHECK_TEXT(json, "[]");
+    hotstate_free(json);
+    CHECK_OK(hotstate_verify(db, &ok, NULL, NULL));
+    CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_backup(db, NULL));
+  }
+
   CHECK_OK(hotstate_unpin(db, "g", 1, "good", 4, &removed));
   CHECK(removed == 1);
   CHECK_OK(hotstate_unpin(db, "g", 1, "good", 4, &removed));

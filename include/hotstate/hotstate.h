@@ -433,6 +433,21 @@ HOTSTATE_C_API hotstate_code hotstate_set_plugin_state(hotstate_db* db, const ch
 HOTSTATE_C_API hotstate_code hotstate_plugin_state(hotstate_db* db, const char* plugin_id, size_t plugin_id_len,
                                                    char** json, size_t* json_len) HOTSTATE_NOEXCEPT;
 
+/* ---- Maintenance */
+
+/* Writes a consistent copy of the database to `path` (NUL-terminated) with
+ * SQLite's online backup API while writers go on; `path` is either its old
+ * self or the whole copy (see StateManager::backup). Fails with
+ * HOTSTATE_INVALID_ARGUMENT when `path` is this database itself,
+ * HOTSTATE_CANNOT_OPEN, HOTSTATE_IO or HOTSTATE_DISK_FULL. */
+HOTSTATE_C_API hotstate_code hotstate_backup(hotstate_db* db, const char* path) HOTSTATE_NOEXCEPT;
+
+/* Checks the file as StateManager::verify does. On success *ok is 1 when it
+ * found no problem, else 0, and *json (may be NULL with json_len NULL: not
+ * wanted) is a JSON array of the problems, one sentence each; free it with
+ * hotstate_free(). */
+HOTSTATE_C_API hotstate_code hotstate_verify(hotstate_db* db, int* ok, char** json, size_t* json_len) HOTSTATE_NOEXCEPT;
+
 /* ---- State across versions: stored snapshots, restores, pins, migrations
  *
  * Snapshots come back as hotstate_load() gives them: *json a buffer in the

@@ -779,6 +779,29 @@ hotstate_code hotstate_plugin_state(hotstate_db* db, const char* plugin_id, size
 }
 
 
+// ---- Maintenance
+
+hotstate_code hotstate_backup(hotstate_db* db, const char* path) noexcept {
+  static constexpr const char* function = "hotstate_backup";
+  return guarded([&] {
+    const Lease lease(db, function);
+    if (path == nullptr) invalid_argument(function, "path is NULL");
+    lease.manager().backup(path);
+  });
+}
+
+hotstate_code hotstate_verify(hotstate_db* db, int* ok, char** json, size_t* json_len) noexcept {
+  static constexpr const char* function = "hotstate_verify";
+  return guarded([&] {
+    const Lease lease(db, function);
+    require_out(ok, function, "ok");
+    if ((json == nullptr) != (json_len == nullptr)) invalid_argument(function, "json and json_len go together");
+    const hotstate::StateManager::VerifyReport report = lease.manager().verify();
+    if (json != nullptr) give(Json::from(report.problems).text(), json, json_len);
+    *ok = report.ok ? 1 : 0;
+  });
+}
+
 // ---- State across versions
 
 hotstate_code hotstate_snapshot(hotstate_db* db, const char* plugin_id, size_t plugin_id_len, uint64_t seq,

@@ -157,6 +157,8 @@ extern "C" {
         json: *mut *mut c_char,
         json_len: *mut usize,
     ) -> hotstate_code;
+    pub fn hotstate_backup(db: *mut hotstate_db, path: *const c_char) -> hotstate_code;
+    pub fn hotstate_verify(db: *mut hotstate_db, ok: *mut c_int, json: *mut *mut c_char, json_len: *mut usize) -> hotstate_code;
     pub fn hotstate_migration_result_set(result: *mut c_void, json: *const c_char, json_len: usize) -> hotstate_code;
     pub fn hotstate_migration_result_fail(result: *mut c_void, message: *const c_char, message_len: usize) -> hotstate_code;
     pub fn hotstate_register_migration(

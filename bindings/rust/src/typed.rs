@@ -326,6 +326,23 @@ impl Database {
         parse(&bytes.unwrap_or_else(|| b"[]".to_vec()), "pins")
     }
 
+    /// Writes a consistent copy of the database to `path` while writers go
+    /// on; `path` is either its old self or the whole copy.
+    pub fn backup(&self, path: &std::path::Path) -> Result<()> {
+        let path = c_text(&path.to_string_lossy(), "the path")?;
+        check(unsafe { ffi::hotstate_backup(self.raw, path.as_ptr()) })
+    }
+
+    /// Checks the file (integrity, schema, history bound, every row and pin,
+    /// the audit log): the problems found, none when it is sound.
+    pub fn verify(&self) -> Result<Vec<String>> {
+        let mut ok: c_int = 0;
+        let mut buffer = ptr::null_mut();
+        let mut len = 0usize;
+        check(unsafe { ffi::hotstate_verify(self.raw, &mut ok, &mut buffer, &mut len) })?;
+        parse(&take_buffer(buffer, len).unwrap_or_else(|| b"[]".to_vec()), "verify's report")
+    }
+
     /// Registers the migration of the plugin's state ("" for every plugin)
     /// from major `from_major` to `to_major`, either direction; restore_for
     /// chains them. Err from the closure (or a panic) fails that migration.

@@ -77,3 +77,19 @@ fn restore_for_runs_rust_closures_and_passes_over_one_that_fails() {
     assert!(panicked[0].detail["reason"].as_str().unwrap().contains("it panicked"));
     assert!(db.register_migration("p", 3, 3, Ok).is_err());
 }
+
+#[test]
+fn backup_makes_a_copy_that_opens_and_verify_finds_nothing_wrong() {
+    let dir = std::env::temp_dir().join(format!("hotstate-rust-backup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = Database::open(dir.join("source.db").to_str().unwrap()).unwrap();
+    db.save(&snapshot("1.0.0", 7)).unwrap();
+    assert!(db.verify().unwrap().is_empty());
+    db.backup(&dir.join("copy.db")).unwrap();
+    let copy = Database::open(dir.join("copy.db").to_str().unwrap()).unwrap();
+    assert_eq!(copy.load("p").unwrap().unwrap().get::<i64>("count"), Some(7));
+    assert!(copy.verify().unwrap().is_empty());
+    assert_eq!(db.backup(&dir.join("source.db")).unwrap_err().name, "InvalidArgument");
+    let _ = std::fs::remove_dir_all(&dir);
+}
