@@ -42,12 +42,9 @@ std::map<std::uint64_t, std::vector<std::string>> pins_by_seq(const StateManager
   return labels;
 }
 
-// The snapshot of `plugin_id` with `seq`, current or in its history.
+// The stored snapshot of `plugin_id` with `seq`: current, history or pinned.
 StateSnapshot snapshot_with_seq(const StateManager& manager, const std::string& plugin_id, std::uint64_t seq) {
-  if (auto current = manager.load_snapshot(plugin_id); current && current->seq == seq) return *current;
-  for (auto& entry : manager.get_history(plugin_id)) {
-    if (entry.seq == seq) return entry;
-  }
+  if (const auto stored = manager.snapshot(plugin_id, seq)) return *stored;
   throw UsageError("plugin '" + plugin_id + "' has no snapshot with seq " + std::to_string(seq));
 }
 
