@@ -80,7 +80,7 @@ int command_import(StateManager& manager, const std::string& directory, bool jso
     try {
       manager.check_snapshot(snapshots[i]);
     } catch (const hotstate::Error& refused) {
-      throw hotstate::Error(refused.code(), files[i] + ": " + refused.what() + "; nothing was imported");
+      throw hotstate::Error(refused.code(), files[i] + ": " + std::string(refused.message()) + "; nothing was imported");
     }
   }
   manager.save_snapshots(std::move(snapshots));  // all files or none
