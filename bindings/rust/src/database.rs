@@ -48,6 +48,15 @@ pub(crate) fn take_buffer(buffer: *mut c_char, len: usize) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
+/// Runs a C API call that gives back a buffer (json, json_len); the buffer's
+/// bytes, None when the call gave NULL.
+pub(crate) fn json_of(call: &dyn Fn(*mut *mut c_char, *mut usize) -> ffi::hotstate_code) -> Result<Option<Vec<u8>>> {
+    let mut buffer = ptr::null_mut();
+    let mut len = 0usize;
+    check(call(&mut buffer, &mut len))?;
+    Ok(take_buffer(buffer, len))
+}
+
 pub(crate) fn parse_snapshot(bytes: &[u8]) -> Result<StateSnapshot> {
     StateSnapshot::from_bytes(bytes).map_err(|e| Error::new("InvalidSnapshot", format!("a snapshot from hotstate did not parse: {}", e)))
 }
@@ -94,11 +103,9 @@ impl Database {
         plugin_id: &str,
         call: unsafe extern "C" fn(*mut ffi::hotstate_db, *const c_char, usize, *mut *mut c_char, *mut usize, *mut u64) -> ffi::hotstate_code,
     ) -> Result<Option<StateSnapshot>> {
-        let mut buffer = ptr::null_mut();
-        let mut len = 0usize;
-        let mut seq = 0u64;
-        check(unsafe { call(self.raw, plugin_id.as_ptr() as *const c_char, plugin_id.len(), &mut buffer, &mut len, &mut seq) })?;
-        take_buffer(buffer, len).map(|bytes| parse_snapshot(&bytes)).transpose()
+        json_of(&|json, len| unsafe { call(self.raw, plugin_id.as_ptr() as *const c_char, plugin_id.len(), json, len, ptr::null_mut()) })?
+            .map(|bytes| parse_snapshot(&bytes))
+            .transpose()
     }
 
     /// The plugin's current snapshot.
@@ -121,19 +128,15 @@ impl Database {
 
     /// The plugin's history, oldest first, without its current snapshot.
     pub fn history(&self, plugin_id: &str) -> Result<Vec<StateSnapshot>> {
-        let mut buffer = ptr::null_mut();
-        let mut len = 0usize;
-        check(unsafe { ffi::hotstate_history(self.raw, plugin_id.as_ptr() as *const c_char, plugin_id.len(), &mut buffer, &mut len) })?;
-        let bytes = take_buffer(buffer, len).unwrap_or_else(|| b"[]".to_vec());
-        serde_json::from_slice(&bytes).map_err(|e| Error::new("InvalidSnapshot", format!("a history from hotstate did not parse: {}", e)))
+        let bytes = json_of(&|json, len| unsafe { ffi::hotstate_history(self.raw, plugin_id.as_ptr() as *const c_char, plugin_id.len(), json, len) })?;
+        serde_json::from_slice(&bytes.unwrap_or_else(|| b"[]".to_vec()))
+            .map_err(|e| Error::new("InvalidSnapshot", format!("a history from hotstate did not parse: {}", e)))
     }
 
     /// Every plugin with a current snapshot, sorted.
     pub fn plugin_ids(&self) -> Result<Vec<String>> {
-        let mut buffer = ptr::null_mut();
-        let mut len = 0usize;
-        check(unsafe { ffi::hotstate_plugin_ids(self.raw, &mut buffer, &mut len) })?;
-        let bytes = take_buffer(buffer, len).unwrap_or_else(|| b"[]".to_vec());
-        serde_json::from_slice(&bytes).map_err(|e| Error::new("InvalidJson", format!("plugin ids from hotstate did not parse: {}", e)))
+        let bytes = json_of(&|json, len| unsafe { ffi::hotstate_plugin_ids(self.raw, json, len) })?;
+        serde_json::from_slice(&bytes.unwrap_or_else(|| b"[]".to_vec()))
+            .map_err(|e| Error::new("InvalidJson", format!("plugin ids from hotstate did not parse: {}", e)))
     }
 }

@@ -8,7 +8,7 @@ use std::ptr;
 
 use serde::Deserialize;
 
-use crate::database::{check, parse_snapshot, take_buffer, Database};
+use crate::database::{check, json_of, parse_snapshot, Database};
 use crate::error::{Error, Result};
 use crate::ffi;
 use crate::{PluginState, StateSnapshot};
@@ -66,16 +66,6 @@ fn c_text(text: &str, what: &str) -> Result<CString> {
 
 fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::new("InvalidJson", format!("{} from hotstate did not parse: {}", what, e)))
-}
-
-type JsonCall<'a> = &'a dyn Fn(*mut *mut c_char, *mut usize) -> ffi::hotstate_code;
-
-fn json_of(call: JsonCall<'_>, what: &str) -> Result<Option<Vec<u8>>> {
-    let mut buffer = ptr::null_mut();
-    let mut len = 0usize;
-    check(call(&mut buffer, &mut len))?;
-    let _ = what;
-    Ok(take_buffer(buffer, len))
 }
 
 // The C migration: calls the closure behind `user_data` on the seed-layout
@@ -151,8 +141,7 @@ impl Database {
                     json,
                     len,
                 )
-            },
-            "the audit log",
+            }
         )?;
         parse(&bytes.unwrap_or_else(|| b"[]".to_vec()), "the audit log")
     }
@@ -192,7 +181,7 @@ impl Database {
 
     /// Reloads that began and never finished.
     pub fn unfinished_reloads(&self) -> Result<Vec<UnfinishedReload>> {
-        let bytes = json_of(&|json, len| unsafe { ffi::hotstate_unfinished_reloads(self.raw, json, len) }, "the journal")?;
+        let bytes = json_of(&|json, len| unsafe { ffi::hotstate_unfinished_reloads(self.raw, json, len) })?;
         parse(&bytes.unwrap_or_else(|| b"[]".to_vec()), "the journal")
     }
 
@@ -204,18 +193,13 @@ impl Database {
     /// Persists the plugin's life-cycle state (audited).
     pub fn set_plugin_state(&self, plugin_id: &str, state: &PluginState) -> Result<()> {
         let (name, reason) = match state {
+            PluginState::Unloaded => ("Unloaded", ""),
+            PluginState::Loading => ("Loading", ""),
+            PluginState::Loaded => ("Loaded", ""),
+            PluginState::Running => ("Running", ""),
+            PluginState::Reloading => ("Reloading", ""),
             PluginState::Failed(reason) => ("Failed", reason.as_str()),
-            other => (
-                match other {
-                    PluginState::Unloaded => "Unloaded",
-                    PluginState::Loading => "Loading",
-                    PluginState::Loaded => "Loaded",
-                    PluginState::Running => "Running",
-                    PluginState::Reloading => "Reloading",
-                    _ => "Unloading",
-                },
-                "",
-            ),
+            PluginState::Unloading => ("Unloading", ""),
         };
         let name = c_text(name, "the state")?;
         check(unsafe {
@@ -238,8 +222,7 @@ impl Database {
             reason: String,
         }
         let bytes = json_of(
-            &|json, len| unsafe { ffi::hotstate_plugin_state(self.raw, plugin_id.as_ptr() as *const c_char, plugin_id.len(), json, len) },
-            "the state",
+            &|json, len| unsafe { ffi::hotstate_plugin_state(self.raw, plugin_id.as_ptr() as *const c_char, plugin_id.len(), json, len) }
         )?;
         let persisted: Persisted = parse(&bytes.unwrap_or_default(), "the state")?;
         Ok(match persisted.state.as_str() {
@@ -260,8 +243,7 @@ impl Database {
     /// The plugin's stored snapshot `seq`: current, history or pinned.
     pub fn snapshot(&self, plugin_id: &str, seq: u64) -> Result<Option<StateSnapshot>> {
         let bytes = json_of(
-            &|json, len| unsafe { ffi::hotstate_snapshot(self.raw, plugin_id.as_ptr() as *const c_char, plugin_id.len(), seq, json, len) },
-            "a snapshot",
+            &|json, len| unsafe { ffi::hotstate_snapshot(self.raw, plugin_id.as_ptr() as *const c_char, plugin_id.len(), seq, json, len) }
         )?;
         self.snapshot_json(bytes)
     }
@@ -273,8 +255,7 @@ impl Database {
         let bytes = json_of(
             &|json, len| unsafe {
                 ffi::hotstate_restore(self.raw, plugin_id.as_ptr() as *const c_char, plugin_id.len(), seq, json, len, new_seq.as_ptr())
-            },
-            "a snapshot",
+            }
         )?;
         let snapshot = self.snapshot_json(bytes)?.ok_or_else(|| Error::new("Internal", "restore gave no snapshot".to_string()))?;
         Ok((snapshot, new_seq.get()))
@@ -310,8 +291,7 @@ impl Database {
                     len,
                     ptr::null_mut(),
                 )
-            },
-            "a pin",
+            }
         )?;
         self.snapshot_json(bytes)
     }
@@ -320,8 +300,7 @@ impl Database {
     pub fn pins(&self, plugin_id: Option<&str>) -> Result<Vec<PinInfo>> {
         let id = plugin_id.unwrap_or("");
         let bytes = json_of(
-            &|json, len| unsafe { ffi::hotstate_pins(self.raw, id.as_ptr() as *const c_char, id.len(), json, len) },
-            "pins",
+            &|json, len| unsafe { ffi::hotstate_pins(self.raw, id.as_ptr() as *const c_char, id.len(), json, len) }
         )?;
         parse(&bytes.unwrap_or_else(|| b"[]".to_vec()), "pins")
     }
@@ -336,11 +315,9 @@ impl Database {
     /// Checks the file (integrity, schema, history bound, every row and pin,
     /// the audit log): the problems found, none when it is sound.
     pub fn verify(&self) -> Result<Vec<String>> {
-        let mut ok: c_int = 0;
-        let mut buffer = ptr::null_mut();
-        let mut len = 0usize;
-        check(unsafe { ffi::hotstate_verify(self.raw, &mut ok, &mut buffer, &mut len) })?;
-        parse(&take_buffer(buffer, len).unwrap_or_else(|| b"[]".to_vec()), "verify's report")
+        let ok = std::cell::Cell::new(0 as c_int);
+        let bytes = json_of(&|json, len| unsafe { ffi::hotstate_verify(self.raw, ok.as_ptr(), json, len) })?;
+        parse(&bytes.unwrap_or_else(|| b"[]".to_vec()), "verify's report")
     }
 
     /// Registers the migration of the plugin's state ("" for every plugin)
@@ -385,8 +362,7 @@ impl Database {
                     len,
                     ptr::null_mut(),
                 )
-            },
-            "a snapshot",
+            }
         )?;
         self.snapshot_json(bytes)
     }
