@@ -456,8 +456,12 @@ struct Store::Shared {
   // or, when `together`, in one transaction that takes in the writes queued
   // behind it while it runs (grow).
   void run_group(std::vector<QueuedWrite*>& group, bool together) EXCLUDES(writer_mutex);
-  // Adds to `group` the writes queued right behind it, up to max_group.
+  // Adds to `group` the writes queued right behind it, up to max_group
+  // (at Full, once the last group's threads are back; see above).
   void grow(std::vector<QueuedWrite*>& group) EXCLUDES(queue_mutex);
+  // Adds to `group`, the front of the queue, the writes that follow it, up
+  // to max_group.
+  void take_queued(std::vector<QueuedWrite*>& group) REQUIRES(queue_mutex);
 
   // After a commit of `c` that began with `changes_before` total changes:
   // a :memory: database's marker moves.

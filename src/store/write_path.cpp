@@ -221,10 +221,7 @@ void Store::Shared::run_queued(QueuedWrite& write) {
     while (!write.done && queue.front() != &write) queue_mutex.wait(write.wake);
     if (write.done) return;  // a write ahead of it ran it
     // At the front: this write leads the writes queued behind it.
-    for (QueuedWrite* queued : queue) {
-      if (group.size() == max_group) break;
-      group.push_back(queued);
-    }
+    take_queued(group);
     together = group.size() > 1 || queued_behind || last_group_size > 1;
   }
   const auto started = std::chrono::steady_clock::now();
@@ -256,6 +253,10 @@ void Store::Shared::grow(std::vector<QueuedWrite*>& group) {
     gathering = false;
     awaited.clear();  // a thread that did not come back in time is not waited for again
   }
+  take_queued(group);
+}
+
+void Store::Shared::take_queued(std::vector<QueuedWrite*>& group) {
   // The group is the front of the queue: what follows it queued meanwhile.
   for (std::size_t next = group.size(); next < queue.size() && group.size() < max_group; ++next) {
     group.push_back(queue[next]);
