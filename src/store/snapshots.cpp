@@ -176,8 +176,11 @@ constexpr const char* pin_sql =
     " content_hash = excluded.content_hash, pinned_at_us = excluded.pinned_at_us WHERE seq IS NOT excluded.seq";
 #undef HOTSTATE_STORED_ROW
 
+// A seq a row can have: 1 to max_row_id (connection.hpp).
+bool possible_seq(std::uint64_t seq) { return seq > 0 && seq <= static_cast<std::uint64_t>(max_row_id); }
+
 void require_seq(std::uint64_t seq, const char* context) {
-  if (seq == 0 || seq > 9007199254740991ull) {
+  if (!possible_seq(seq)) {
     throw Error(ErrorCode::NotFound, std::string(context) + ": no snapshot has seq " + std::to_string(seq) +
                                          "; nothing was written");
   }
@@ -187,7 +190,7 @@ void require_seq(std::uint64_t seq, const char* context) {
 
 std::optional<StateSnapshot> Store::stored(std::string_view plugin_id, std::uint64_t seq) const {
   require_id(*shared_, plugin_id, "plugin_id");
-  if (seq == 0 || seq > 9007199254740991ull) return std::nullopt;
+  if (!possible_seq(seq)) return std::nullopt;
   return shared_->read("snapshot", [&](Connection& c) -> std::optional<StateSnapshot> {
     StatementUse select(c.statement(stored_row_sql));
     select->bind(1, static_cast<std::int64_t>(seq));
