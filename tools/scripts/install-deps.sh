@@ -9,12 +9,21 @@
 # The fuzz targets (fuzz/, tools/scripts/fuzz.sh) also need clang with its
 # compiler-rt (libFuzzer, ASan, UBSan): hotstate_install_fuzz_deps, or
 # bash tools/scripts/install-deps.sh --fuzz for both lists.
+#
+# The Rust crate's tests (bindings/rust, tools/scripts/rust-test.sh) need
+# Debian's cargo and rustc and the crates it uses, as Debian packages them:
+# hotstate_install_rust_deps, or --rust.
 
 HOTSTATE_DEB_PACKAGES=(gcc g++ cmake pkgconf ninja-build libsqlitecpp-dev libsqlite3-dev sqlite3 libsimdjson-dev catch2 libcli11-dev)
 # clang and clang++ (the clang package; clang-14 on Debian 12) and
 # libclang-rt-14-dev, which holds libclang_rt.fuzzer and the sanitizer runtimes
 # (only recommended by clang-14, so --no-install-recommends would skip it).
 HOTSTATE_FUZZ_DEB_PACKAGES=(clang libclang-rt-14-dev)
+# Debian 12's cargo and rustc (1.63), and the crates the crate builds on from
+# /usr/share/cargo/registry: serde (+ derive), serde_json, tokio (+ its macros,
+# for the tests' #[tokio::test]).
+HOTSTATE_RUST_DEB_PACKAGES=(cargo rustc librust-serde-dev librust-serde-derive-dev librust-serde-json-dev
+  librust-tokio-dev librust-tokio-macros-dev)
 
 hotstate_install_deps() {
   hotstate_install_packages "${HOTSTATE_DEB_PACKAGES[@]}"
@@ -22,6 +31,10 @@ hotstate_install_deps() {
 
 hotstate_install_fuzz_deps() {
   hotstate_install_packages "${HOTSTATE_FUZZ_DEB_PACKAGES[@]}"
+}
+
+hotstate_install_rust_deps() {
+  hotstate_install_packages "${HOTSTATE_RUST_DEB_PACKAGES[@]}"
 }
 
 # Installs the given Debian packages with apt-get if any of them is missing.
@@ -57,7 +70,14 @@ hotstate_install_packages() {
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   set -euo pipefail
   hotstate_install_deps
-  if [[ ${1:-} == --fuzz ]]; then
-    hotstate_install_fuzz_deps
-  fi
+  for option in "$@"; do
+    case $option in
+      --fuzz) hotstate_install_fuzz_deps ;;
+      --rust) hotstate_install_rust_deps ;;
+      *)
+        echo "install-deps: unknown option '$option' (--fuzz, --rust)" >&2
+        exit 2
+        ;;
+    esac
+  done
 fi

@@ -13,6 +13,9 @@
 #                              HOTSTATE_FUZZ_SECONDS seconds (default 20) on a copy
 #                              of its corpus, by tools/scripts/fuzz.sh
 #   release  build/ci-release  RelWithDebInfo, -DHOTSTATE_WERROR=ON
+#                              -DHOTSTATE_RUST_TESTS=ON: also the Rust crate's
+#                              tests and cargo doc (bindings/rust), against the
+#                              installed package, with Debian's cargo and rustc
 #
 # Sanitizer runs and the fuzz run come first and the release run last, so on
 # success the last line printed is ctest's summary of the release run. The
@@ -57,9 +60,17 @@ cmake_args() {
   case $1 in
     asan) echo "-DCMAKE_BUILD_TYPE=Debug -DHOTSTATE_SANITIZE=address,undefined" ;;
     tsan) echo "-DCMAKE_BUILD_TYPE=Debug -DHOTSTATE_SANITIZE=thread" ;;
-    release) echo "-DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOTSTATE_WERROR=ON" ;;
+    release) echo "-DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOTSTATE_WERROR=ON -DHOTSTATE_RUST_TESTS=ON" ;;
   esac
 }
+
+for config in "${configs[@]}"; do
+  if [[ $config == release ]]; then
+    # Only the release configuration tests the Rust crate: cargo's test
+    # programs load libhotstate.so, which a sanitizer build cannot be.
+    hotstate_install_rust_deps
+  fi
+done
 
 for config in "${configs[@]}"; do
   if [[ $config == fuzz ]]; then

@@ -2,9 +2,33 @@
 //! `StateManager`, `StatefulPlugin`, with the seed's items and signatures),
 //! made durable on libhotstate's C API. Switching is one line:
 //!
-//! ```ignore
+//! ```
 //! // use crate::state::{PluginState, StateManager, StateSnapshot, StatefulPlugin};
 //! use hotstate::{PluginState, StateManager, StateSnapshot, StatefulPlugin};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! # let dir = std::env::temp_dir().join(format!("hotstate-doc-{}", std::process::id()));
+//! # let _ = std::fs::remove_dir_all(&dir);
+//!
+//! // The seed's code, unchanged: now every save is a durable transaction.
+//! let manager = StateManager::new().with_max_history(5).with_persistence(&dir);
+//! let snapshot = StateSnapshot::new("greeter", "1.0.0").with_data("count", &3);
+//! manager.save_snapshot(snapshot).await.unwrap();
+//! manager
+//!     .save_snapshot(StateSnapshot::new("greeter", "1.0.1").with_data("count", &4))
+//!     .await
+//!     .unwrap();
+//! let restored = manager.rollback("greeter").await.unwrap();
+//! assert_eq!(restored.get::<i64>("count"), Some(3));
+//! assert_eq!(PluginState::Loaded.to_string(), "Loaded");
+//!
+//! // The typed API on the same file: the audit log saw both saves and the rollback.
+//! let database = manager.database().unwrap();
+//! let events = database.audit_events(Some("greeter"), None, None, 0, false).unwrap();
+//! let kinds: Vec<&str> = events.iter().map(|event| event.kind.as_str()).collect();
+//! assert_eq!(kinds, ["SnapshotSaved", "SnapshotSaved", "RolledBack"]);
+//! # let _ = std::fs::remove_dir_all(&dir);
+//! # }
 //! ```
 //!
 //! `StateManager::new()` keeps everything in a private in-memory database;
