@@ -1,4 +1,4 @@
--- hotstate: the current database schema (schema version 6), for people to read.
+-- hotstate: the current database schema (schema version 7), for people to read.
 --
 -- This file is the result of applying every migration in migrations/, in
 -- order, to an empty database. It is documentation: hotstate never reads it.
@@ -24,7 +24,9 @@
 CREATE TABLE settings (
   id          INTEGER PRIMARY KEY CHECK (id = 1),  -- always 1: the table holds one row
   max_history INTEGER NOT NULL DEFAULT 10          -- history entries kept per plugin besides its current snapshot (0 to 2147483647); set when hotstate creates the file (Options::max_history, 10 if unset), never by opening one; changed only by StateManager::set_max_history or an UPDATE, each change audited (MaxHistoryChanged)
-              CHECK (typeof(max_history) = 'integer' AND max_history BETWEEN 0 AND 2147483647)
+              CHECK (typeof(max_history) = 'integer' AND max_history BETWEEN 0 AND 2147483647),
+  audit_chain_from INTEGER NOT NULL DEFAULT 1  -- the first event id written with the chain in place (schema version 7): from it on, every AuditPruned event's deleted count equals the events of its gaps; never changes
+  CHECK (typeof(audit_chain_from) = 'integer' AND audit_chain_from > 0)
 );
 
 -- snapshots: every snapshot of every plugin, current and history alike. A
@@ -115,7 +117,29 @@ CREATE TABLE audit_events (
             CHECK (typeof(plugin_id) = 'text'),
   kind      TEXT    NOT NULL,                   -- what happened: one of audit_kinds.kind
   detail    TEXT    NOT NULL DEFAULT '{}'       -- the event's fields, a JSON object (see audit_kinds.meaning)
-            CHECK (json_valid(detail) AND json_type(detail) = 'object')
+            CHECK (json_valid(detail) AND json_type(detail) = 'object'),
+  chain          TEXT                           -- the chain hash: lower(hex(sha3(previous chain hash || encoding))) (see view audit_chain_links); NULL until chained (by hotstate, in the transaction that wrote the event, or at its next write for an event another client wrote)
+                 CHECK (chain IS NULL OR (typeof(chain) = 'text' AND length(chain) = 64)),
+  chain_position INTEGER                        -- how many events the chain holds up to and including this one, pruned ones included; NULL until chained
+                 CHECK (chain_position IS NULL OR (typeof(chain_position) = 'integer' AND chain_position > 0)),
+  mac            TEXT                           -- HMAC-SHA3-256 of 'hotstate:' || chain (an event hotstate wrote) or 'foreign:' || chain (one it found another client had written) with the host's audit key (Options::audit_key, never stored); NULL without a key
+                 CHECK (mac IS NULL OR (typeof(mac) = 'text' AND length(mac) = 64))
+);
+
+-- audit_gaps: what retention prunes removed, one row per run of consecutive
+-- events (by id, among the events there were) that one prune removed. Written
+-- only by the trigger audit_events_prune_leaves_gap, inside the prune.
+CREATE TABLE audit_gaps (
+  first_id       INTEGER PRIMARY KEY,  -- the first removed event's id
+  last_id        INTEGER NOT NULL      -- the last removed event's id; no event lies between first_id and last_id
+                 CHECK (typeof(last_id) = 'integer' AND last_id >= first_id),
+  events         INTEGER NOT NULL      -- how many events the run held (fewer than the ids it spans when some were already gone)
+                 CHECK (typeof(events) = 'integer' AND events > 0),
+  pruned_by      INTEGER NOT NULL,     -- the id of the AuditPruned event whose prune removed them
+  chain          TEXT                  -- the chain hash of the last removed event, so that the event after the gap still links; NULL while the removed events had not been chained (hotstate sets it at its next write)
+                 CHECK (chain IS NULL OR (typeof(chain) = 'text' AND length(chain) = 64)),
+  chain_position INTEGER               -- the chain_position of the last removed event, as chain
+                 CHECK (chain_position IS NULL OR typeof(chain_position) = 'integer')
 );
 
 -- plugin_states: each plugin's life-cycle state (hotstate::PluginState); a plugin without a
@@ -202,6 +226,9 @@ CREATE INDEX reloads_unfinished ON reloads (id) WHERE outcome IS NULL;
 
 -- pins_by_seq: a pinned snapshot by its seq (StateManager::snapshot).
 CREATE INDEX pins_by_seq ON pins (seq);
+
+-- audit_gaps_by_prune: the gaps of one AuditPruned event, in order, for its encoding.
+CREATE INDEX audit_gaps_by_prune ON audit_gaps (pruned_by, first_id);
 
 
 -- ---------------------------------------------------------------------------
@@ -403,33 +430,11 @@ BEGIN
   UPDATE snapshot_counts SET row_count = row_count - 1 WHERE plugin_id = OLD.plugin_id;
 END;
 
--- audit_events_known_kind, audit_events_append_only: events of known kinds only,
--- never changed.
+-- audit_events_known_kind: events of known kinds only.
 CREATE TRIGGER audit_events_known_kind BEFORE INSERT ON audit_events
 WHEN NOT EXISTS (SELECT 1 FROM audit_kinds WHERE kind = NEW.kind)
 BEGIN
   SELECT RAISE(ABORT, 'hotstate: unknown audit event kind (see table audit_kinds)');
-END;
-
-CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
-BEGIN
-  SELECT RAISE(ABORT, 'hotstate: audit events cannot be changed');
-END;
-
--- No other delete: an event may go only while the newest event is the
--- AuditPruned event that covers it (that is, inside the prune above).
-CREATE TRIGGER audit_events_prune_only BEFORE DELETE ON audit_events
-WHEN NOT EXISTS (
-  SELECT 1 FROM audit_events AS prune
-   WHERE prune.id = (SELECT max(id) FROM audit_events)
-     AND prune.kind = 'AuditPruned'
-     AND OLD.id < prune.id
-     AND OLD.kind <> 'AuditPruned'
-     AND (OLD.id < json_extract(prune.detail, '$.before_id') OR OLD.time_us < json_extract(prune.detail, '$.before_us'))
-     AND NOT (OLD.kind = 'SnapshotSaved'
-              AND EXISTS (SELECT 1 FROM snapshots WHERE seq = json_extract(OLD.detail, '$.seq'))))
-BEGIN
-  SELECT RAISE(ABORT, 'hotstate: audit events cannot be deleted, except by a retention prune (an AuditPruned event)');
 END;
 
 -- audit_events_id_in_range: event ids stay below 2^53, as seqs do (see
@@ -438,27 +443,6 @@ CREATE TRIGGER audit_events_id_in_range AFTER INSERT ON audit_events
 WHEN NEW.id > 9007199254740991
 BEGIN
   SELECT RAISE(ABORT, 'hotstate: an audit event id above 9007199254740991 is refused: it would use up the ids (leave id out)');
-END;
-
--- audit_events_prune: the retention prune. Inserting an AuditPruned event
--- whose detail names before_id and/or before_us removes the older events it
--- covers. The prune keeps every AuditPruned event, and the SnapshotSaved
--- event of every snapshot that still exists, so each snapshot row stays
--- accounted for. It looks only at events below its bound, found by their
--- ids from the start of the log: below before_id when only before_id is
--- given (keep_newest), so a prune costs what it removes and keeps, not the
--- whole log; below its own event when before_us is given, since times are
--- not in id order.
-CREATE TRIGGER audit_events_prune AFTER INSERT ON audit_events
-WHEN NEW.kind = 'AuditPruned'
-BEGIN
-  DELETE FROM audit_events
-   WHERE id < (CASE WHEN json_extract(NEW.detail, '$.before_us') IS NOT NULL THEN NEW.id
-                    ELSE min(NEW.id, ifnull(json_extract(NEW.detail, '$.before_id'), 0)) END)
-     AND kind <> 'AuditPruned'
-     AND (id < json_extract(NEW.detail, '$.before_id') OR time_us < json_extract(NEW.detail, '$.before_us'))
-     AND NOT (kind = 'SnapshotSaved'
-              AND EXISTS (SELECT 1 FROM snapshots WHERE seq = json_extract(audit_events.detail, '$.seq')));
 END;
 
 -- plugin_states_audit_*: every life-cycle transition is recorded, whoever makes it.
@@ -523,6 +507,122 @@ BEGIN
   VALUES (OLD.plugin_id, 'Unpinned', json_object('seq', OLD.seq, 'label', OLD.label));
 END;
 
+
+-- The audit chain (schema version 7).
+
+-- audit_events_append_only: events never change, but each is chained once.
+CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
+WHEN NOT (OLD.chain IS NULL AND NEW.chain IS NOT NULL
+          AND NEW.id IS OLD.id AND NEW.time_us IS OLD.time_us AND NEW.plugin_id IS OLD.plugin_id
+          AND NEW.kind IS OLD.kind AND NEW.detail IS OLD.detail)
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: audit events cannot be changed (an event is only chained, once: chain, chain_position and mac where chain is NULL)');
+END;
+
+-- audit_events_unchained_when_inserted: an event is inserted unchained;
+-- hotstate chains it.
+CREATE TRIGGER audit_events_unchained_when_inserted BEFORE INSERT ON audit_events
+WHEN NEW.chain IS NOT NULL OR NEW.chain_position IS NOT NULL OR NEW.mac IS NOT NULL
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: insert audit events without chain, chain_position and mac: hotstate chains them');
+END;
+
+-- audit_events_ids_only_grow: a new event comes after every event there is
+-- (no event can be slipped in between two others, nor into a prune's gap).
+CREATE TRIGGER audit_events_ids_only_grow AFTER INSERT ON audit_events
+WHEN EXISTS (SELECT 1 FROM audit_events WHERE id > NEW.id)
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: an audit event id below an existing one is refused: events are only appended (leave id out)');
+END;
+
+-- audit_events_prune_leaves_gap: each event a prune removes joins the gap
+-- just before it when no event lies between them (the prune removes in id
+-- order), or starts a gap. The gap keeps the chain hash of its last event.
+-- (audit_events_prune_only refuses any other delete, and its ABORT undoes
+-- what this trigger did.)
+CREATE TRIGGER audit_events_prune_leaves_gap BEFORE DELETE ON audit_events
+BEGIN
+  UPDATE audit_gaps SET last_id = OLD.id, events = events + 1,
+                        chain = ifnull(OLD.chain, audit_gaps.chain),
+                        chain_position = ifnull(OLD.chain_position, audit_gaps.chain_position)
+   WHERE first_id = (SELECT max(first_id) FROM audit_gaps WHERE first_id < OLD.id)
+     AND pruned_by = (SELECT max(id) FROM audit_events)
+     AND NOT EXISTS (SELECT 1 FROM audit_events WHERE id > audit_gaps.last_id AND id < OLD.id);
+  INSERT INTO audit_gaps (first_id, last_id, events, pruned_by, chain, chain_position)
+  SELECT OLD.id, OLD.id, 1, (SELECT max(id) FROM audit_events), OLD.chain, OLD.chain_position
+   WHERE NOT EXISTS (SELECT 1 FROM audit_gaps WHERE last_id = OLD.id AND first_id <= OLD.id);
+END;
+
+-- audit_gaps_*: gaps are written by prunes only, and kept.
+CREATE TRIGGER audit_gaps_only_by_prunes BEFORE INSERT ON audit_gaps
+WHEN NOT (NEW.pruned_by = (SELECT max(id) FROM audit_events)
+          AND (SELECT kind FROM audit_events WHERE id = NEW.pruned_by) = 'AuditPruned'
+          AND NEW.last_id = NEW.first_id AND NEW.events = 1
+          AND EXISTS (SELECT 1 FROM audit_events WHERE id = NEW.first_id))
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: audit_gaps rows are written only by a retention prune (an AuditPruned event)');
+END;
+
+CREATE TRIGGER audit_gaps_grow_only_by_prunes BEFORE UPDATE ON audit_gaps
+WHEN NOT (NEW.first_id IS OLD.first_id AND NEW.pruned_by IS OLD.pruned_by
+          AND ((OLD.pruned_by = (SELECT max(id) FROM audit_events)
+                AND NEW.last_id > OLD.last_id AND NEW.events = OLD.events + 1
+                AND EXISTS (SELECT 1 FROM audit_events WHERE id = NEW.last_id))
+               OR (NEW.last_id IS OLD.last_id AND NEW.events IS OLD.events
+                   AND OLD.chain IS NULL AND NEW.chain IS NOT NULL)))
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: audit_gaps rows change only while their prune runs, or when hotstate chains them');
+END;
+
+CREATE TRIGGER audit_gaps_kept BEFORE DELETE ON audit_gaps
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: audit_gaps rows cannot be deleted: they prove what prunes removed');
+END;
+
+-- settings_audit_chain_from_fixed: where the chain began never moves.
+CREATE TRIGGER settings_audit_chain_from_fixed BEFORE UPDATE OF audit_chain_from ON settings
+WHEN NEW.audit_chain_from IS NOT OLD.audit_chain_from
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: settings.audit_chain_from cannot be changed');
+END;
+
+-- audit_events_prune_only: no other delete: an event may go only while the
+-- newest event is the AuditPruned event that covers it (that is, inside the
+-- prune below).
+CREATE TRIGGER audit_events_prune_only BEFORE DELETE ON audit_events
+WHEN NOT EXISTS (
+  SELECT 1 FROM audit_events AS prune
+   WHERE prune.id = (SELECT max(id) FROM audit_events)
+     AND prune.kind = 'AuditPruned'
+     AND OLD.id < prune.id
+     AND OLD.kind <> 'AuditPruned'
+     AND (OLD.id < json_extract(prune.detail, '$.before_id') OR OLD.time_us < json_extract(prune.detail, '$.before_us'))
+     AND NOT (OLD.kind IN ('SnapshotSaved', 'SnapshotEdited')
+              AND EXISTS (SELECT 1 FROM snapshots WHERE seq = json_extract(OLD.detail, '$.seq'))))
+BEGIN
+  SELECT RAISE(ABORT, 'hotstate: audit events cannot be deleted, except by a retention prune (an AuditPruned event)');
+END;
+
+-- audit_events_prune: the retention prune. Inserting an AuditPruned event
+-- whose detail names before_id and/or before_us removes the older events it
+-- covers. The prune keeps every AuditPruned event, and the SnapshotSaved
+-- and SnapshotEdited events of every snapshot that still exists, so each snapshot row stays
+-- accounted for. It looks only at events below its bound, found by their
+-- ids from the start of the log: below before_id when only before_id is
+-- given (keep_newest), so a prune costs what it removes and keeps, not the
+-- whole log; below its own event when before_us is given, since times are
+-- not in id order.
+CREATE TRIGGER audit_events_prune AFTER INSERT ON audit_events
+WHEN NEW.kind = 'AuditPruned'
+BEGIN
+  DELETE FROM audit_events
+   WHERE id < (CASE WHEN json_extract(NEW.detail, '$.before_us') IS NOT NULL THEN NEW.id
+                    ELSE min(NEW.id, ifnull(json_extract(NEW.detail, '$.before_id'), 0)) END)
+     AND kind <> 'AuditPruned'
+     AND (id < json_extract(NEW.detail, '$.before_id') OR time_us < json_extract(NEW.detail, '$.before_us'))
+     AND NOT (kind IN ('SnapshotSaved', 'SnapshotEdited')
+              AND EXISTS (SELECT 1 FROM snapshots WHERE seq = json_extract(audit_events.detail, '$.seq')));
+END;
 
 -- ---------------------------------------------------------------------------
 -- Views (read-only conveniences for people and tools; the library reads the
@@ -596,10 +696,35 @@ CREATE VIEW pinned_snapshots AS
          metadata         -- its metadata, a JSON object of strings
     FROM pins AS p;
 
+-- audit_chain_links: each event with the chain hash before it and its
+-- encoding, so that anyone can check a link with the sqlite3 shell:
+--   SELECT id FROM audit_chain_links WHERE chain IS NOT lower(hex(sha3(previous || encoding)));
+-- lists the events whose chain hash is wrong (docs/sqlite-shell.md). previous
+-- is NULL after an event or gap that is not chained yet.
+CREATE VIEW audit_chain_links AS
+  SELECT e.id, e.kind, e.chain, e.chain_position, e.mac,
+         CASE WHEN ifnull((SELECT max(id) FROM audit_events WHERE id < e.id), 0)
+                   >= ifnull((SELECT max(first_id) FROM audit_gaps WHERE first_id < e.id), 0)
+              THEN ifnull((SELECT chain FROM audit_events WHERE id < e.id ORDER BY id DESC LIMIT 1),
+                          CASE WHEN EXISTS (SELECT 1 FROM audit_events WHERE id < e.id) THEN NULL
+                               ELSE '0000000000000000000000000000000000000000000000000000000000000000' END)
+              ELSE (SELECT chain FROM audit_gaps WHERE first_id < e.id ORDER BY first_id DESC LIMIT 1) END AS previous,
+         length(CAST(e.id AS BLOB)) || ':' || e.id || ','
+         || length(CAST(e.time_us AS BLOB)) || ':' || e.time_us || ','
+         || length(CAST(e.plugin_id AS BLOB)) || ':' || e.plugin_id || ','
+         || length(CAST(e.kind AS BLOB)) || ':' || e.kind || ','
+         || length(CAST(e.detail AS BLOB)) || ':' || e.detail || ','
+         || ifnull((SELECT group_concat(length(CAST(g.first_id AS BLOB)) || ':' || g.first_id || ','
+                                        || length(CAST(g.last_id AS BLOB)) || ':' || g.last_id || ','
+                                        || length(CAST(g.events AS BLOB)) || ':' || g.events || ',', '')
+                      FROM (SELECT first_id, last_id, events FROM audit_gaps
+                             WHERE pruned_by = e.id AND e.kind = 'AuditPruned' ORDER BY first_id) AS g), '') AS encoding
+    FROM audit_events AS e;
+
 -- ---------------------------------------------------------------------------
 -- File identity: what hotstate checks on open. Set last (see the top).
 
 -- application_id: 0x48535441 ("HSTA"), marks the file as a hotstate database.
 PRAGMA application_id = 1213420609;
 -- user_version: the schema version, the number of migrations applied.
-PRAGMA user_version = 6;
+PRAGMA user_version = 7;

@@ -210,3 +210,19 @@ TEST_CASE("SHA3-256 agrees with the sqlite3 shell's sha3() on stored text", "[sh
     CHECK(shell_hashes[i] == sha3_256_hex(texts[i]));
   }
 }
+
+TEST_CASE("HMAC-SHA3-256 matches Python's hmac with hashlib.sha3_256, keys shorter, equal to and longer than a block",
+          "[sha3]") {
+  // hmac.new(key, message, hashlib.sha3_256).hexdigest() (Python 3.11), an
+  // implementation independent of this one.
+  std::string block_key;
+  for (int i = 0; i < 136; ++i) block_key += static_cast<char>(i);
+  CHECK(hotstate::internal::hmac_sha3_256_hex("key", "The quick brown fox jumps over the lazy dog") ==
+        "8c6e0683409427f8931711b10ca92a506eb1fafa48fadd66d76126f47ac2c333");
+  CHECK(hotstate::internal::hmac_sha3_256_hex(std::string(200, 'k'), "") ==
+        "c14e4b3400ff8fbfd61f71f76eb282dbbdda4d259f9fc0fcb8169cbab7a1ca54");
+  CHECK(hotstate::internal::hmac_sha3_256_hex(block_key, "hotstate:" + std::string(64, '0')) ==
+        "a54edcc5f7750bc01eda3adaeb0f82a85fb351304909b90936dc6c7f80fb153d");
+  CHECK(hotstate::internal::hmac_sha3_256_hex("", "") ==
+        "e841c164e5b4f10c9f3985587962af72fd607a951196fc92fb3a5251941784ea");
+}

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "hotstate/checkpoint.hpp"
+
 namespace hotstate {
 
 // When a commit is flushed to stable storage (SQLite's `PRAGMA synchronous`,
@@ -72,6 +74,29 @@ struct Options {
   // For tests and for hosts that replay with their own time. Called from
   // any thread that writes, so it must be thread-safe.
   std::function<std::int64_t()> clock;
+
+  // The audit log's hash chain (checkpoint.hpp).
+  //
+  // A secret only the host holds, never written to the database: with it,
+  // hotstate signs every event it chains (audit_events.mac: HMAC-SHA3-256 of
+  // "hotstate:" or, for an event another client wrote, "foreign:" and the
+  // chain hash) and every checkpoint it hands over, and verify() checks them,
+  // so that a log rewritten with a consistent new chain, an unsigned event,
+  // or an event of a kind only hotstate writes that another client inserted
+  // are detected. Empty: no signatures (the chain and checkpoints still
+  // prove the log against an earlier checkpoint). Use 32 random bytes.
+  std::string audit_key;
+
+  // Called with the audit log's new head after a commit of this StateManager
+  // that chained events, once at least audit_checkpoint_every events were
+  // chained since the last call (1: after every such commit), so that the
+  // host can keep checkpoints where the database does not reach. Called on
+  // the writing thread after the commit (never inside a transaction, never
+  // with a lock of hotstate's held), one call at a time, with checkpoints in
+  // increasing order (a checkpoint overtaken by a newer one is skipped). It
+  // must not throw; what it throws is dropped.
+  std::function<void(const AuditCheckpoint&)> on_audit_checkpoint;
+  std::uint64_t audit_checkpoint_every = 1;
 };
 
 }  // namespace hotstate

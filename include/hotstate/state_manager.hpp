@@ -4,11 +4,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "hotstate/audit.hpp"
+#include "hotstate/checkpoint.hpp"
 #include "hotstate/migration.hpp"
 #include "hotstate/options.hpp"
 #include "hotstate/pin.hpp"
@@ -252,6 +254,8 @@ class StateManager {
     bool ok = true;
     std::vector<std::string> problems;  // one sentence each
     int schema_version = 0;             // the file's PRAGMA user_version
+    AuditCheckpoint audit_head;         // the audit log's head as verify found it (signed with Options::audit_key, if any)
+    std::uint64_t unchained_events = 0; // newest events another client wrote that no hotstate has chained yet (not a problem)
   };
   // Checks the file: PRAGMA integrity_check, schema version and application
   // id, that every schema object is exactly the SQL hotstate's migrations
@@ -267,6 +271,29 @@ class StateManager {
   // Reads only; problems are reported, not thrown (Error only when the file
   // cannot be read at all).
   VerifyReport verify() const;
+  // As verify(), and also that the audit log still extends `extends`, a
+  // checkpoint taken earlier (audit_head, Options::on_audit_checkpoint):
+  // its event still has its chain hash, or is the last of a run a prune
+  // removed with that hash. Reports a log rewritten up to it, its newest
+  // events removed, and a checkpoint whose event a prune removed since
+  // (which cannot be checked: take newer checkpoints).
+  //
+  // Both check the audit log's hash chain (checkpoint.hpp): every link, the
+  // gaps prunes left and the counts they recorded, each event's position;
+  // with Options::audit_key every signature, and that no event of a kind
+  // only hotstate writes was inserted by another client; and, key or not,
+  // that the events only hotstate writes agree with the snapshots, the
+  // reload journal and each other (a RolledBack whose row is still there, a
+  // row removed twice, a ReloadCompleted the journal contradicts, a prune
+  // whose count differs from what it removed). Each problem names the
+  // first events where the chain breaks.
+  VerifyReport verify(const AuditCheckpoint& extends) const;
+
+  // The audit log's checkpoint now: its newest chained event, the chain
+  // hash there and how many events the chain holds, signed with
+  // Options::audit_key if any. Keep it where the database does not reach,
+  // and later check the log with verify(checkpoint). Reads only.
+  AuditCheckpoint audit_head() const;
 
   // ---- The audit log (see audit.hpp for the events hotstate writes itself)
 
@@ -340,6 +367,7 @@ class StateManager {
   CacheStats cache_stats() const;
 
  private:
+  VerifyReport verify_report(const std::optional<AuditCheckpoint>& extends) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

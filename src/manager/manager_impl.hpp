@@ -2,6 +2,8 @@
 // files: state_manager.cpp and restore_for.cpp.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -9,6 +11,7 @@
 #include "cache/snapshot_cache.hpp"
 #include "hotstate/state_manager.hpp"
 #include "manager/migration_registry.hpp"
+#include "model/mutex.hpp"
 #include "store/store.hpp"
 
 namespace hotstate {
@@ -44,20 +47,53 @@ struct StateManager::Impl {
   // with what the store says it committed. A failure the store knows
   // committed nothing keeps the cache; one whose outcome is unknown
   // (CommitUncertain, or anything that is not a hotstate::Error) drops it.
+  //
+  // Then, when the commit chained audit events, the new head goes to
+  // Options::on_audit_checkpoint (hand_checkpoint), outside the cache's locks.
   template <class Method, class... Args>
   auto write(Method method, Args&&... args) {
-    internal::SnapshotCache::Write cache_write(cache);
-    try {
-      auto outcome = (store.*method)(std::forward<Args>(args)...);
-      cache_write.complete(outcome.commit);
-      return std::move(outcome.value);
-    } catch (const internal::CommitUncertain&) {
-      throw;
-    } catch (const Error&) {
-      cache_write.nothing_committed();
-      throw;
-    }
+    std::optional<AuditCheckpoint> head;
+    auto value = [&] {
+      internal::SnapshotCache::Write cache_write(cache);
+      try {
+        auto outcome = (store.*method)(std::forward<Args>(args)...);
+        cache_write.complete(outcome.commit);
+        head = std::move(outcome.commit.audit_head);
+        return std::move(outcome.value);
+      } catch (const internal::CommitUncertain&) {
+        throw;
+      } catch (const Error&) {
+        cache_write.nothing_committed();
+        throw;
+      }
+    }();
+    if (head) hand_checkpoint(*head);
+    return value;
   }
+
+  // Options::on_audit_checkpoint: one call at a time, in increasing order,
+  // once audit_checkpoint_every events were chained since the last call. A
+  // write the callback itself makes hands no checkpoint (the next one will).
+  void hand_checkpoint(const AuditCheckpoint& head) EXCLUDES(checkpoint_mutex) {
+    if (!options.on_audit_checkpoint || in_checkpoint_callback) return;
+    internal::MutexLock lock(checkpoint_mutex);
+    if (head.event_id <= last_checkpoint_id) return;
+    const std::uint64_t every = std::max<std::uint64_t>(1, options.audit_checkpoint_every);
+    if (last_checkpoint_id != 0 && head.event_count < last_checkpoint_count + every) return;
+    last_checkpoint_id = head.event_id;
+    last_checkpoint_count = head.event_count;
+    in_checkpoint_callback = true;
+    try {
+      options.on_audit_checkpoint(head);
+    } catch (...) {  // the contract says it must not throw; what it throws is dropped
+    }
+    in_checkpoint_callback = false;
+  }
+
+  internal::Mutex checkpoint_mutex;
+  std::uint64_t last_checkpoint_id GUARDED_BY(checkpoint_mutex) = 0;
+  std::uint64_t last_checkpoint_count GUARDED_BY(checkpoint_mutex) = 0;
+  static inline thread_local bool in_checkpoint_callback = false;
 };
 
 }  // namespace hotstate

@@ -99,12 +99,18 @@ const Options& StateManager::options() const noexcept { return impl_->options; }
 
 void StateManager::backup(const std::string& path) const { impl_->store.backup_to(path); }
 
-StateManager::VerifyReport StateManager::verify() const {
+StateManager::VerifyReport StateManager::verify() const { return verify_report(std::nullopt); }
+
+StateManager::VerifyReport StateManager::verify(const AuditCheckpoint& extends) const { return verify_report(extends); }
+
+StateManager::VerifyReport StateManager::verify_report(const std::optional<AuditCheckpoint>& extends) const {
   VerifyReport report;
-  report.problems = impl_->store.verify(report.schema_version);
+  report.problems = impl_->store.verify(report.schema_version, extends, report.audit_head, report.unchained_events);
   report.ok = report.problems.empty();
   return report;
 }
+
+AuditCheckpoint StateManager::audit_head() const { return impl_->store.audit_head(); }
 
 void StateManager::record_event(const ReloadEvent& event) {
   const std::string_view kind = to_string(event.kind);

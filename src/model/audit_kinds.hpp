@@ -47,4 +47,19 @@ inline constexpr std::string_view all[] = {
 // Where ReloadEvent's kinds start in `all`.
 inline constexpr std::size_t first_reload_event = 16;
 
+// Kinds only hotstate's own calls write (no trigger of the schema does): with
+// an audit key, such an event that hotstate did not sign as its own was
+// inserted by another client. The others are written by the schema's
+// triggers for any writer (a save with the sqlite3 shell records SnapshotSaved).
+inline constexpr bool written_only_by_hotstate(std::string_view kind) {
+  for (const std::string_view by_triggers : {snapshot_saved, history_trimmed, snapshot_edited, snapshot_deleted,
+                                             plugin_state_changed, max_history_changed, pinned, unpinned}) {
+    if (kind == by_triggers) return false;
+  }
+  for (const std::string_view known : all) {
+    if (kind == known) return true;
+  }
+  return false;
+}
+
 }  // namespace hotstate::internal::audit_kind

@@ -2,6 +2,8 @@
 
 #include "hex.hpp"
 
+#include <algorithm>
+
 namespace hotstate::internal {
 
 namespace {
@@ -123,6 +125,28 @@ std::string sha3_256_hex(std::string_view first, std::string_view second) {
   hex.reserve(2 * digest_bytes);
   for (const std::uint8_t byte : hash.finish()) append_hex(hex, byte);
   return hex;
+}
+
+std::string hmac_sha3_256_hex(std::string_view key, std::string_view message) {
+  constexpr std::size_t block_bytes = 136;  // SHA3-256's rate
+  std::array<std::uint8_t, block_bytes> padded_key{};
+  if (key.size() > block_bytes) {
+    const auto digest = sha3_256(key);
+    std::copy(digest.begin(), digest.end(), padded_key.begin());
+  } else {
+    std::copy(key.begin(), key.end(), padded_key.begin());
+  }
+  std::string inner_pad(block_bytes, '\0');
+  std::string outer_pad(block_bytes, '\0');
+  for (std::size_t i = 0; i < block_bytes; ++i) {
+    inner_pad[i] = static_cast<char>(padded_key[i] ^ 0x36U);
+    outer_pad[i] = static_cast<char>(padded_key[i] ^ 0x5cU);
+  }
+  Sha3_256 inner;
+  inner.update(inner_pad);
+  inner.update(message);
+  const auto inner_digest = inner.finish();
+  return sha3_256_hex(outer_pad, std::string_view(reinterpret_cast<const char*>(inner_digest.data()), inner_digest.size()));
 }
 
 }  // namespace hotstate::internal

@@ -35,4 +35,10 @@ std::array<std::uint8_t, 32> sha3_256(std::string_view bytes) noexcept;
 // Lowercase hex of SHA3-256 over `first` followed by `second` (64 characters).
 std::string sha3_256_hex(std::string_view first, std::string_view second = {});
 
+// Lowercase hex of HMAC-SHA3-256 (RFC 2104 over SHA3-256, block size 136
+// bytes, as NIST's HMAC-SHA3 and Python's hmac.new(key, message,
+// hashlib.sha3_256)) of `message` with `key`: the signature of the audit
+// chain (Options::audit_key).
+std::string hmac_sha3_256_hex(std::string_view key, std::string_view message);
+
 }  // namespace hotstate::internal

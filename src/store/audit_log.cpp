@@ -86,10 +86,14 @@ WriteOutcome<std::uint64_t> Store::prune_audit(const AuditPrune& prune) {
     // so the prune runs once inside a savepoint to count them, is undone,
     // and runs again with the count: twice the work of a rare call, and one
     // rule instead of two that could drift apart.
+    // It counts what it removed by the gaps it left (audit_gaps, one row per
+    // run of removed events, holding their number).
     const auto run_prune = [&](const Detail& event_detail) -> std::int64_t {
-      const int changes_before = c.db.getTotalChanges();
-      insert_event(c, shared_->now_us(), "", audit_kind::audit_pruned, detail_text(event_detail));
-      return c.db.getTotalChanges() - changes_before - 1;  // the event's own insert is not a removal
+      const std::uint64_t event_id = insert_event(c, shared_->now_us(), "", audit_kind::audit_pruned, detail_text(event_detail));
+      StatementUse removed(c.statement("SELECT ifnull(sum(events), 0) FROM audit_gaps WHERE pruned_by = ?1"));
+      removed->bind(1, static_cast<std::int64_t>(event_id));
+      removed->executeStep();
+      return removed->getColumn(0).getInt64();
     };
     StatementUse(c.statement("SAVEPOINT count_prune"))->exec();
     const std::int64_t deleted = run_prune(detail);

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "model/sha3.hpp"
+#include "store/audit_chain.hpp"
 
 namespace hotstate::internal {
 
@@ -194,7 +195,12 @@ void verify_counts(SQLite::Database& db, std::vector<std::string>& problems) {
 
 }  // namespace
 
-std::vector<std::string> Store::verify(int& schema_version) const {
+AuditCheckpoint Store::audit_head() const {
+  return shared_->read("audit_head", [&](Connection& c) { return read_audit_head(c.db, shared_->audit_key); });
+}
+
+std::vector<std::string> Store::verify(int& schema_version, const std::optional<AuditCheckpoint>& extends,
+                                       AuditCheckpoint& head, std::uint64_t& unchained) const {
   return shared_->read("verify", [&](Connection& c) {
     std::vector<std::string> problems;
     {
@@ -273,6 +279,10 @@ std::vector<std::string> Store::verify(int& schema_version) const {
       }
     }
     verify_audit(c.db, problems);
+    ChainSummary summary;
+    verify_chain(c.db, shared_->audit_key, extends, problems, summary);
+    head = summary.head;
+    unchained = summary.unchained;
     return problems;
   });
 }

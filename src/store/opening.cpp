@@ -319,6 +319,9 @@ bool open_writable(Store::Shared& shared, const Options& options) {
     limit_wal_size(db);
   }
   zero_deleted_content_without_extra_writes(db);
+  // The migrations are one call: Options::call_time_limit bounds them from
+  // here (a progress handler with no call begun would stop the first long one).
+  guard->begin_call();
   migrate(db, options.path, options.max_history);
   // A :memory: database is private to this process: hotstate made every
   // object in it. A file's writer starts untrusted: its first write checks the
@@ -369,6 +372,7 @@ Store::Store(const Options& options) : shared_(std::make_unique<Shared>()) {
   shared.max_data_bytes = options.max_data_bytes;
   shared.max_metadata_bytes = options.max_metadata_bytes;
   shared.clock = options.clock;
+  shared.audit_key = options.audit_key;
   // Only a cache asks what other writers changed, and only a file has any.
   shared.track_audit_position = !shared.in_memory && options.cache_max_entries > 0;
 

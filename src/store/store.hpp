@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "hotstate/audit.hpp"
+#include "hotstate/checkpoint.hpp"
 #include "hotstate/options.hpp"
 #include "hotstate/pin.hpp"
 #include "hotstate/plugin_state.hpp"
@@ -139,7 +140,15 @@ class Store {
   // A consistent copy to `path` through the online backup API, from a read connection.
   void backup_to(const std::string& path) const;
   // Problems found by the checks of StateManager::verify; empty when none.
-  std::vector<std::string> verify(int& schema_version) const;
+  // With `extends`, also whether the audit log still extends that
+  // checkpoint. `head` gets the audit log's head as verify found it (signed
+  // with the audit key, if any), `unchained` the number of newest events
+  // another client wrote that no hotstate has chained yet.
+  std::vector<std::string> verify(int& schema_version, const std::optional<AuditCheckpoint>& extends,
+                                  AuditCheckpoint& head, std::uint64_t& unchained) const;
+  // The audit log's head: its newest chained event, one index step (plus one
+  // per event not chained yet).
+  AuditCheckpoint audit_head() const;
 
   struct Connection;  // a SQLite connection and its prepared statements
   struct Shared;      // the connections, the pool and the options, shared by every call

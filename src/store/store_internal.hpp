@@ -234,6 +234,7 @@ struct Store::Shared {
   std::size_t max_metadata_bytes = 0;
   std::function<std::int64_t()> clock;  // Options::clock; empty: the system clock
   bool track_audit_position = false;    // each Commit carries the audit log's position (for a cache)
+  std::string audit_key;                // Options::audit_key: signs the audit chain; empty: unsigned
 
   std::int64_t now_us() const { return clock ? clock() : hotstate::now_us(); }
   // How read connections open the file: the path and flags the writer (or,

@@ -12,8 +12,10 @@
 #pragma once
 
 #include <string>
+#include <optional>
 #include <vector>
 
+#include "hotstate/checkpoint.hpp"
 #include "hotstate/error.hpp"
 #include "hotstate/snapshot.hpp"
 #include "store/change_marker.hpp"
@@ -42,6 +44,8 @@ struct Commit {
   // (so that when only this write came between the markers, it is exactly
   // the commit's). Unknown when it could not be read.
   AuditPosition position;
+  // The audit log's new head when the commit chained events (audit_chain.hpp).
+  std::optional<AuditCheckpoint> audit_head;
 };
 
 template <class T>

@@ -1,6 +1,7 @@
 // The store: the write path. Every write queues up; the write at the front
 // runs the writes queued behind it with its own (group commit), through the
 // schema gate, retrying while Busy (see Shared::write in store_internal.hpp).
+#include "store/audit_chain.hpp"
 #include "store/store_internal.hpp"
 
 namespace hotstate::internal {
@@ -69,22 +70,36 @@ auto with_retries(Shared& shared, Connection& c, std::string_view context, Attem
   });
 }
 
-// One write on its own: autocommit for one statement, else a transaction.
+// With an audit key, the events other clients wrote since hotstate's last
+// write are chained (and signed as theirs) before the write adds its own.
+void chain_found_events(Shared& shared, Connection& c, Commit& commit) {
+  if (shared.audit_key.empty()) return;
+  if (auto head = chain_pending(c, shared.audit_key, false)) commit.audit_head = std::move(head);
+}
+
+// The events the write added (and, without a key, any another client wrote
+// before them), chained in the write's transaction before it commits.
+void chain_own_events(Shared& shared, Connection& c, Commit& commit) {
+  if (auto head = chain_pending(c, shared.audit_key, true)) commit.audit_head = std::move(head);
+}
+
+// One write on its own, in one transaction.
 void run_alone(Shared& shared, Connection& c, QueuedWrite& write) {
   bool commit_started = false;  // from here on, a failure may have committed
   try {
     write.commit = with_retries(shared, c, write.context, [&](bool check) {
       commit_started = false;
-      std::optional<WriteTransaction> transaction;
-      if (check || write.statements == Shared::Statements::Many) transaction.emplace(c);
+      // Always a transaction: the events the write adds are chained in it.
+      WriteTransaction transaction(c);
       if (check) check_schema(shared, c);
       Commit commit;
       commit.before = shared.marker();
       const int changes_before = c.db.getTotalChanges();
-      commit_started = !transaction;  // in autocommit, the body's one statement is the commit
+      chain_found_events(shared, c, commit);
       write.run(write.body, c, commit);
+      chain_own_events(shared, c, commit);
       commit_started = true;
-      if (transaction) transaction->commit();
+      transaction.commit();
       // Nothing below throws: the outcome of a commit that happened is always reported.
       shared.finish_commit(c, changes_before, commit);
       return commit;
@@ -127,6 +142,8 @@ void run_group_once(Shared& shared, Connection& c, std::vector<QueuedWrite*>& gr
   if (check) check_schema(shared, c);
   const ChangeMarker before = shared.marker();
   const int changes_before = c.db.getTotalChanges();
+  Commit chained;
+  chain_found_events(shared, c, chained);
   for (std::size_t index = 0; index < group.size(); ++index) {
     QueuedWrite* write = group[index];
     if (isolated) StatementUse(*c.savepoint)->exec();
@@ -165,6 +182,8 @@ void run_group_once(Shared& shared, Connection& c, std::vector<QueuedWrite*>& gr
     }
     combined.current.insert(combined.current.end(), write->commit.current.begin(), write->commit.current.end());
   }
+  chain_own_events(shared, c, chained);
+  combined.audit_head = std::move(chained.audit_head);
   for (QueuedWrite* write : group) {
     if (!write->failure) write->commit = combined;
   }
