@@ -397,7 +397,7 @@ TEST_CASE("a checkpoint parses from ID:HASH and nothing else", "[audit_chain]") 
   const std::string hash(64, 'a');
   CHECK(AuditCheckpoint::parse("12:" + hash).event_id == 12);
   CHECK(AuditCheckpoint::parse("12:" + std::string(64, 'A')).chain_hash == hash);
-  for (const std::string bad : {std::string(""), std::string("12"), "12:" + hash.substr(1), ":" + hash, "x:" + hash,
+  for (const std::string& bad : {std::string(""), std::string("12"), "12:" + hash.substr(1), ":" + hash, "x:" + hash,
                                 "12:" + std::string(63, 'a') + "g", "-1:" + hash}) {
     INFO(bad);
     CHECK(hotstate_test::error_code_of([&] { (void)AuditCheckpoint::parse(bad); }) ==

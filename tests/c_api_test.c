@@ -233,6 +233,9 @@ static void test_options_defaults(void) {
   CHECK(options.max_metadata_bytes == (size_t)1 << 20);
   CHECK(options.vfs == NULL);
   CHECK(options.call_time_limit_ms == 0);
+  CHECK(options.audit_key == NULL && options.audit_key_len == 0);
+  CHECK(options.on_audit_checkpoint == NULL && options.checkpoint_user_data == NULL);
+  CHECK(options.audit_checkpoint_every == 1);
   CHECK(options.struct_size == sizeof options);
 }
 
@@ -1257,6 +1260,7 @@ static void check_unusable_handle(hotstate_db* db, const char* what) {
   size_t bound = 77;
   uint64_t seq = 77;
   uint64_t reload_id = 77;
+  int ok = 77;
 
 #define CHECK_NOT_OPEN(function, call)                                                    \
   do {                                                                                    \
@@ -1283,10 +1287,13 @@ static void check_unusable_handle(hotstate_db* db, const char* what) {
   CHECK_NOT_OPEN("hotstate_unfinished_reloads", hotstate_unfinished_reloads(db, &json, &json_len));
   CHECK_NOT_OPEN("hotstate_resolve_reload", hotstate_resolve_reload(db, 1, NULL, 0));
   CHECK_NOT_OPEN("hotstate_set_plugin_state", hotstate_set_plugin_state(db, S("counter"), "Running", NULL, 0));
+  CHECK_NOT_OPEN("hotstate_audit_head", hotstate_audit_head(db, &json, &json_len));
+  CHECK_NOT_OPEN("hotstate_verify_report", hotstate_verify_report(db, &ok, &json, &json_len));
+  CHECK_NOT_OPEN("hotstate_verify_extends", hotstate_verify_extends(db, S("1:ab"), &ok, &json, &json_len));
   CHECK_NOT_OPEN("hotstate_plugin_state", hotstate_plugin_state(db, S("counter"), &json, &json_len));
 #undef CHECK_NOT_OPEN
   CHECK_TEXT(json, "untouched");
-  CHECK(json_len == 77 && bound == 77 && seq == 77 && reload_id == 77);
+  CHECK(json_len == 77 && bound == 77 && seq == 77 && reload_id == 77 && ok == 77);
 
   /* Closing it does nothing, and leaves the last error as it is. */
   hotstate_close(db);
@@ -1624,6 +1631,279 @@ static void test_versions_pins_and_restores(void) {
   hotstate_close(db);
 }
 
+/* ---- The audit log's hash chain: checkpoints, verify_extends, the audit
+ * key and the checkpoint callback (issue 15) */
+
+/* The text of the JSON string member `name` of `json` (the first one, so
+ * the outermost object's when it comes first in key order) copied into
+ * `out` (size `size`); "" when there is none or it does not fit. */
+static const char* string_member(const char* json, const char* name, char* out, size_t size) {
+  char key[64];
+  const char* start;
+  const char* end;
+  out[0] = '\0';
+  snprintf(key, sizeof key, "\"%s\":\"", name);
+  start = json != NULL ? strstr(json, key) : NULL;
+  if (start == NULL) return out;
+  start += strlen(key);
+  end = strchr(start, '"');
+  if (end == NULL || (size_t)(end - start) >= size) return out;
+  memcpy(out, start, (size_t)(end - start));
+  out[end - start] = '\0';
+  return out;
+}
+
+/* The JSON number member `name` of `json` (the first one); -1 when none. */
+static long long number_member(const char* json, const char* name) {
+  char key[64];
+  const char* start;
+  snprintf(key, sizeof key, "\"%s\":", name);
+  start = json != NULL ? strstr(json, key) : NULL;
+  if (start == NULL) return -1;
+  return strtoll(start + strlen(key), NULL, 10);
+}
+
+/* Whether `text` is exactly 64 lowercase hex digits. */
+static int is_hex64(const char* text) {
+  size_t i;
+  if (strlen(text) != 64) return 0;
+  for (i = 0; i < 64; ++i) {
+    if (!((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f'))) return 0;
+  }
+  return 1;
+}
+
+/* What the checkpoint callback saw. */
+struct checkpoint_log {
+  int calls;
+  int bad_length;  /* calls whose json_len was not strlen(json) */
+  char last[1024]; /* the last checkpoint's JSON */
+};
+
+static void on_checkpoint(void* user_data, const char* json, size_t json_len) {
+  struct checkpoint_log* log = (struct checkpoint_log*)user_data;
+  ++log->calls;
+  if (json == NULL || strlen(json) != json_len) ++log->bad_length;
+  if (json != NULL && json_len < sizeof log->last) memcpy(log->last, json, json_len + 1);
+}
+
+static void test_audit_chain(void) {
+  /* Any bytes, a NUL among them. */
+  static const unsigned char key[32] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
+                                        0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
+                                        0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f};
+  static const unsigned char other_key[4] = {'n', 'o', 'p', 'e'};
+  hotstate_options options;
+  hotstate_db* db = NULL;
+  char* head = NULL;
+  char* json = NULL;
+  size_t head_len = 0;
+  size_t len = 0;
+  char hash[128];
+  char text[160];
+  char wrong[160];
+  char signature[128];
+  int ok = 77;
+  int i;
+  struct checkpoint_log log;
+
+  /* ---- Without a key: a chain, no signatures. */
+  CHECK_OK(hotstate_open_path(temp_file("chain.db"), &db));
+  if (db == NULL) return;
+  CHECK_OK(hotstate_audit_head(db, &head, &head_len));
+  CHECK(head != NULL && head_len == strlen(head));
+  CHECK(number_member(head, "event_id") == 0); /* an empty log */
+  CHECK_TEXT(string_member(head, "chain_hash", hash, sizeof hash),
+             "0000000000000000000000000000000000000000000000000000000000000000");
+  hotstate_free(head);
+
+  CHECK_OK(hotstate_save(db, S(counter1), NULL));
+  CHECK_OK(hotstate_save(db, S(counter2), NULL));
+  CHECK_OK(hotstate_audit_head(db, &head, &head_len));
+  CHECK(head != NULL && head_len == strlen(head));
+  CHECK(is_hex64(string_member(head, "chain_hash", hash, sizeof hash)));
+  CHECK(strcmp(hash, "0000000000000000000000000000000000000000000000000000000000000000") != 0);
+  CHECK(number_member(head, "event_count") >= 2);
+  CHECK(number_member(head, "event_count") == event_count(db, NULL)); /* no prune: every event is in the log */
+  CHECK(number_member(head, "event_id") > 0);
+  CHECK(number_member(head, "time_us") > 0);
+  CHECK(contains(head, "\"time\":\""));
+  CHECK(!contains(head, "\"signature\"")); /* no key */
+  string_member(head, "text", text, sizeof text);
+  {
+    char expected[160];
+    snprintf(expected, sizeof expected, "%lld:%s", number_member(head, "event_id"), hash);
+    CHECK_TEXT(text, expected);
+  }
+
+  /* The log extends its own head. */
+  CHECK_OK(hotstate_verify_extends(db, text, strlen(text), &ok, &json, &len));
+  CHECK(ok == 1);
+  CHECK(json != NULL && len == strlen(json));
+  CHECK(contains(json, "\"problems\":[]"));
+  CHECK(contains(json, "\"ok\":true"));
+  CHECK(contains(json, "\"unchained_events\":0"));
+  CHECK(contains(json, "\"audit_head\":{"));
+  CHECK(contains(json, text)); /* the head verify found is the checkpoint */
+  CHECK(number_member(json, "schema_version") == hotstate_schema_version());
+  hotstate_free(json);
+  ok = 77;
+  CHECK_OK(hotstate_verify_extends(db, text, strlen(text), &ok, NULL, NULL)); /* the report not wanted */
+  CHECK(ok == 1);
+
+  /* Hex digits in either case. */
+  for (i = 0; text[i] != '\0'; ++i) {
+    wrong[i] = (text[i] >= 'a' && text[i] <= 'f') ? (char)(text[i] - 'a' + 'A') : text[i];
+  }
+  wrong[i] = '\0';
+  CHECK_OK(hotstate_verify_extends(db, wrong, strlen(wrong), &ok, NULL, NULL));
+  CHECK(ok == 1);
+
+  /* A later write: the log still extends the older checkpoint. */
+  CHECK_OK(hotstate_save(db, S(counter3), NULL));
+  CHECK_OK(hotstate_verify_extends(db, text, strlen(text), &ok, &json, &len));
+  CHECK(ok == 1);
+  CHECK(!contains(json, text)); /* the head moved on */
+  hotstate_free(json);
+
+  /* A chain hash that differs: a problem, not a failure. */
+  memcpy(wrong, text, strlen(text) + 1);
+  wrong[strlen(wrong) - 1] = wrong[strlen(wrong) - 1] == '0' ? '1' : '0';
+  ok = 77;
+  CHECK_OK(hotstate_verify_extends(db, wrong, strlen(wrong), &ok, &json, &len));
+  CHECK(ok == 0);
+  CHECK(contains(json, "\"ok\":false"));
+  CHECK(contains(json, "does not extend checkpoint"));
+  CHECK(contains(json, wrong));
+  hotstate_free(json);
+  /* A checkpoint beyond the log's end: its newest events were removed. */
+  snprintf(wrong, sizeof wrong, "%lld:%s", number_member(head, "event_id") + 1000, hash);
+  CHECK_OK(hotstate_verify_extends(db, wrong, strlen(wrong), &ok, &json, &len));
+  CHECK(ok == 0);
+  CHECK(contains(json, "does not extend checkpoint"));
+  hotstate_free(json);
+  hotstate_free(head);
+  head = NULL;
+
+  /* Texts that are no checkpoint: refused, the out-parameters untouched. */
+  ok = 77;
+  json = (char*)"untouched";
+  len = 77;
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_verify_extends(db, S("not a checkpoint"), &ok, &json, &len));
+  CHECK(contains(hotstate_last_error(), "ID:HASH"));
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_verify_extends(db, S("12:abc"), &ok, &json, &len));
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_verify_extends(db, NULL, 0, &ok, &json, &len));
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_verify_extends(db, NULL, 5, &ok, &json, &len));
+  CHECK(contains(hotstate_last_error(), "checkpoint_text"));
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_verify_extends(db, text, strlen(text), NULL, &json, &len));
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_verify_extends(db, text, strlen(text), &ok, &json, NULL));
+  CHECK(ok == 77 && len == 77);
+  CHECK_TEXT(json, "untouched");
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_audit_head(db, NULL, &len));
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_audit_head(db, &json, NULL));
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_verify_report(db, NULL, NULL, NULL));
+
+  /* The whole report without a checkpoint; hotstate_verify keeps its array. */
+  CHECK_OK(hotstate_verify_report(db, &ok, &json, &len));
+  CHECK(ok == 1);
+  CHECK(contains(json, "\"problems\":[]") && contains(json, "\"unchained_events\":0"));
+  CHECK(contains(json, "\"audit_head\":{\"chain_hash\":\""));
+  hotstate_free(json);
+  CHECK_OK(hotstate_verify(db, &ok, &json, &len));
+  CHECK_TEXT(json, "[]");
+  hotstate_free(json);
+  hotstate_close(db);
+
+  /* ---- With a key: signed checkpoints, handed to the callback. */
+  memset(&log, 0, sizeof log);
+  hotstate_options_init(&options, sizeof options);
+  options.path = temp_file("chain-keyed.db");
+  options.audit_key = key;
+  options.audit_key_len = sizeof key;
+  options.on_audit_checkpoint = on_checkpoint;
+  options.checkpoint_user_data = &log;
+  db = NULL;
+  CHECK_OK(hotstate_open(&options, &db));
+  if (db == NULL) return;
+  CHECK_OK(hotstate_save(db, S(counter1), NULL));
+  CHECK(log.calls == 1);
+  CHECK_OK(hotstate_save(db, S(counter2), NULL));
+  CHECK(log.calls == 2);
+  CHECK(log.bad_length == 0);
+  CHECK_OK(hotstate_audit_head(db, &head, &head_len));
+  CHECK(is_hex64(string_member(head, "signature", signature, sizeof signature)));
+  CHECK(is_hex64(string_member(head, "chain_hash", hash, sizeof hash)));
+  CHECK_TEXT(log.last, head); /* the callback's checkpoint is the head now, signed alike */
+  string_member(head, "text", text, sizeof text);
+  CHECK_OK(hotstate_verify_extends(db, text, strlen(text), &ok, &json, &len));
+  CHECK(ok == 1);
+  CHECK(contains(json, signature)); /* the report's head is signed too */
+  hotstate_free(json);
+  CHECK_OK(hotstate_verify(db, &ok, NULL, NULL)); /* reads write nothing: no callback */
+  CHECK(log.calls == 2);
+  hotstate_close(db);
+  hotstate_free(head);
+  head = NULL;
+
+  /* The same file with another key: the signatures do not check. */
+  options.audit_key = other_key;
+  options.audit_key_len = sizeof other_key;
+  options.on_audit_checkpoint = NULL;
+  db = NULL;
+  CHECK_OK(hotstate_open(&options, &db));
+  if (db != NULL) {
+    CHECK_OK(hotstate_verify(db, &ok, &json, &len));
+    CHECK(ok == 0);
+    CHECK(strcmp(json, "[]") != 0);
+    hotstate_free(json);
+    hotstate_close(db);
+  }
+
+  /* audit_checkpoint_every: fewer calls, the first after the first write. */
+  memset(&log, 0, sizeof log);
+  hotstate_options_init(&options, sizeof options);
+  options.path = temp_file("chain-every.db");
+  options.on_audit_checkpoint = on_checkpoint;
+  options.checkpoint_user_data = &log;
+  options.audit_checkpoint_every = 3;
+  db = NULL;
+  CHECK_OK(hotstate_open(&options, &db));
+  if (db == NULL) return;
+  for (i = 1; i <= 7; ++i) CHECK_OK(save_numbered(db, "p", i));
+  CHECK(log.calls == 3); /* after 1, 4 and 7 chained events */
+  CHECK(log.bad_length == 0);
+  CHECK(!contains(log.last, "\"signature\"")); /* no key */
+  CHECK(number_member(log.last, "event_count") == 7);
+  hotstate_close(db);
+
+  /* A key that is NULL with a length: refused, nothing created. */
+  hotstate_options_init(&options, sizeof options);
+  options.path = temp_file("chain-bad-key.db");
+  options.audit_key = NULL;
+  options.audit_key_len = 3;
+  db = NULL;
+  CHECK_CODE(HOTSTATE_INVALID_ARGUMENT, hotstate_open(&options, &db));
+  CHECK(contains(hotstate_last_error(), "audit_key"));
+  CHECK(db == NULL);
+  CHECK(access(options.path, F_OK) != 0);
+
+  /* A caller whose struct ends before audit_key: the fields beyond it are
+   * not read (here garbage), so no key and no callback. */
+  memset(&options, 0xAB, sizeof options);
+  hotstate_options_init(&options, offsetof(hotstate_options, audit_key));
+  options.path = temp_file("chain-old-layout.db");
+  db = NULL;
+  CHECK_OK(hotstate_open(&options, &db));
+  if (db != NULL) {
+    CHECK_OK(hotstate_save(db, S(counter1), NULL));
+    CHECK_OK(hotstate_audit_head(db, &head, &head_len));
+    CHECK(!contains(head, "\"signature\""));
+    CHECK(number_member(head, "event_count") >= 1);
+    hotstate_free(head);
+    hotstate_close(db);
+  }
+}
+
 int main(int argc, char** argv) {
   const char* tmp = getenv("TMPDIR");
   const char* db_path;
@@ -1666,6 +1946,7 @@ int main(int argc, char** argv) {
   test_threads();
   test_close_while_calling();
   test_versions_pins_and_restores();
+  test_audit_chain();
 
   remove_temp_dir();
   printf("%d checks, %d failed\n", checks, failures);

@@ -308,6 +308,56 @@ constexpr std::int64_t kTenOClock = 1615716000LL * 1000000;  // 2021-03-14T10:00
 
 }  // namespace
 
+TEST_CASE("audit-head prints the checkpoint that verify --audit-head later checks, signed with --audit-key-file",
+          "[cli][verify][audit_chain]") {
+  TempDir dir;
+  const auto db = dir.file("chain.db");
+  const auto key_file = dir.file("audit.key");
+  hotstate_test::write_file(key_file, "a key of the host's, never in the database");
+  {
+    hotstate::Options options = file_options(db, 2);
+    options.audit_key = "a key of the host's, never in the database";
+    StateManager manager(options);
+    for (int i = 0; i < 5; ++i) manager.save_snapshot(StateSnapshot("p", "1.0.0").with_data("i", i));
+    manager.set_plugin_state("p", hotstate::PluginState::Running);  // the newest event, removed below
+  }
+  const Run head = hotstate_tool({"--db", db, "audit-head"});
+  REQUIRE(head.exit_code == 0);
+  const std::string checkpoint = head.out.substr(0, head.out.find('\n'));
+  CHECK(checkpoint == StateManager(file_options(db)).audit_head().to_text());
+
+  const Run signed_head = hotstate_tool({"--db", db, "--audit-key-file", key_file, "--json", "audit-head"});
+  REQUIRE(signed_head.exit_code == 0);
+  const JsonObject fields = object_of(Json::parse(signed_head.out));
+  CHECK(fields.at("text").get<std::string>() == checkpoint);
+  CHECK(fields.at("signature").get<std::string>().size() == 64);
+
+  const Run extends = hotstate_tool({"--db", db, "--audit-key-file", key_file, "verify", "--audit-head", checkpoint});
+  CHECK(extends.exit_code == 0);
+  CHECK_THAT(extends.out, Catch::Contains("extends " + checkpoint) && Catch::Contains("every signature valid"));
+
+  // The newest events removed with the triggers dropped: only the checkpoint tells.
+  {
+    hotstate_test::RawDb shell(db);
+    const std::string restore = shell.query("SELECT group_concat(sql, '; ') FROM sqlite_master WHERE name IN "
+                                            "('audit_events_prune_only', 'audit_events_prune_leaves_gap')");
+    shell.exec("DROP TRIGGER audit_events_prune_only; DROP TRIGGER audit_events_prune_leaves_gap;"
+               " DELETE FROM audit_events WHERE id = (SELECT max(id) FROM audit_events); " + restore);
+  }
+  CHECK(hotstate_tool({"--db", db, "verify"}).exit_code == 0);
+  const Run truncated = hotstate_tool({"--db", db, "verify", "--audit-head", checkpoint});
+  CHECK(truncated.exit_code == 1);
+  CHECK_THAT(truncated.out, Catch::Contains("does not extend checkpoint " + checkpoint));
+
+  const Run wrong_key = hotstate_tool({"--db", db, "--audit-key-file", db, "verify"});
+  CHECK(wrong_key.exit_code == 1);
+  CHECK_THAT(wrong_key.out, Catch::Contains("signature that does not match"));
+  const Run malformed = hotstate_tool({"--db", db, "verify", "--audit-head", "12:xyz"});
+  CHECK(malformed.exit_code == 2);
+  CHECK_THAT(malformed.err, Catch::Contains("--audit-head"));
+}
+
+
 TEST_CASE("state prints a plugin's life-cycle state, Unloaded when never set", "[cli]") {
   TempDir dir;
   const auto db = dir.file("state.db");

@@ -395,3 +395,52 @@ TEST_CASE("a version 5 database migrates keeping every row, event, count, journa
   CHECK(manager.snapshot("counter", 16) != nullptr);
   CHECK(manager.verify().ok);
 }
+
+TEST_CASE("a version 6 database migrates keeping every row and event, chains its events in order, and its "
+          "earlier prunes stay valid",
+          "[migration][audit_chain]") {
+  TempDir dir;
+  const std::string path = database_of_version(dir, 6);
+  std::vector<std::string> before;
+  std::string counts_before;
+  long long newest_event = 0;
+  {
+    RawDb raw(path);
+    before = kept_tables(raw);
+    counts_before = counted(raw);
+    newest_event = raw.query_int("SELECT max(id) FROM audit_events");
+  }
+  hotstate::AuditCheckpoint head;
+  {
+    // Opening for reading refuses to migrate; the first writer's open does it.
+    StateManager manager(file_options(path));
+    const auto report = manager.verify();
+    std::string problems;
+    for (const auto& problem : report.problems) problems += problem + "\n";
+    INFO(problems);
+    CHECK(report.ok);
+    head = manager.audit_head();
+  }
+  RawDb raw(path);
+  CHECK(raw.query_int("PRAGMA user_version") == hotstate::schema_version());
+  CHECK(raw.query("PRAGMA integrity_check") == "ok");
+  // Migration 0007 adds columns, a table, a view and triggers; it writes no row or event.
+  CHECK(kept_tables(raw) == before);
+  CHECK(counted(raw) == counts_before);
+  // Every event there was is chained, in id order, counted from 1 (the
+  // events older prunes removed were never chained).
+  CHECK(raw.query_int("SELECT count(*) FROM audit_events WHERE chain IS NULL") == 0);
+  CHECK(raw.query("SELECT group_concat(chain_position) FROM (SELECT chain_position FROM audit_events ORDER BY id)") ==
+        raw.query("SELECT group_concat(n) FROM (SELECT row_number() OVER (ORDER BY id) AS n FROM audit_events)"));
+  CHECK(head.event_id == static_cast<std::uint64_t>(newest_event));
+  CHECK(head.event_count == static_cast<std::uint64_t>(raw.query_int("SELECT count(*) FROM audit_events")));
+  CHECK(raw.query_int("SELECT audit_chain_from FROM settings") == newest_event + 1);
+  CHECK(raw.query_int("SELECT count(*) FROM audit_gaps") == 0);
+
+  // From then on every write extends the chain, and the checkpoint of the migration still holds.
+  StateManager manager(file_options(path));
+  manager.save_snapshot(hotstate::StateSnapshot("counter", "1.0.0").with_data("count", 1));
+  manager.prune_audit(hotstate::AuditPrune{std::nullopt, 4});
+  manager.save_snapshot(hotstate::StateSnapshot("counter", "1.0.0").with_data("count", 2));
+  CHECK(manager.verify(head).ok);
+}

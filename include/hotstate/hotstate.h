@@ -158,13 +158,22 @@ HOTSTATE_C_API void hotstate_free(void* p) HOTSTATE_NOEXCEPT;
 /* An open database: a hotstate::StateManager. Opaque. */
 typedef struct hotstate_db hotstate_db;
 
+/* Receives the audit log's new head, a checkpoint (see
+ * hotstate_options.on_audit_checkpoint): `json` (json_len bytes,
+ * NUL-terminated, valid during the call only) is the checkpoint as
+ * hotstate_audit_head() gives it. `user_data` is
+ * hotstate_options.checkpoint_user_data. */
+typedef void (*hotstate_checkpoint_fn)(void* user_data, const char* json, size_t json_len);
+
 /* How to open a database (hotstate::Options). Fill it with
  * hotstate_options_init() first, then set the fields you need. Later
  * versions may add fields at the end only; struct_size says how much of the
  * struct the caller knows, so a binding built against an older header keeps
  * working with a newer library: hotstate_open() reads only the fields that
  * lie wholly within struct_size, the others keep their defaults. Added
- * later (absent from an older caller's struct): call_time_limit_ms. */
+ * later (absent from an older caller's struct): call_time_limit_ms; then
+ * audit_key, audit_key_len, on_audit_checkpoint, checkpoint_user_data and
+ * audit_checkpoint_every (the audit log's hash chain, issue 15). */
 typedef struct hotstate_options {
   /* sizeof(hotstate_options) as the caller's header defines it; set by
    * hotstate_options_init(). */
@@ -212,10 +221,43 @@ typedef struct hotstate_options {
    * open files prepared by someone else. Added later than the fields
    * above: a caller whose struct_size ends before it gets 0. */
   int64_t call_time_limit_ms;
+  /* The audit log's hash chain (hotstate/checkpoint.hpp; added later than
+   * the fields above, like every field below: a caller whose struct_size
+   * ends before one gets its default). Every audit event is chained with
+   * SHA3-256 whatever these say; a checkpoint (hotstate_audit_head())
+   * kept where the database does not reach lets hotstate_verify_extends()
+   * prove later that the log was not changed.
+   *
+   * audit_key, audit_key_len: a secret only the host holds (any bytes, NUL
+   * included; use 32 random bytes), never written to the database. With
+   * it, hotstate signs every event it chains and every checkpoint with
+   * HMAC-SHA3-256 (the checkpoint's "signature"), and verify checks them, so
+   * that a log rewritten with a consistent new chain, or an event of a kind
+   * only hotstate writes that another client inserted, is detected. NULL
+   * with 0 (default): no signatures. Copied; need not outlive
+   * hotstate_open(). NULL with a non-zero length is
+   * HOTSTATE_INVALID_ARGUMENT. */
+  const void* audit_key;
+  size_t audit_key_len;
+  /* Called with the audit log's new head after a write of this handle that
+   * chained events, once at least audit_checkpoint_every events were
+   * chained since the last call (default 1: after every such write; 0 is
+   * taken as 1), so that the host can keep checkpoints where the database
+   * does not reach. Called on the thread of the write, inside the
+   * hotstate_* call that wrote, after its commit (no transaction or lock of
+   * hotstate's held), one call at a time, with checkpoints in increasing
+   * order (one overtaken by a newer one is skipped). It must not call this
+   * API with the same handle (that call is in progress on this thread);
+   * other handles are fine. NULL (default): none. checkpoint_user_data is
+   * passed to every call and must stay valid while the handle is open. */
+  hotstate_checkpoint_fn on_audit_checkpoint;
+  void* checkpoint_user_data;
+  uint64_t audit_checkpoint_every;
 } hotstate_options;
 
 /* Fills *options with the defaults (path NULL, max_history
- * HOTSTATE_MAX_HISTORY_DEFAULT, call_time_limit_ms 0) and sets
+ * HOTSTATE_MAX_HISTORY_DEFAULT, call_time_limit_ms 0, no audit key, no
+ * checkpoint callback, audit_checkpoint_every 1) and sets
  * struct_size; pass the size of the caller's struct:
  * hotstate_options_init(&options, sizeof options). Writes nothing beyond
  * `struct_size` bytes. Does nothing for NULL or a struct_size too small to
@@ -234,9 +276,10 @@ HOTSTATE_C_API void hotstate_options_init(hotstate_options* options, size_t stru
  * HOTSTATE_READ_ONLY (a file or directory that cannot be written: open it
  * with read_only), HOTSTATE_BUSY, HOTSTATE_CORRUPT,
  * HOTSTATE_INVALID_ARGUMENT (NULL options, out or path, an empty path, a
- * bad option such as a max_history above 2147483647 or a negative
- * busy_timeout_ms or call_time_limit_ms, a struct_size that is not set or
- * comes from a newer hotstate whose options this library does not know). */
+ * bad option such as a max_history above 2147483647, a negative
+ * busy_timeout_ms or call_time_limit_ms, or an audit_key that is NULL with a
+ * non-zero audit_key_len, a struct_size that is not set or comes from a
+ * newer hotstate whose options this library does not know). */
 HOTSTATE_C_API hotstate_code hotstate_open(const hotstate_options* options, hotstate_db** out) HOTSTATE_NOEXCEPT;
 
 /* hotstate_open() with the default options and `path`. */
@@ -442,11 +485,53 @@ HOTSTATE_C_API hotstate_code hotstate_plugin_state(hotstate_db* db, const char* 
  * HOTSTATE_CANNOT_OPEN, HOTSTATE_IO or HOTSTATE_DISK_FULL. */
 HOTSTATE_C_API hotstate_code hotstate_backup(hotstate_db* db, const char* path) HOTSTATE_NOEXCEPT;
 
-/* Checks the file as StateManager::verify does. On success *ok is 1 when it
- * found no problem, else 0, and *json (may be NULL with json_len NULL: not
- * wanted) is a JSON array of the problems, one sentence each; free it with
- * hotstate_free(). */
+/* Checks the file as StateManager::verify does, the audit log's hash chain
+ * included (with options->audit_key: every signature too). On success *ok
+ * is 1 when it found no problem, else 0, and *json (may be NULL with
+ * json_len NULL: not wanted) is a JSON array of the problems, one sentence
+ * each; free it with hotstate_free(). The whole report, with the audit
+ * log's head, comes from hotstate_verify_report(). */
 HOTSTATE_C_API hotstate_code hotstate_verify(hotstate_db* db, int* ok, char** json, size_t* json_len) HOTSTATE_NOEXCEPT;
+
+/* hotstate_verify() with the whole report: on success *ok as there, and
+ * *json (may be NULL with json_len NULL: not wanted) a JSON object
+ *   {"audit_head":{checkpoint},"ok":true|false,"problems":["…",…],
+ *    "schema_version":N,"unchained_events":N}
+ * where audit_head is the audit log's head as verify found it, in
+ * hotstate_audit_head()'s layout (signed with options->audit_key, if any),
+ * and unchained_events the newest events another client wrote that no
+ * hotstate has chained yet (not a problem); free it with hotstate_free().
+ * (hotstate_verify() keeps its JSON array: an object in its place would
+ * break the callers that read one.) */
+HOTSTATE_C_API hotstate_code hotstate_verify_report(hotstate_db* db, int* ok, char** json,
+                                                    size_t* json_len) HOTSTATE_NOEXCEPT;
+
+/* hotstate_verify_report(), and also that the audit log still extends the
+ * checkpoint `checkpoint_text` (checkpoint_len bytes, no NUL needed), one
+ * taken earlier (hotstate_audit_head(), options->on_audit_checkpoint) in
+ * its "ID:HASH" form (the checkpoint's "text": a decimal event id, ':' and
+ * its chain hash of 64 hex digits, either case). A log rewritten up to the
+ * checkpoint, its newest events removed, or the checkpoint's event removed
+ * by a prune since (which cannot be checked: take newer checkpoints) are
+ * problems (*ok 0; one says "does not extend checkpoint …" for a chain
+ * hash that differs), not failures. Fails with HOTSTATE_INVALID_ARGUMENT
+ * for a text that is not ID:HASH (or NULL with a non-zero length). Reads
+ * only. */
+HOTSTATE_C_API hotstate_code hotstate_verify_extends(hotstate_db* db, const char* checkpoint_text,
+                                                     size_t checkpoint_len, int* ok, char** json,
+                                                     size_t* json_len) HOTSTATE_NOEXCEPT;
+
+/* The audit log's checkpoint now (StateManager::audit_head): its newest
+ * chained event, the chain hash there and how many events the chain holds,
+ * signed with options->audit_key if any. On success *json is a JSON object
+ *   {"chain_hash":"<64 hex>","event_count":N,"event_id":N,
+ *    "signature":"<64 hex>","text":"ID:HASH","time":"…","time_us":N}
+ * (signature only with an audit key; time is time_us as ISO-8601 UTC; an
+ * empty log has event_id 0 and a chain hash of 64 zeros); free it with
+ * hotstate_free(). Keep it (or its "text") where the database does not
+ * reach, and check the log later with hotstate_verify_extends(). Reads
+ * only. */
+HOTSTATE_C_API hotstate_code hotstate_audit_head(hotstate_db* db, char** json, size_t* json_len) HOTSTATE_NOEXCEPT;
 
 /* ---- State across versions: stored snapshots, restores, pins, migrations
  *

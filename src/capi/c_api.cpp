@@ -20,11 +20,13 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <shared_mutex>  // std::shared_lock
 #include <string>
 #include <string_view>
@@ -379,6 +381,11 @@ hotstate_options default_options() noexcept {
   options.max_metadata_bytes = defaults.max_metadata_bytes;
   options.vfs = nullptr;
   options.call_time_limit_ms = static_cast<std::int64_t>(defaults.call_time_limit.count());
+  options.audit_key = nullptr;
+  options.audit_key_len = 0;
+  options.on_audit_checkpoint = nullptr;
+  options.checkpoint_user_data = nullptr;
+  options.audit_checkpoint_every = defaults.audit_checkpoint_every;
   return options;
 }
 
@@ -404,11 +411,28 @@ void take_known_fields(const hotstate_options* caller, std::size_t size, hotstat
   HOTSTATE_TAKE(max_metadata_bytes)
   HOTSTATE_TAKE(vfs)
   HOTSTATE_TAKE(call_time_limit_ms)
+  HOTSTATE_TAKE(audit_key)
+  HOTSTATE_TAKE(audit_key_len)
+  HOTSTATE_TAKE(on_audit_checkpoint)
+  HOTSTATE_TAKE(checkpoint_user_data)
+  HOTSTATE_TAKE(audit_checkpoint_every)
 #undef HOTSTATE_TAKE
 }
 // A field added to hotstate_options needs its HOTSTATE_TAKE line above.
-static_assert(offsetof(hotstate_options, call_time_limit_ms) + sizeof(std::int64_t) == sizeof(hotstate_options),
+static_assert(offsetof(hotstate_options, audit_checkpoint_every) + sizeof(std::uint64_t) == sizeof(hotstate_options),
               "a new field of hotstate_options: add it to take_known_fields and default_options");
+
+// Options::on_audit_checkpoint for a C callback: the checkpoint as
+// hotstate_audit_head's JSON. The C++ side drops what it throws, and a C
+// function throws nothing; only building the text can (bad_alloc), and then
+// that checkpoint is skipped, as one overtaken by a newer one would be.
+std::function<void(const hotstate::AuditCheckpoint&)> checkpoint_callback(hotstate_checkpoint_fn callback,
+                                                                          void* user_data) {
+  return [callback, user_data](const hotstate::AuditCheckpoint& checkpoint) {
+    const std::string text = Json::from(checkpoint).text();
+    callback(user_data, text.c_str(), text.size());
+  };
+}
 
 }  // namespace
 
@@ -441,6 +465,9 @@ hotstate_code hotstate_open(const hotstate_options* caller_options, hotstate_db*
     if (options.path == nullptr) invalid_argument(function, "options->path is NULL");
     if (options.busy_timeout_ms < 0) invalid_argument(function, "options->busy_timeout_ms is negative");
     if (options.call_time_limit_ms < 0) invalid_argument(function, "options->call_time_limit_ms is negative");
+    if (options.audit_key == nullptr && options.audit_key_len != 0) {
+      invalid_argument(function, "options->audit_key is NULL with a non-zero audit_key_len");
+    }
     hotstate::Options cpp;
     cpp.path = options.path;
     // Unset: the file's own bound (10 for a new file). Anything else is used
@@ -457,6 +484,13 @@ hotstate_code hotstate_open(const hotstate_options* caller_options, hotstate_db*
     cpp.max_metadata_bytes = options.max_metadata_bytes;
     if (options.vfs != nullptr) cpp.vfs = options.vfs;
     cpp.call_time_limit = std::chrono::milliseconds(options.call_time_limit_ms);
+    if (options.audit_key != nullptr) {
+      cpp.audit_key.assign(static_cast<const char*>(options.audit_key), options.audit_key_len);
+    }
+    if (options.on_audit_checkpoint != nullptr) {
+      cpp.on_audit_checkpoint = checkpoint_callback(options.on_audit_checkpoint, options.checkpoint_user_data);
+    }
+    cpp.audit_checkpoint_every = options.audit_checkpoint_every;
     auto handle = std::make_shared<Handle>(std::move(cpp));
     *out = register_handle(std::move(handle));  // the last step: nothing after it throws
   });
@@ -799,6 +833,59 @@ hotstate_code hotstate_verify(hotstate_db* db, int* ok, char** json, size_t* jso
     const hotstate::StateManager::VerifyReport report = lease.manager().verify();
     if (json != nullptr) give(Json::from(report.problems).text(), json, json_len);
     *ok = report.ok ? 1 : 0;
+  });
+}
+
+namespace {
+
+// hotstate_verify_report and hotstate_verify_extends: the whole report as
+// one JSON object.
+std::string report_json(const hotstate::StateManager::VerifyReport& report) {
+  JsonWriter out;
+  out.begin_object();
+  out.member("ok", report.ok);
+  out.member("problems", report.problems);
+  out.member("schema_version", report.schema_version);
+  out.member("audit_head", report.audit_head);
+  out.member("unchained_events", report.unchained_events);
+  out.end_object();
+  return out.take().text();
+}
+
+hotstate_code verify_with(const char* function, hotstate_db* db, const char* checkpoint_text,
+                          std::size_t checkpoint_len, bool has_checkpoint, int* ok, char** json,
+                          std::size_t* json_len) noexcept {
+  return guarded([&] {
+    const Lease lease(db, function);
+    require_out(ok, function, "ok");
+    if ((json == nullptr) != (json_len == nullptr)) invalid_argument(function, "json and json_len go together");
+    const auto report =
+        has_checkpoint ? lease.manager().verify(hotstate::AuditCheckpoint::parse(
+                             text_of(checkpoint_text, checkpoint_len, function, "checkpoint_text")))
+                       : lease.manager().verify();
+    if (json != nullptr) give(report_json(report), json, json_len);
+    *ok = report.ok ? 1 : 0;
+  });
+}
+
+}  // namespace
+
+hotstate_code hotstate_verify_report(hotstate_db* db, int* ok, char** json, size_t* json_len) noexcept {
+  return verify_with("hotstate_verify_report", db, nullptr, 0, false, ok, json, json_len);
+}
+
+hotstate_code hotstate_verify_extends(hotstate_db* db, const char* checkpoint_text, size_t checkpoint_len, int* ok,
+                                      char** json, size_t* json_len) noexcept {
+  return verify_with("hotstate_verify_extends", db, checkpoint_text, checkpoint_len, true, ok, json, json_len);
+}
+
+hotstate_code hotstate_audit_head(hotstate_db* db, char** json, size_t* json_len) noexcept {
+  static constexpr const char* function = "hotstate_audit_head";
+  return guarded([&] {
+    const Lease lease(db, function);
+    require_out(json, function, "json");
+    require_out(json_len, function, "json_len");
+    give(Json::from(lease.manager().audit_head()).text(), json, json_len);
   });
 }
 

@@ -381,9 +381,11 @@ struct Store::Shared {
   // (refused input, Conflict, a trigger's RAISE) is rolled back to its
   // savepoint and fails alone; each caller returns only after the commit
   // that holds its write. A write with nobody queued behind it runs alone,
-  // as before: a single-statement body (Statements::One) in autocommit,
-  // which SQLite makes atomic by itself, saving two round trips; others in
-  // BEGIN IMMEDIATE … COMMIT. Either way the Commit's markers bracket the
+  // in BEGIN IMMEDIATE … COMMIT: also a single-statement body
+  // (Statements::One, kept as a hint), since the events any write adds are
+  // chained in its transaction before it commits (audit_chain.hpp; with an
+  // audit key, the events other clients wrote are chained first, as theirs).
+  // Either way the Commit's markers bracket the
   // commit: a commit counter that moved by exactly one says no other commit
   // came in between. A Busy failure that SQLite's busy handler did not absorb
   // is retried until the busy timeout has passed (write_path.cpp).

@@ -46,7 +46,14 @@ int command_import(hotstate::StateManager& manager, const std::string& directory
 
 // ---- Maintenance: verify, backup, set-max-history
 // Exit code 1 when verify found a problem.
-int command_verify(hotstate::StateManager& manager, bool json);
+// verify, and with `checkpoint` that the audit log still extends it.
+int command_verify(hotstate::StateManager& manager, const std::optional<hotstate::AuditCheckpoint>& checkpoint,
+                   bool json);
+// audit-head: the audit log's checkpoint.
+int command_audit_head(hotstate::StateManager& manager, bool json);
+// The bytes of the --audit-key-file; throws std::runtime_error when it cannot
+// be read or is empty.
+std::string read_audit_key(const std::string& path);
 // Refuses an existing `path` (exit code 1) unless `force`.
 int command_backup(hotstate::StateManager& manager, const std::string& path, bool force, bool json);
 // Sets the database's history bound. A lower bound that would trim history

@@ -2,6 +2,8 @@
 // set-max-history. Built on the public API only.
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -17,8 +19,8 @@ namespace fs = std::filesystem;
 using hotstate::JsonWriter;
 using hotstate::StateManager;
 
-int command_verify(StateManager& manager, bool json) {
-  const auto report = manager.verify();
+int command_verify(StateManager& manager, const std::optional<hotstate::AuditCheckpoint>& checkpoint, bool json) {
+  const auto report = checkpoint ? manager.verify(*checkpoint) : manager.verify();
   if (json) {
     JsonWriter out;
     out.begin_object();
@@ -27,6 +29,8 @@ int command_verify(StateManager& manager, bool json) {
     std::vector<std::string> problems;
     for (const auto& problem : report.problems) problems.push_back(json_text(problem));
     out.member("problems", problems);
+    out.member("audit_head", report.audit_head);
+    out.member("unchained_events", report.unchained_events);
     out.end_object();
     std::cout << out.take().text() << "\n";
   } else if (report.ok) {
@@ -34,10 +38,42 @@ int command_verify(StateManager& manager, bool json) {
         "ok: integrity, schema version %d, triggers, views, history bound, every row readable and matching its "
         "content hash, audit log consistent\n",
         report.schema_version);
+    std::printf("audit chain: intact to event %llu (%s, %llu events)%s%s\n",
+                static_cast<unsigned long long>(report.audit_head.event_id), report.audit_head.to_text().c_str(),
+                static_cast<unsigned long long>(report.audit_head.event_count),
+                checkpoint ? (", extends " + checkpoint->to_text()).c_str() : "",
+                manager.options().audit_key.empty() ? "" : ", every signature valid");
+    if (report.unchained_events > 0) {
+      std::printf("audit chain: %llu newest event(s) another client wrote are not chained yet (hotstate's next write "
+                  "chains them)\n",
+                  static_cast<unsigned long long>(report.unchained_events));
+    }
   } else {
     for (const auto& problem : report.problems) std::printf("problem: %s\n", printable(problem).c_str());
   }
   return report.ok ? 0 : 1;
+}
+
+int command_audit_head(StateManager& manager, bool json) {
+  const hotstate::AuditCheckpoint head = manager.audit_head();
+  if (json) {
+    std::cout << hotstate::Json::from(head).text() << "\n";
+    return 0;
+  }
+  std::printf("%s\n", head.to_text().c_str());
+  std::printf("event %llu of %llu chained, %s\n", static_cast<unsigned long long>(head.event_id),
+              static_cast<unsigned long long>(head.event_count),
+              head.event_id == 0 ? "the log is empty" : hotstate::format_time_us(head.time_us).c_str());
+  if (!head.signature.empty()) std::printf("signature %s\n", head.signature.c_str());
+  return 0;
+}
+
+std::string read_audit_key(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("--audit-key-file: cannot read '" + path + "'");
+  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (key.empty()) throw std::runtime_error("--audit-key-file: '" + path + "' is empty");
+  return key;
 }
 
 int command_backup(StateManager& manager, const std::string& path, bool force, bool json) {

@@ -54,6 +54,12 @@ int main(int argc, char** argv) {
                  "prepared by someone else could make run forever")
       ->type_name("MS")
       ->capture_default_str();
+  std::string audit_key_file;
+  app.add_option("--audit-key-file", audit_key_file,
+                 "the audit key, the file's bytes exactly (e.g. head -c 32 /dev/urandom > key): writes sign the "
+                 "audit chain with it, verify and audit-head check and sign with it")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
 
   // Numbers are taken as text and read by parse_count, which refuses what
   // does not fit instead of wrapping it.
@@ -98,7 +104,17 @@ int main(int argc, char** argv) {
   // there: open_directory still refuses a link in its place, race-free.
   import_command->add_option("DIR", directory, "directory")->required()->check(CLI::ExistingDirectory);
   auto* verify = app.add_subcommand(
-      "verify", "check integrity, schema, triggers, history bound, every row and the audit log; exit 1 on a problem");
+      "verify",
+      "check integrity, schema, triggers, history bound, every row and the audit log and its hash chain; exit 1 on a "
+      "problem");
+  std::string audit_head_text;
+  auto* verify_audit_head = verify->add_option(
+      "--audit-head", audit_head_text,
+      "also check that the audit log still extends this checkpoint, ID:HASH as audit-head printed it earlier");
+  verify_audit_head->type_name("ID:HASH");
+  auto* audit_head = app.add_subcommand(
+      "audit-head", "the audit log's checkpoint: its newest chained event, chain hash and event count (ID:HASH); keep "
+                    "it where the database does not reach, check it later with verify --audit-head");
   std::string backup_path;
   bool backup_force = false;
   auto* backup = app.add_subcommand("backup", "write a consistent copy of the database to FILE while writers go on");
@@ -168,6 +184,9 @@ int main(int argc, char** argv) {
     options.path = db_path;
     options.call_time_limit = std::chrono::milliseconds(
         static_cast<std::int64_t>(parse_count(time_limit_text, "--time-limit", kMaxTimeLimitMs)));
+    if (!audit_key_file.empty()) {
+      options.audit_key = hotstate_tool::read_audit_key(audit_key_file);
+    }
     if (*demo) return hotstate_tool::run_demo(options, argc > 0 && argv[0][0] != '\0' ? argv[0] : "hotstate");
 
     std::uint64_t seq_a = 0;
@@ -195,6 +214,15 @@ int main(int argc, char** argv) {
       }
       query.limit = static_cast<std::size_t>(parse_count(limit_text, "--limit", kMaxCount));
       query.order = oldest_first ? hotstate::AuditOrder::OldestFirst : hotstate::AuditOrder::NewestFirst;
+    }
+
+    std::optional<hotstate::AuditCheckpoint> checkpoint;
+    if (*verify && verify_audit_head->count() > 0) {
+      try {
+        checkpoint = hotstate::AuditCheckpoint::parse(audit_head_text);
+      } catch (const hotstate::Error& error) {
+        throw hotstate_tool::UsageError("--audit-head: " + std::string(error.message()));
+      }
     }
 
     hotstate::AuditPrune prune_bounds;
@@ -231,7 +259,8 @@ int main(int argc, char** argv) {
     if (*pins) return hotstate_tool::command_pins(manager, plugin_id, json);
     if (*export_command) return hotstate_tool::command_export(manager, directory, json);
     if (*import_command) return hotstate_tool::command_import(manager, directory, json);
-    if (*verify) return hotstate_tool::command_verify(manager, json);
+    if (*verify) return hotstate_tool::command_verify(manager, checkpoint, json);
+    if (*audit_head) return hotstate_tool::command_audit_head(manager, json);
     if (*backup) return hotstate_tool::command_backup(manager, backup_path, backup_force, json);
     if (*set_max_history) return hotstate_tool::command_set_max_history(manager, max_history, max_history_force, json);
     if (*state) return hotstate_tool::command_state(manager, plugin_id, json);

@@ -12,11 +12,41 @@ pub struct hotstate_db {
 pub type hotstate_code = c_int;
 pub const HOTSTATE_OK: hotstate_code = 0;
 
+/// hotstate_options.on_audit_checkpoint.
+pub type hotstate_checkpoint_fn = unsafe extern "C" fn(user_data: *mut c_void, json: *const c_char, json_len: usize);
+
+/// hotstate_options, field for field (hotstate.h). hotstate_options_init
+/// fills it with the defaults for size_of::<hotstate_options>(); a library
+/// older than this layout refuses it in hotstate_open (struct_size).
+#[repr(C)]
+pub struct hotstate_options {
+    pub struct_size: usize,
+    pub path: *const c_char,
+    pub max_history: usize,
+    pub synchronous_normal: c_int,
+    pub read_only: c_int,
+    pub busy_timeout_ms: i64,
+    pub cache_max_entries: usize,
+    pub cache_max_bytes: usize,
+    pub max_id_bytes: usize,
+    pub max_data_bytes: usize,
+    pub max_metadata_bytes: usize,
+    pub vfs: *const c_char,
+    pub call_time_limit_ms: i64,
+    pub audit_key: *const c_void,
+    pub audit_key_len: usize,
+    pub on_audit_checkpoint: Option<hotstate_checkpoint_fn>,
+    pub checkpoint_user_data: *mut c_void,
+    pub audit_checkpoint_every: u64,
+}
+
 extern "C" {
     pub fn hotstate_code_name(code: hotstate_code) -> *const c_char;
     pub fn hotstate_last_error() -> *const c_char;
     pub fn hotstate_free(p: *mut c_void);
     pub fn hotstate_open_path(path: *const c_char, out: *mut *mut hotstate_db) -> hotstate_code;
+    pub fn hotstate_options_init(options: *mut hotstate_options, struct_size: usize);
+    pub fn hotstate_open(options: *const hotstate_options, out: *mut *mut hotstate_db) -> hotstate_code;
     pub fn hotstate_close(db: *mut hotstate_db);
     pub fn hotstate_set_max_history(db: *mut hotstate_db, max_history: usize, trimmed: *mut usize) -> hotstate_code;
     pub fn hotstate_save(db: *mut hotstate_db, json: *const c_char, json_len: usize, seq: *mut u64) -> hotstate_code;
@@ -159,6 +189,16 @@ extern "C" {
     ) -> hotstate_code;
     pub fn hotstate_backup(db: *mut hotstate_db, path: *const c_char) -> hotstate_code;
     pub fn hotstate_verify(db: *mut hotstate_db, ok: *mut c_int, json: *mut *mut c_char, json_len: *mut usize) -> hotstate_code;
+    pub fn hotstate_verify_report(db: *mut hotstate_db, ok: *mut c_int, json: *mut *mut c_char, json_len: *mut usize) -> hotstate_code;
+    pub fn hotstate_verify_extends(
+        db: *mut hotstate_db,
+        checkpoint_text: *const c_char,
+        checkpoint_len: usize,
+        ok: *mut c_int,
+        json: *mut *mut c_char,
+        json_len: *mut usize,
+    ) -> hotstate_code;
+    pub fn hotstate_audit_head(db: *mut hotstate_db, json: *mut *mut c_char, json_len: *mut usize) -> hotstate_code;
     pub fn hotstate_migration_result_set(result: *mut c_void, json: *const c_char, json_len: usize) -> hotstate_code;
     pub fn hotstate_migration_result_fail(result: *mut c_void, message: *const c_char, message_len: usize) -> hotstate_code;
     pub fn hotstate_register_migration(

@@ -41,13 +41,18 @@
 //! cache or one indexed query, without an fsync, on the calling task.
 //!
 //! [`Database`] is the typed API beside it: `Result<T, hotstate::Error>`.
+//! [`OpenOptions`] opens one with an audit key and a closure that receives
+//! the audit log's checkpoints ([`AuditCheckpoint`]); [`Database::audit_head`]
+//! and [`Database::verify_extends`] prove later that the log was not changed.
 
+mod checkpoint;
 mod database;
 mod error;
 mod ffi;
 mod typed;
 
-pub use database::Database;
+pub use checkpoint::{AuditCheckpoint, VerifyReport};
+pub use database::{Database, OpenOptions};
 pub use error::{Error, Result};
 pub use typed::{AuditEvent, PinInfo, ReloadTicket, UnfinishedReload};
 

@@ -313,7 +313,10 @@ impl Database {
     }
 
     /// Checks the file (integrity, schema, history bound, every row and pin,
-    /// the audit log): the problems found, none when it is sound.
+    /// the audit log and its hash chain, with an audit key its signatures):
+    /// the problems found, none when it is sound. The whole report, with the
+    /// audit log's head: [`Database::verify_report`]; against a checkpoint:
+    /// [`Database::verify_extends`].
     pub fn verify(&self) -> Result<Vec<String>> {
         let ok = std::cell::Cell::new(0 as c_int);
         let bytes = json_of(&|json, len| unsafe { ffi::hotstate_verify(self.raw, ok.as_ptr(), json, len) })?;
