@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "hotstate/hotstate.hpp"
@@ -403,4 +404,36 @@ TEST_CASE("a checkpoint parses from ID:HASH and nothing else", "[audit_chain]") 
     CHECK(hotstate_test::error_code_of([&] { (void)AuditCheckpoint::parse(bad); }) ==
           hotstate::ErrorCode::InvalidArgument);
   }
+}
+
+TEST_CASE("threads writing at once chain every event once, and the host gets checkpoints one at a time, in order",
+          "[audit_chain][threads]") {
+  TempDir dir;
+  const std::string path = dir.file("log.db");
+  std::vector<AuditCheckpoint> handed;  // the callback runs one call at a time
+  Options options = keyed(file_options(path, 3));
+  options.synchronous = hotstate::Synchronous::Normal;
+  options.on_audit_checkpoint = [&](const AuditCheckpoint& checkpoint) { handed.push_back(checkpoint); };
+  StateManager manager(options);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&manager, t] {
+      const std::string plugin = "plugin-" + std::to_string(t);
+      for (int i = 0; i < 40; ++i) {
+        manager.save_snapshot(StateSnapshot(plugin, "1.0.0").with_data("i", i));
+        if (i % 10 == 9) manager.rollback(plugin);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  REQUIRE_FALSE(handed.empty());
+  for (std::size_t i = 1; i < handed.size(); ++i) CHECK(handed[i].event_id > handed[i - 1].event_id);
+  const auto report = manager.verify(handed.back());
+  INFO(problems_of(report));
+  CHECK(report.ok);
+  CHECK(report.audit_head == manager.audit_head());
+  CHECK(handed.back() == manager.audit_head());  // the last commit's head was handed over
+  RawDb raw(path);
+  CHECK(raw.query_int("SELECT count(*) FROM audit_events WHERE chain IS NULL OR mac IS NULL") == 0);
+  CHECK(raw.query_int("SELECT max(chain_position) FROM audit_events") == raw.query_int("SELECT count(*) FROM audit_events"));
 }

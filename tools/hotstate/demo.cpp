@@ -283,7 +283,8 @@ int run_demo(const hotstate::Options& options, const std::string& program) {
       {tool + "diff " + id + " " + std::to_string(seq_a) + " " + std::to_string(seq_b),
        "what the migration to 2.0.0 changed"},
       {tool + "show " + id + " --seq " + std::to_string(third.failed_seq), "the failed 3.0.0's state, still stored"},
-      {tool + "verify", "integrity, history bound, audit log consistent"},
+      {tool + "verify", "integrity, history bound, audit log consistent and its hash chain intact"},
+      {tool + "audit-head", "the audit log's checkpoint: keep it, check it later with verify --audit-head ID:HASH"},
   };
   std::size_t width = 0;
   for (const auto& line : explore) width = std::max(width, line.first.size());
