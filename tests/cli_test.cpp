@@ -1358,3 +1358,109 @@ TEST_CASE("the tool restores a stored snapshot, pins and unpins it, lists pins, 
   CHECK(object_of(events[1]).at("kind").get<std::string>() == "Restored");
   CHECK(object_of(events[2]).at("kind").get<std::string>() == "Unpinned");
 }
+
+namespace {
+
+// The tool started with `arguments`, its stdout read line by line as it
+// comes; SIGKILLed at the end if it is still running.
+class RunningTool {
+ public:
+  explicit RunningTool(const std::vector<std::string>& arguments) {
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(HOTSTATE_CLI));
+    for (const auto& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
+    argv.push_back(nullptr);
+    int out_pipe[2];
+    REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::dup2(out_pipe[1], STDOUT_FILENO);
+      ::execv(HOTSTATE_CLI, argv.data());
+      ::_exit(127);
+    }
+    ::close(out_pipe[1]);
+    out_ = out_pipe[0];
+  }
+  ~RunningTool() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (out_ >= 0) ::close(out_);
+  }
+  RunningTool(const RunningTool&) = delete;
+  RunningTool& operator=(const RunningTool&) = delete;
+
+  // The next line of its output; empty after 20 s without one (or at its end).
+  std::string next_line() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (buffer_.find('\n') == std::string::npos) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+      if (left <= 0) return {};
+      pollfd fd{out_, POLLIN, 0};
+      if (::poll(&fd, 1, static_cast<int>(left)) <= 0) continue;
+      char chunk[4096];
+      const ssize_t n = ::read(out_, chunk, sizeof chunk);
+      if (n <= 0) return {};
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+    const std::size_t end = buffer_.find('\n');
+    std::string line = buffer_.substr(0, end);
+    buffer_.erase(0, end + 1);
+    return line;
+  }
+  // Sends `signal` and returns the exit code (-1 when it did not exit normally).
+  int stop(int signal) {
+    ::kill(pid_, signal);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string buffer_;
+};
+
+}  // namespace
+
+TEST_CASE("watch prints each event as any writer commits it, filtered, as lines or JSON, until interrupted",
+          "[cli][changes]") {
+  TempDir dir;
+  const auto db = dir.file("watched.db");
+  StateManager manager(file_options(db, 3));
+  manager.save_snapshot(StateSnapshot("alpha", "1.0.0").with_data("n", 0));
+  const std::uint64_t before = manager.newest_event_id();
+
+  SECTION("JSON lines, from this process and the sqlite3 shell's writes, with --after replaying what was there") {
+    RunningTool watch({"--db", db, "--json", "watch", "--after", std::to_string(before - 1)});
+    const Json replayed = Json::parse(watch.next_line());
+    CHECK(object_of(replayed).at("id").get<std::uint64_t>() == before);
+    manager.save_snapshot(StateSnapshot("alpha", "1.0.0").with_data("n", 1));
+    const JsonObject saved = object_of(Json::parse(watch.next_line()));
+    CHECK(saved.at("kind").get<std::string>() == "SnapshotSaved");
+    CHECK(saved.at("plugin_id").get<std::string>() == "alpha");
+    {
+      hotstate_test::RawDb shell(db);
+      shell.exec("INSERT INTO snapshots (plugin_id, data) VALUES ('beta', '{}')");
+    }
+    CHECK(object_of(Json::parse(watch.next_line())).at("plugin_id").get<std::string>() == "beta");
+    CHECK(watch.stop(SIGINT) == 0);
+  }
+  SECTION("lines, only the plugin and kinds asked for") {
+    RunningTool watch({"--db", db, "watch", "--plugin", "alpha", "--kind", "RolledBack", "--kind", "Restored"});
+    manager.save_snapshot(StateSnapshot("beta", "1.0.0"));
+    manager.save_snapshot(StateSnapshot("alpha", "1.0.0").with_data("n", 1));
+    manager.rollback("beta");
+    manager.rollback("alpha");
+    const std::string line = watch.next_line();
+    CHECK_THAT(line, Catch::Contains("  alpha  RolledBack  {"));
+    manager.restore("alpha", manager.load_snapshot("alpha")->seq);
+    CHECK_THAT(watch.next_line(), Catch::Contains("  alpha  Restored  {"));
+    CHECK(watch.stop(SIGTERM) == 0);
+  }
+}

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "hotstate/audit.hpp"
+#include "hotstate/changes.hpp"
 #include "hotstate/checkpoint.hpp"
 #include "hotstate/error.hpp"
 #include "hotstate/json.hpp"

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "hotstate/audit.hpp"
+#include "hotstate/changes.hpp"
 #include "hotstate/checkpoint.hpp"
 #include "hotstate/migration.hpp"
 #include "hotstate/options.hpp"
@@ -294,6 +296,39 @@ class StateManager {
   // Options::audit_key if any. Keep it where the database does not reach,
   // and later check the log with verify(checkpoint). Reads only.
   AuditCheckpoint audit_head() const;
+
+  // ---- Following changes (changes.hpp)
+
+  // Up to `limit` audit events after `after_event_id` (0: from the start),
+  // in commit order, those `filter` matches; `position` is where the next
+  // call starts, and `more` says the limit was reached. Every change of any
+  // writer is there: a save or a trim (SnapshotSaved, HistoryTrimmed, with
+  // their seq), a rollback, restore, clear, pin, a plugin state, a reload.
+  // Reads only; one index seek and a step per event read.
+  ChangeBatch changes_since(std::uint64_t after_event_id, const ChangeFilter& filter = {},
+                            std::size_t limit = 1000) const;
+  // The newest audit event's id (0 for an empty log): a starting point for
+  // changes_since.
+  std::uint64_t newest_event_id() const;
+
+  // Calls `on_event` with each audit event `options.filter` matches as
+  // writers commit them (this process, another, the sqlite3 shell), until
+  // the Subscription is stopped or destroyed (or this StateManager is).
+  //  - On a thread hotstate starts for the subscription: never concurrently,
+  //    one event at a time, in commit (event id) order, each once.
+  //  - Idle, it costs a look at the WAL index every poll_interval (no SQL,
+  //    no system call); after a commit it reads the new events in one query.
+  //  - A slow callback delays the events behind it, which wait in the
+  //    database, not in memory: nothing is dropped for slowness. A retention
+  //    prune may remove events it has not read yet: options.on_missed says
+  //    how many, before the events that follow.
+  //  - The callback must not throw (what it throws is dropped). It may call
+  //    this StateManager (reads and writes; its own writes come back to it as
+  //    events) and may stop its Subscription. A failed read of the log is
+  //    retried at the next poll (stats().failures).
+  // Throws Error(InvalidArgument) for an empty callback or a poll_interval
+  // that is not positive.
+  Subscription subscribe(std::function<void(const AuditEvent&)> on_event, SubscribeOptions options = {}) const;
 
   // ---- The audit log (see audit.hpp for the events hotstate writes itself)
 

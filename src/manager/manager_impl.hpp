@@ -7,8 +7,10 @@
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "cache/snapshot_cache.hpp"
+#include "hotstate/changes.hpp"
 #include "hotstate/state_manager.hpp"
 #include "manager/migration_registry.hpp"
 #include "model/mutex.hpp"
@@ -89,6 +91,18 @@ struct StateManager::Impl {
     }
     in_checkpoint_callback = false;
   }
+
+  // The subscriptions (changes.hpp): stopped when the manager goes, since
+  // their threads read through its store.
+  void track(const std::shared_ptr<Subscription::State>& subscription) EXCLUDES(subscriptions_mutex) {
+    internal::MutexLock lock(subscriptions_mutex);
+    std::erase_if(subscriptions, [](const std::weak_ptr<Subscription::State>& held) { return held.expired(); });
+    subscriptions.push_back(subscription);
+  }
+  ~Impl();
+
+  internal::Mutex subscriptions_mutex;
+  std::vector<std::weak_ptr<Subscription::State>> subscriptions GUARDED_BY(subscriptions_mutex);
 
   internal::Mutex checkpoint_mutex;
   std::uint64_t last_checkpoint_id GUARDED_BY(checkpoint_mutex) = 0;

@@ -107,4 +107,45 @@ WriteOutcome<std::uint64_t> Store::prune_audit(const AuditPrune& prune) {
   });
 }
 
+Store::EventsAfter Store::events_after(std::uint64_t after_id, std::size_t limit) const {
+  return shared_->read("changes_since", [&](Connection& c) {
+    EventsAfter out;
+    const auto after = static_cast<std::int64_t>(std::min<std::uint64_t>(after_id, static_cast<std::uint64_t>(max_row_id)));
+    {
+      StatementUse select(c.statement(
+          "SELECT id, time_us, plugin_id, kind, detail FROM audit_events WHERE id > ?1 ORDER BY id LIMIT ?2"));
+      select->bind(1, after);
+      select->bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max())));
+      while (select->executeStep()) {
+        out.events.push_back(AuditEvent{static_cast<std::uint64_t>(select->getColumn(0).getInt64()),
+                                        select->getColumn(1).getInt64(), select->getColumn(2).getString(),
+                                        select->getColumn(3).getString(), select->getColumn(4).getString()});
+      }
+    }
+    // What a prune removed in between: the gaps' events after the start and
+    // before the last event read (with none read, all after the start); of
+    // a gap that spans the start, its ids after the start (ids inside a gap
+    // run without holes).
+    StatementUse gaps(c.statement(
+        "SELECT ifnull(sum(CASE WHEN first_id > ?1 THEN events ELSE last_id - ?1 END), 0) FROM audit_gaps"
+        " WHERE last_id > ?1 AND (?2 IS NULL OR first_id < ?2)"));
+    gaps->bind(1, after);
+    if (out.events.empty()) {
+      gaps->bind(2);
+    } else {
+      gaps->bind(2, static_cast<std::int64_t>(out.events.back().id));
+    }
+    if (gaps->executeStep()) out.missed = static_cast<std::uint64_t>(gaps->getColumn(0).getInt64());
+    return out;
+  });
+}
+
+std::uint64_t Store::newest_event_id() const {
+  return shared_->read("newest_event_id", [&](Connection& c) -> std::uint64_t {
+    StatementUse select(c.statement("SELECT ifnull(max(id), 0) FROM audit_events"));
+    select->executeStep();
+    return static_cast<std::uint64_t>(select->getColumn(0).getInt64());
+  });
+}
+
 }  // namespace hotstate::internal

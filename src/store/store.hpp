@@ -126,6 +126,17 @@ class Store {
   std::vector<AuditEvent> audit_events(const AuditQuery& query) const;
   // Returns how many events the prune removed.
   WriteOutcome<std::uint64_t> prune_audit(const AuditPrune& prune);
+  // Up to `limit` events after `after_id`, in id order, and how many events
+  // after `after_id` and before the last of them (with none, any after
+  // `after_id`) a prune removed (audit_gaps). One index seek and a step per
+  // event.
+  struct EventsAfter {
+    std::vector<AuditEvent> events;
+    std::uint64_t missed = 0;
+  };
+  EventsAfter events_after(std::uint64_t after_id, std::size_t limit) const;
+  // The newest event's id; 0 when the log is empty.
+  std::uint64_t newest_event_id() const;
 
   // The reload journal (see StateManager for the contracts).
   WriteOutcome<ReloadTicket> begin_reload(StateSnapshot snapshot, std::string_view to_version);

@@ -71,6 +71,9 @@ std::vector<std::string> known_audit_kinds();
 int command_state(hotstate::StateManager& manager, const std::string& plugin_id, bool json);
 int command_audit(hotstate::StateManager& manager, const hotstate::AuditQuery& query, bool json);
 int command_reloads(hotstate::StateManager& manager, bool json);
+// watch: prints each event as it commits until SIGINT or SIGTERM (exit 0),
+// or until its output cannot be written (exit 1).
+int command_watch(hotstate::StateManager& manager, hotstate::SubscribeOptions options, bool json);
 // Throws UsageError for a reload that does not exist.
 int command_resolve(hotstate::StateManager& manager, std::uint64_t reload_id, const std::string& note, bool json);
 // The retention prune (StateManager::prune_audit); prints how many events went.

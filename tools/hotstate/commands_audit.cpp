@@ -1,6 +1,12 @@
 // The commands on plugins' life cycles and the audit log: state, audit,
 // reloads, resolve, prune-audit. Built on the public API only.
+#include <pthread.h>
+#include <csignal>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -58,6 +64,40 @@ int command_audit(StateManager& manager, const hotstate::AuditQuery& query, bool
               << " events shown; --limit N for more, --limit 0 for all)\n";
   }
   return 0;
+}
+
+int command_watch(StateManager& manager, hotstate::SubscribeOptions options, bool json) {
+  // SIGINT and SIGTERM are taken with sigwait: blocked here, before the
+  // subscription's thread starts, so that it inherits the mask and the
+  // signal comes to this thread.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is a failed write, seen below
+  std::atomic<bool> output_failed{false};
+  hotstate::Subscription subscription = manager.subscribe(
+      [&](const hotstate::AuditEvent& event) {
+        std::string line;
+        if (json) {
+          line = hotstate::Json::from(event).text();
+        } else {
+          line = std::to_string(event.id) + "  " + hotstate::format_time_us(event.time_us) + "  " +
+                 printable(event.plugin_id.empty() ? std::string("-") : event.plugin_id) + "  " + event.kind + "  " +
+                 printable(event.detail);
+        }
+        line += '\n';
+        if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fflush(stdout) != 0) {
+          if (!output_failed.exchange(true)) ::kill(::getpid(), SIGTERM);
+        }
+      },
+      std::move(options));
+  if (!json) std::fprintf(stderr, "watching for new events (Ctrl-C stops)\n");
+  int taken = 0;
+  sigwait(&stop_signals, &taken);
+  subscription.stop();
+  return output_failed.load() ? 1 : 0;
 }
 
 int command_reloads(StateManager& manager, bool json) {

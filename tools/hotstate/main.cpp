@@ -140,6 +140,18 @@ int main(int argc, char** argv) {
   std::string until_text;
   std::string limit_text = "50";
   bool oldest_first = false;
+  std::vector<std::string> watch_plugins;
+  std::vector<std::string> watch_kinds;
+  std::string watch_after_text;
+  auto* watch = app.add_subcommand(
+      "watch", "print each audit event as any writer commits it (another process, the sqlite3 shell), until "
+               "interrupted; --json: one JSON object per line");
+  watch->add_option("--plugin", watch_plugins, "only this plugin's events; repeat for any of several");
+  watch->add_option("--kind", watch_kinds, "only events of this kind; repeat for any of several")
+      ->check(CLI::IsMember(hotstate_tool::known_audit_kinds()));
+  auto* watch_after = watch->add_option("--after", watch_after_text,
+                                        "first print the events after this event id that are already there");
+  watch_after->type_name("ID");
   auto* audit = app.add_subcommand("audit", "the audit log: what was saved, reloaded, failed and rolled back, newest first");
   auto* audit_plugin = audit->add_option("--plugin", plugin_id, "only this plugin's events ('' for database-wide ones)");
   // Only the kinds a file can hold: a misspelt kind is a usage error, not an empty result.
@@ -265,6 +277,13 @@ int main(int argc, char** argv) {
     if (*set_max_history) return hotstate_tool::command_set_max_history(manager, max_history, max_history_force, json);
     if (*state) return hotstate_tool::command_state(manager, plugin_id, json);
     if (*audit) return hotstate_tool::command_audit(manager, query, json);
+    if (*watch) {
+      hotstate::SubscribeOptions watching;
+      watching.filter.plugin_ids = watch_plugins;
+      watching.filter.kinds = watch_kinds;
+      if (watch_after->count() > 0) watching.after_event_id = parse_count(watch_after_text, "--after", kMaxCount);
+      return hotstate_tool::command_watch(manager, std::move(watching), json);
+    }
     if (*reloads) return hotstate_tool::command_reloads(manager, json);
     if (*resolve) return hotstate_tool::command_resolve(manager, reload_id, note, json);
     if (*prune) return hotstate_tool::command_prune_audit(manager, prune_bounds, json);
