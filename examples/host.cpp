@@ -3,7 +3,7 @@
 // the plugin's state across every reload with hotstate.
 //
 //   hotstate-host-example [run] [--db FILE] [--plugins DIR] [--work DIR] [--steps N]
-//                         [--reload-to VERSION]... [--pause-after-begin]
+//                         [--reload-to VERSION]... [--pause-after-begin] [--serve]
 //
 // What one run does (every step lands in the audit log of --db):
 //  1. Discovers the plugin libraries in --plugins (each one loaded once to ask
@@ -32,6 +32,12 @@
 //     RollbackTriggered; the old library is renamed back into place, loaded,
 //     and given the last good state, the one begin_reload saved
 //     (StateRestored); Running.
+//  --serve: then keeps running until SIGINT or SIGTERM, and follows the
+//     database (StateManager::subscribe): when another writer rolls back,
+//     restores, deletes or clears the plugin's state (`hotstate rollback`,
+//     `hotstate restore` from another terminal, the sqlite3 shell), the
+//     running plugin gets the new current state at once, without a restart
+//     or a reload: "APPLIED <kind> ...", StateRestored.
 //  6. Shuts down: saves the plugin's state (StatePreserved), Unloading,
 //     unloads it, Unloaded; prints the audit log of this run.
 // Run it again on the same files: it carries on from the state it saved.
@@ -40,11 +46,15 @@
 // and the new library is installed and loaded, prints "PAUSED mid-reload" and
 // waits to be killed (kill -9); the next run recovers (step 2).
 #include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
+#include <deque>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -53,11 +63,13 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "hotstate/hotstate.hpp"
@@ -88,6 +100,7 @@ struct HostOptions {
   int steps = 3;
   std::vector<std::string> reload_to;  // default: 1.1.0, 2.0.0
   bool pause_after_begin = false;
+  bool serve = false;
 };
 
 constexpr std::string_view kUsage =
@@ -100,7 +113,9 @@ constexpr std::string_view kUsage =
     "  --steps N             steps the plugin runs between reloads (default 3)\n"
     "  --reload-to VERSION   hot-reload to this version; repeat for more (default 1.1.0, then 2.0.0)\n"
     "  --pause-after-begin   in the first reload, after begin_reload, print \"PAUSED mid-reload\"\n"
-    "                        and wait to be killed\n";
+    "                        and wait to be killed\n"
+    "  --serve               after the reloads, keep running until SIGINT or SIGTERM, applying to the\n"
+    "                        running plugin the state other writers roll back to or restore\n";
 
 HostOptions parse_arguments(int argc, char** argv) {
   HostOptions options;
@@ -131,6 +146,8 @@ HostOptions parse_arguments(int argc, char** argv) {
       options.reload_to.push_back(value());
     } else if (arg == "--pause-after-begin") {
       options.pause_after_begin = true;
+    } else if (arg == "--serve") {
+      options.serve = true;
     } else if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
       std::exit(0);
@@ -486,6 +503,75 @@ class Host {
               << last_good->seq << ": " << old.describe() << "\n";
   }
 
+  // --serve: follows the database until SIGINT or SIGTERM. The subscription
+  // calls back on hotstate's thread; the plugin is only touched here, on the
+  // host's own thread, which the callback wakes.
+  void serve() {
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // before any thread starts: they inherit it
+
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<hotstate::AuditEvent> pending;
+    bool stop = false;
+    std::thread signals([&] {
+      int taken = 0;
+      sigwait(&stop_signals, &taken);
+      std::lock_guard<std::mutex> lock(mutex);
+      stop = true;
+      changed.notify_all();
+    });
+    hotstate::SubscribeOptions options;
+    options.filter.plugin_ids = {id_};
+    options.filter.kinds = {"RolledBack", "Restored", "SnapshotDeleted", "Cleared", "ClearedAll", "StateMigrated"};
+    hotstate::Subscription subscription = manager_.subscribe(
+        [&](const hotstate::AuditEvent& event) {
+          std::lock_guard<std::mutex> lock(mutex);
+          pending.push_back(event);
+          changed.notify_all();
+        },
+        options);
+    std::cout << "SERVING " << id_ << " " << loaded_->plugin().plugin_version() << " (pid " << ::getpid()
+              << "): roll back or restore its state from another terminal; SIGINT or SIGTERM stops" << std::endl;
+    for (;;) {
+      std::unique_lock<std::mutex> lock(mutex);
+      changed.wait(lock, [&] { return stop || !pending.empty(); });
+      if (pending.empty()) break;
+      const hotstate::AuditEvent event = pending.front();
+      pending.pop_front();
+      lock.unlock();
+      apply_external_change(event);
+    }
+    subscription.stop();
+    signals.join();
+  }
+
+  // The plugin's current state changed under it: give it the new one.
+  void apply_external_change(const hotstate::AuditEvent& event) {
+    HostedPlugin& plugin = loaded_->plugin();
+    const SnapshotPtr current = manager_.load_snapshot(id_);
+    if (!current) {
+      std::cout << "APPLIED " << event.kind << " " << event.detail << ": no state is left; " << plugin.describe()
+                << " keeps running" << std::endl;
+      return;
+    }
+    try {
+      plugin.restore_snapshot(*current);
+    } catch (const std::exception& error) {
+      std::cout << "REFUSED " << event.kind << " " << event.detail << ": " << error.what() << std::endl;
+      return;
+    }
+    manager_.record_event(ReloadEvent::state_restored(id_)
+                              .with("seq", current->seq)
+                              .with("version", plugin.plugin_version())
+                              .with("reason", "changed by another writer: " + event.kind));
+    std::cout << "APPLIED " << event.kind << " " << event.detail << ": now the state of seq " << current->seq << ": "
+              << plugin.describe() << std::endl;
+  }
+
   // 6. Saves the state and unloads the plugin.
   void shut_down() {
     HostedPlugin& plugin = loaded_->plugin();
@@ -553,6 +639,7 @@ int run(const HostOptions& options) {
       pause = false;
       host.run_steps();
     }
+    if (options.serve) host.serve();
     host.shut_down();
   } catch (const hotstate::Error&) {
     throw;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -360,4 +361,62 @@ TEST_CASE("a reload across a major version runs the state migration the host reg
   query.plugin_id = kPlugin;
   query.kinds = {"StateMigrated"};
   CHECK(manager.audit_events(query).size() == 1);
+}
+
+TEST_CASE("a serving host applies a rollback and a restore made from another terminal to the running plugin, "
+          "without a restart",
+          "[host][changes]") {
+  TempDir dir;
+  REQUIRE(run_host(dir, {"--reload-to", "1.1.0"}).exit_code == 0);  // a first run leaves history to go back to
+  Child child = start_host(dir, host_command(dir, {"--reload-to", "1.1.0", "--serve"}));
+  std::string out;
+  REQUIRE(read_until(child, out, "SERVING greeter 1.1.0"));
+  const std::string db = dir.file("host.db");
+  std::uint64_t rolled_back_to = 0;
+  std::uint64_t restored_from = 0;
+  {
+    StateManager other(file_options(db));
+    const auto history = other.get_history(kPlugin);
+    REQUIRE(history.size() >= 2);
+    // Another writer rolls back (as `hotstate rollback greeter` does).
+    rolled_back_to = other.rollback(kPlugin)->seq;
+    REQUIRE(read_until(child, out, "now the state of seq " + std::to_string(rolled_back_to) + ":"));
+    CHECK_THAT(out, Catch::Contains("APPLIED RolledBack"));
+    // The tool restores an older one.
+    restored_from = other.get_history(kPlugin).front().seq;
+  }
+  {
+#ifdef HOTSTATE_CLI
+    const std::vector<std::string> tool = {HOTSTATE_CLI, "--db", db, "restore", kPlugin, std::to_string(restored_from)};
+    std::string command;
+    for (const auto& word : tool) command += "'" + word + "' ";
+    REQUIRE(std::system((command + "> /dev/null").c_str()) == 0);
+#else
+    StateManager(file_options(db)).restore(kPlugin, restored_from);
+#endif
+  }
+  StateManager reader(file_options(db));
+  const auto current = reader.load_snapshot(kPlugin);
+  REQUIRE(current);
+  REQUIRE(read_until(child, out, "now the state of seq " + std::to_string(current->seq) + ":"));
+  CHECK_THAT(out, Catch::Contains("APPLIED Restored"));
+  const std::int64_t restored_ticks = ticks_of(*current);
+
+  kill(child.pid, SIGTERM);
+  std::string rest;
+  read_until(child, rest, "");
+  out += rest;
+  INFO(out << read_file(child.err_file));
+  REQUIRE(wait_for(child) == 0);
+  // It shut down with the state it was given: the restored ticks, no step since.
+  StateManager after(file_options(db));
+  CHECK(ticks_of(*after.load_snapshot(kPlugin)) == restored_ticks);
+  std::size_t applied = 0;
+  for (const auto& event : plugin_events(after)) {
+    if (event.kind == "StateRestored" && field<std::string>(event, "reason").value_or("").rfind("changed by another", 0) == 0) {
+      ++applied;
+    }
+  }
+  CHECK(applied == 2);
+  CHECK(after.verify().ok);
 }
