@@ -369,6 +369,16 @@ TEST_CASE("a serving host applies a rollback and a restore made from another ter
   TempDir dir;
   REQUIRE(run_host(dir, {"--reload-to", "1.1.0"}).exit_code == 0);  // a first run leaves history to go back to
   Child child = start_host(dir, host_command(dir, {"--reload-to", "1.1.0", "--serve"}));
+  struct KillOnFailure {  // a failed REQUIRE must not leave a serving host behind
+    Child& child;
+    bool reaped = false;
+    ~KillOnFailure() {
+      if (!reaped) {
+        kill(child.pid, SIGKILL);
+        waitpid(child.pid, nullptr, 0);
+      }
+    }
+  } guard{child};
   std::string out;
   REQUIRE(read_until(child, out, "SERVING greeter 1.1.0"));
   const std::string db = dir.file("host.db");
@@ -407,6 +417,7 @@ TEST_CASE("a serving host applies a rollback and a restore made from another ter
   read_until(child, rest, "");
   out += rest;
   INFO(out << read_file(child.err_file));
+  guard.reaped = true;
   REQUIRE(wait_for(child) == 0);
   // It shut down with the state it was given: the restored ticks, no step since.
   StateManager after(file_options(db));

@@ -10,6 +10,7 @@
 #include "hotstate/options.hpp"
 #include "hotstate/pin.hpp"
 #include "hotstate/plugin_state.hpp"
+#include "hotstate/progress.hpp"
 #include "hotstate/reload.hpp"
 #include "hotstate/snapshot.hpp"
 #include "hotstate/snapshot_file.hpp"

@@ -17,6 +17,7 @@
 #include "hotstate/options.hpp"
 #include "hotstate/pin.hpp"
 #include "hotstate/plugin_state.hpp"
+#include "hotstate/progress.hpp"
 #include "hotstate/reload.hpp"
 #include "hotstate/snapshot.hpp"
 
@@ -250,6 +251,9 @@ class StateManager {
   // one of its -wal/-shm files), CannotOpen, Io, DiskFull; the temporary is
   // removed on failure, the source never changes.
   void backup(const std::string& path) const;
+  // As backup(path), calling `progress` with the pages copied ("backup",
+  // "pages") as the copy goes, still one consistent moment of the database.
+  void backup(const std::string& path, const ProgressCallback& progress) const;
 
   // What verify() found; ok when `problems` is empty.
   struct VerifyReport {
@@ -290,6 +294,15 @@ class StateManager {
   // whose count differs from what it removed). Each problem names the
   // first events where the chain breaks.
   VerifyReport verify(const AuditCheckpoint& extends) const;
+
+  // verify() with everything it can take: a checkpoint the log must extend,
+  // and a callback told the rows and events checked ("verify: rows", "verify:
+  // audit chain") as it goes.
+  struct VerifyOptions {
+    std::optional<AuditCheckpoint> extends;
+    ProgressCallback progress;
+  };
+  VerifyReport verify(const VerifyOptions& options) const;
 
   // The audit log's checkpoint now: its newest chained event, the chain
   // hash there and how many events the chain holds, signed with
@@ -349,6 +362,10 @@ class StateManager {
   // bound; otherwise as record_event. No other way deletes events: the
   // table's triggers refuse UPDATE and DELETE from any client.
   std::uint64_t prune_audit(const AuditPrune& prune);
+  // As prune_audit(prune), telling `progress` what it does: "prune: counting"
+  // (the events it will remove, found in a first pass that is undone), then
+  // "prune: removing" with that total, done when it is.
+  std::uint64_t prune_audit(const AuditPrune& prune, const ProgressCallback& progress);
 
   // ---- The reload journal (see reload.hpp)
 
@@ -402,7 +419,7 @@ class StateManager {
   CacheStats cache_stats() const;
 
  private:
-  VerifyReport verify_report(const std::optional<AuditCheckpoint>& extends) const;
+  VerifyReport verify_report(const std::optional<AuditCheckpoint>& extends, const ProgressCallback& progress) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

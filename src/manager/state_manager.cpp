@@ -97,15 +97,27 @@ std::vector<StateManager::PluginSummary> StateManager::plugin_summaries() const 
 
 const Options& StateManager::options() const noexcept { return impl_->options; }
 
-void StateManager::backup(const std::string& path) const { impl_->store.backup_to(path); }
+void StateManager::backup(const std::string& path) const { impl_->store.backup_to(path, {}); }
 
-StateManager::VerifyReport StateManager::verify() const { return verify_report(std::nullopt); }
+void StateManager::backup(const std::string& path, const ProgressCallback& progress) const {
+  impl_->store.backup_to(path, progress);
+}
 
-StateManager::VerifyReport StateManager::verify(const AuditCheckpoint& extends) const { return verify_report(extends); }
+StateManager::VerifyReport StateManager::verify() const { return verify_report(std::nullopt, {}); }
 
-StateManager::VerifyReport StateManager::verify_report(const std::optional<AuditCheckpoint>& extends) const {
+StateManager::VerifyReport StateManager::verify(const AuditCheckpoint& extends) const {
+  return verify_report(extends, {});
+}
+
+StateManager::VerifyReport StateManager::verify(const VerifyOptions& options) const {
+  return verify_report(options.extends, options.progress);
+}
+
+StateManager::VerifyReport StateManager::verify_report(const std::optional<AuditCheckpoint>& extends,
+                                                       const ProgressCallback& progress) const {
   VerifyReport report;
-  report.problems = impl_->store.verify(report.schema_version, extends, report.audit_head, report.unchained_events);
+  report.problems =
+      impl_->store.verify(report.schema_version, extends, report.audit_head, report.unchained_events, progress);
   report.ok = report.problems.empty();
   return report;
 }
@@ -125,7 +137,13 @@ std::vector<AuditEvent> StateManager::audit_events(const AuditQuery& query) cons
   return impl_->store.audit_events(query);
 }
 
-std::uint64_t StateManager::prune_audit(const AuditPrune& prune) { return impl_->write(&internal::Store::prune_audit, prune); }
+std::uint64_t StateManager::prune_audit(const AuditPrune& prune) {
+  return impl_->write(&internal::Store::prune_audit, prune, ProgressCallback{});
+}
+
+std::uint64_t StateManager::prune_audit(const AuditPrune& prune, const ProgressCallback& progress) {
+  return impl_->write(&internal::Store::prune_audit, prune, progress);
+}
 
 ReloadTicket StateManager::begin_reload(StateSnapshot pre_reload, std::string_view to_version) {
   return impl_->write(&internal::Store::begin_reload, std::move(pre_reload), to_version);

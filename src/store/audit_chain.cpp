@@ -8,6 +8,7 @@
 
 #include "model/audit_kinds.hpp"
 #include "model/sha3.hpp"
+#include "store/progress_reporter.hpp"
 
 namespace hotstate::internal {
 
@@ -313,7 +314,10 @@ void verify_event_claims(SQLite::Database& db, const std::map<std::int64_t, std:
 }  // namespace
 
 void verify_chain(SQLite::Database& db, const std::string& key, const std::optional<AuditCheckpoint>& extends,
-                  std::vector<std::string>& problems, ChainSummary& summary) {
+                  std::vector<std::string>& problems, ChainSummary& summary, const ProgressCallback& progress) {
+  ProgressReporter reporter(progress, "verify: audit chain", "events");
+  if (progress) reporter.set_total(static_cast<std::uint64_t>(db.execAndGet("SELECT count(*) FROM audit_events").getInt64()));
+  std::uint64_t walked = 0;
   std::vector<StoredGap> gaps;
   std::map<std::int64_t, std::vector<AuditGap>> gaps_by_prune;
   std::map<std::int64_t, std::int64_t> gap_events_by_prune;
@@ -385,6 +389,7 @@ void verify_chain(SQLite::Database& db, const std::string& key, const std::optio
                            "SELECT id, CAST(time_us AS BLOB), plugin_id, kind, detail, chain, chain_position, mac"
                            "  FROM audit_events ORDER BY id");
   while (events.executeStep()) {
+    reporter.update(++walked);
     const std::int64_t id = events.getColumn(0).getInt64();
     while (next_gap < gaps.size() && gaps[next_gap].gap.first_id < id) take_gap(gaps[next_gap++]);
     const std::string kind = column_bytes(events.getColumn(3));
@@ -461,6 +466,7 @@ void verify_chain(SQLite::Database& db, const std::string& key, const std::optio
     summary.head.time_us = std::stoll(column_bytes(events.getColumn(1)).empty() ? "0" : column_bytes(events.getColumn(1)));
   }
   while (next_gap < gaps.size()) take_gap(gaps[next_gap++]);
+  reporter.finish(walked);
   if (summary.head.event_id == 0) summary.head.chain_hash = genesis;
   if (!key.empty()) summary.head.signature = checkpoint_signature(key, summary.head);
 

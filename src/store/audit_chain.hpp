@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hotstate/checkpoint.hpp"
+#include "hotstate/progress.hpp"
 #include "store/store_internal.hpp"
 
 namespace hotstate::internal {
@@ -54,6 +55,6 @@ struct ChainSummary {
 // writes against the snapshots, the journal and each other. Appends a
 // sentence per problem (the first few of each sort). Linear in the events.
 void verify_chain(SQLite::Database& db, const std::string& key, const std::optional<AuditCheckpoint>& extends,
-                  std::vector<std::string>& problems, ChainSummary& summary);
+                  std::vector<std::string>& problems, ChainSummary& summary, const ProgressCallback& progress = {});
 
 }  // namespace hotstate::internal

@@ -1,4 +1,5 @@
 // The store: the audit log (events, queries, the retention prune).
+#include "store/progress_reporter.hpp"
 #include "store/store_internal.hpp"
 
 #include <algorithm>
@@ -68,7 +69,7 @@ std::vector<AuditEvent> Store::audit_events(const AuditQuery& query) const {
   });
 }
 
-WriteOutcome<std::uint64_t> Store::prune_audit(const AuditPrune& prune) {
+WriteOutcome<std::uint64_t> Store::prune_audit(const AuditPrune& prune, const ProgressCallback& progress) {
   if (!prune.older_than_us && !prune.keep_newest) {
     throw Error(ErrorCode::InvalidArgument, "prune_audit: set older_than_us, keep_newest or both; nothing was written");
   }
@@ -95,14 +96,23 @@ WriteOutcome<std::uint64_t> Store::prune_audit(const AuditPrune& prune) {
       removed->executeStep();
       return removed->getColumn(0).getInt64();
     };
+    if (progress) {
+      try {
+        progress(Progress{"prune: counting", 0, 0, "events"});
+      } catch (...) {  // the contract says it must not throw; what it throws is dropped
+      }
+    }
     StatementUse(c.statement("SAVEPOINT count_prune"))->exec();
     const std::int64_t deleted = run_prune(detail);
     StatementUse(c.statement("ROLLBACK TO count_prune"))->exec();
     StatementUse(c.statement("RELEASE count_prune"))->exec();
     detail["deleted"] = Json::from(deleted);
+    ProgressReporter reporter(progress, "prune: removing", "events", static_cast<std::uint64_t>(deleted));
+    reporter.update(0, true);
     if (run_prune(detail) != deleted) {
       throw Error(ErrorCode::Internal, "prune_audit: the prune removed a different number of events the second time");
     }
+    reporter.finish(static_cast<std::uint64_t>(deleted));
     return static_cast<std::uint64_t>(deleted);
   });
 }

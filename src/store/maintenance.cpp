@@ -2,6 +2,7 @@
 #include "store/store_internal.hpp"
 
 #include <SQLiteCpp/Backup.h>
+#include <SQLiteCpp/Transaction.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 
 #include "model/sha3.hpp"
 #include "store/audit_chain.hpp"
+#include "store/progress_reporter.hpp"
 
 namespace hotstate::internal {
 
@@ -72,19 +74,33 @@ class TemporaryBeside {
 
 }  // namespace
 
-void Store::backup_to(const std::string& path) const {
+void Store::backup_to(const std::string& path, const ProgressCallback& progress) const {
   if (path.empty()) throw Error(ErrorCode::InvalidArgument, "backup: the destination path is empty");
   if (!shared_->in_memory) require_other_file(shared_->path, path);
   TemporaryBeside temporary(path);
   shared_->read("backup", [&](Connection& c) {
     {
       SQLite::Database destination(sqlite_file_name(temporary.path()), SQLite::OPEN_READWRITE);
+      // Every step runs inside one read transaction of the source, so the
+      // copy is the database as of one moment (WAL readers do not block
+      // writers), however many steps the progress needs. Errors throw; Busy
+      // and Locked are returned.
+      SQLite::Transaction moment(c.db, SQLite::TransactionBehavior::DEFERRED);
+      (void)c.db.execAndGet("SELECT count(*) FROM sqlite_schema");  // the read starts here
       SQLite::Backup backup(destination, c.db);
-      // One step copies every page inside one read transaction of the source:
-      // the copy is the database as of that moment (WAL readers do not block
-      // writers). Errors throw; Busy and Locked are returned.
-      const int step = backup.executeStep(-1);
+      ProgressReporter reporter(progress, "backup", "pages");
+      const int pages_per_step = progress ? 4096 : -1;
+      int step = SQLITE_OK;
+      while ((step = backup.executeStep(pages_per_step)) == SQLITE_OK) {
+        const auto total = static_cast<std::uint64_t>(backup.getTotalPageCount());
+        reporter.set_total(total);
+        reporter.update(total - static_cast<std::uint64_t>(backup.getRemainingPageCount()), true);
+      }
       if (step != SQLITE_DONE) throw SQLite::Exception("backup: the copy did not complete", step);
+      const auto total = static_cast<std::uint64_t>(backup.getTotalPageCount());
+      reporter.set_total(total);
+      reporter.finish(total);
+      moment.commit();
     }
     return true;
   });
@@ -200,7 +216,8 @@ AuditCheckpoint Store::audit_head() const {
 }
 
 std::vector<std::string> Store::verify(int& schema_version, const std::optional<AuditCheckpoint>& extends,
-                                       AuditCheckpoint& head, std::uint64_t& unchained) const {
+                                       AuditCheckpoint& head, std::uint64_t& unchained,
+                                       const ProgressCallback& progress) const {
   return shared_->read("verify", [&](Connection& c) {
     std::vector<std::string> problems;
     {
@@ -247,7 +264,11 @@ std::vector<std::string> Store::verify(int& schema_version, const std::optional<
     if (counts_are_hotstates) verify_counts(c.db, problems);
     {
       SQLite::Statement rows(c.db, std::string("SELECT ") + snapshot_columns + ", content_hash FROM snapshots ORDER BY seq");
+      ProgressReporter reporter(progress, "verify: rows", "rows");
+      if (progress) reporter.set_total(static_cast<std::uint64_t>(c.db.execAndGet("SELECT count(*) FROM snapshots").getInt64()));
+      std::uint64_t checked = 0;
       while (rows.executeStep()) {
+        reporter.update(++checked);
         try {
           (void)read_snapshot(rows);
         } catch (const Error& error) {
@@ -259,6 +280,7 @@ std::vector<std::string> Store::verify(int& schema_version, const std::optional<
                              " does not match its content_hash (data or metadata changed without it)");
         }
       }
+      reporter.finish(checked);
     }
     {
       // Each pin's copy: readable, and matching its content hash.
@@ -280,7 +302,7 @@ std::vector<std::string> Store::verify(int& schema_version, const std::optional<
     }
     verify_audit(c.db, problems);
     ChainSummary summary;
-    verify_chain(c.db, shared_->audit_key, extends, problems, summary);
+    verify_chain(c.db, shared_->audit_key, extends, problems, summary, progress);
     head = summary.head;
     unchained = summary.unchained;
     return problems;

@@ -19,6 +19,7 @@
 #include "hotstate/options.hpp"
 #include "hotstate/pin.hpp"
 #include "hotstate/plugin_state.hpp"
+#include "hotstate/progress.hpp"
 #include "hotstate/reload.hpp"
 #include "hotstate/snapshot.hpp"
 #include "hotstate/state_manager.hpp"
@@ -125,7 +126,7 @@ class Store {
   WriteOutcome<bool> append_event(std::string_view plugin_id, std::string_view kind, const std::string& detail);
   std::vector<AuditEvent> audit_events(const AuditQuery& query) const;
   // Returns how many events the prune removed.
-  WriteOutcome<std::uint64_t> prune_audit(const AuditPrune& prune);
+  WriteOutcome<std::uint64_t> prune_audit(const AuditPrune& prune, const ProgressCallback& progress);
   // Up to `limit` events after `after_id`, in id order, and how many events
   // after `after_id` and before the last of them (with none, any after
   // `after_id`) a prune removed (audit_gaps). One index seek and a step per
@@ -149,14 +150,15 @@ class Store {
   PluginState plugin_state(std::string_view plugin_id) const;
 
   // A consistent copy to `path` through the online backup API, from a read connection.
-  void backup_to(const std::string& path) const;
+  void backup_to(const std::string& path, const ProgressCallback& progress) const;
   // Problems found by the checks of StateManager::verify; empty when none.
   // With `extends`, also whether the audit log still extends that
   // checkpoint. `head` gets the audit log's head as verify found it (signed
   // with the audit key, if any), `unchained` the number of newest events
   // another client wrote that no hotstate has chained yet.
   std::vector<std::string> verify(int& schema_version, const std::optional<AuditCheckpoint>& extends,
-                                  AuditCheckpoint& head, std::uint64_t& unchained) const;
+                                  AuditCheckpoint& head, std::uint64_t& unchained,
+                                  const ProgressCallback& progress) const;
   // The audit log's head: its newest chained event, one index step (plus one
   // per event not chained yet).
   AuditCheckpoint audit_head() const;

@@ -13,6 +13,7 @@
 
 #include "commands.hpp"
 #include "output.hpp"
+#include "progress_line.hpp"
 
 namespace hotstate_tool {
 
@@ -140,7 +141,10 @@ int command_reloads(StateManager& manager, bool json) {
 }
 
 int command_prune_audit(StateManager& manager, const hotstate::AuditPrune& prune, bool json) {
-  const std::uint64_t removed = manager.prune_audit(prune);
+  const std::uint64_t removed = [&] {
+    ProgressLine progress;
+    return manager.prune_audit(prune, progress.callback());
+  }();
   if (json) {
     JsonWriter out;
     out.begin_object();

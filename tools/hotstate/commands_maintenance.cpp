@@ -12,6 +12,7 @@
 
 #include "commands.hpp"
 #include "output.hpp"
+#include "progress_line.hpp"
 
 namespace hotstate_tool {
 
@@ -20,7 +21,10 @@ using hotstate::JsonWriter;
 using hotstate::StateManager;
 
 int command_verify(StateManager& manager, const std::optional<hotstate::AuditCheckpoint>& checkpoint, bool json) {
-  const auto report = checkpoint ? manager.verify(*checkpoint) : manager.verify();
+  const auto report = [&] {
+    ProgressLine progress;
+    return manager.verify(StateManager::VerifyOptions{checkpoint, progress.callback()});
+  }();
   if (json) {
     JsonWriter out;
     out.begin_object();
@@ -83,7 +87,10 @@ int command_backup(StateManager& manager, const std::string& path, bool force, b
   if (!force && fs::exists(fs::symlink_status(path, ignored))) {
     throw std::runtime_error("'" + path + "' exists: refused, it was left as it is (--force replaces it)");
   }
-  manager.backup(path);  // refuses the database itself, whatever the spelling of `path`
+  {
+    ProgressLine progress;
+    manager.backup(path, progress.callback());  // refuses the database itself, whatever the spelling of `path`
+  }
   if (json) {
     JsonWriter out;
     out.begin_object();

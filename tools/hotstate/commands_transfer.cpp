@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "files.hpp"
 #include "output.hpp"
+#include "progress_line.hpp"
 #include "unreadable.hpp"
 
 namespace hotstate_tool {
@@ -25,7 +26,10 @@ int command_export(StateManager& manager, const std::string& directory, bool jso
   const auto summaries = manager.plugin_summaries();
   std::vector<UnreadablePlugin> unreadable;
   std::size_t written = 0;
+  ProgressLine progress;
+  std::uint64_t looked_at = 0;
   for (const auto& summary : summaries) {
+    progress.show({"export", looked_at++, summaries.size(), "plugins"});
     // A snapshot with text JSON cannot hold (only rows other clients wrote)
     // is as unreadable as a row that cannot be parsed.
     const auto bytes = read_current_row(summary, unreadable, [&]() -> std::optional<std::string> {
@@ -39,6 +43,7 @@ int command_export(StateManager& manager, const std::string& directory, bool jso
     temporary.write_and_rename(*bytes, target);
     ++written;
   }
+  progress.show({"export", looked_at, summaries.size(), "plugins"});
   sync_directory(folder, directory);
   if (json) {
     JsonWriter out;
@@ -64,7 +69,10 @@ int command_import(StateManager& manager, const std::string& directory, bool jso
   const auto names = json_names(folder, directory);
   std::vector<std::string> files;  // as shown in messages
   std::vector<StateSnapshot> snapshots;
+  {
+  ProgressLine progress;
   for (const auto& name : names) {
+    progress.show({"import: reading", files.size(), names.size(), "files"});
     files.push_back((fs::path(directory) / name).string());
     const std::string content = read_snapshot_file(folder, name, files.back(), manager.options());
     try {
@@ -72,6 +80,8 @@ int command_import(StateManager& manager, const std::string& directory, bool jso
     } catch (const hotstate::Error& error) {
       throw hotstate::Error(error.code(), files.back() + ": " + error.what());
     }
+  }
+  progress.show({"import: reading", files.size(), names.size(), "files"});
   }
   const std::size_t count = snapshots.size();
   // Name the file a snapshot came from when the library refuses it: each is
