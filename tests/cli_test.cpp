@@ -1452,7 +1452,10 @@ TEST_CASE("watch prints each event as any writer commits it, filtered, as lines 
     CHECK(watch.stop(SIGINT) == 0);
   }
   SECTION("lines, only the plugin and kinds asked for") {
-    RunningTool watch({"--db", db, "watch", "--plugin", "alpha", "--kind", "RolledBack", "--kind", "Restored"});
+    // --after: the events written below count even if they commit before
+    // the tool has started watching.
+    RunningTool watch({"--db", db, "watch", "--plugin", "alpha", "--kind", "RolledBack", "--kind", "Restored",
+                       "--after", std::to_string(before)});
     manager.save_snapshot(StateSnapshot("beta", "1.0.0"));
     manager.save_snapshot(StateSnapshot("alpha", "1.0.0").with_data("n", 1));
     manager.rollback("beta");
