@@ -8,6 +8,7 @@
 //   commands_maintenance.cpp  verify, backup, set-max-history
 //   commands_audit.cpp        state, audit, reloads, resolve, prune-audit
 //   commands_pins.cpp         restore, pin, unpin, pins
+//   commands_report.cpp       report (one self-contained HTML file)
 #pragma once
 
 #include <cstddef>
@@ -88,5 +89,17 @@ int command_pin(hotstate::StateManager& manager, const std::string& plugin_id, s
 int command_unpin(hotstate::StateManager& manager, const std::string& plugin_id, const std::string& label, bool json);
 // Every pin, or the plugin's.
 int command_pins(hotstate::StateManager& manager, const std::string& plugin_id, bool json);
+
+// ---- Report: report (commands_report.cpp)
+struct ReportOptions {
+  std::string out = "hotstate-report.html";
+  std::vector<std::string> plugins;  // only these plugins ("" the database-wide events); empty: every one
+  std::optional<std::int64_t> since_us;
+  std::optional<std::int64_t> until_us;
+  std::size_t max_events = 1000;  // per plugin, the newest; 0: all
+};
+// Writes one self-contained HTML file of the reload history (no load from
+// anywhere when opened); reads only. Its limits are stated in the page.
+int command_report(hotstate::StateManager& manager, const ReportOptions& options, bool json);
 
 }  // namespace hotstate_tool

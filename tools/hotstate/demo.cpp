@@ -285,6 +285,7 @@ int run_demo(const hotstate::Options& options, const std::string& program) {
       {tool + "show " + id + " --seq " + std::to_string(third.failed_seq), "the failed 3.0.0's state, still stored"},
       {tool + "verify", "integrity, history bound, audit log consistent and its hash chain intact"},
       {tool + "audit-head", "the audit log's checkpoint: keep it, check it later with verify --audit-head ID:HASH"},
+      {tool + "report --out report.html", "a timeline of it all in one self-contained HTML page"},
   };
   std::size_t width = 0;
   for (const auto& line : explore) width = std::max(width, line.first.size());

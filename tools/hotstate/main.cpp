@@ -181,6 +181,27 @@ int main(int argc, char** argv) {
           ->type_name("T");
   auto* keep_option = prune->add_option("--keep", keep_text, "keep only the newest N events")->type_name("N");
 
+  hotstate_tool::ReportOptions report_options;
+  std::string report_since_text;
+  std::string report_until_text;
+  std::string report_max_events_text = std::to_string(report_options.max_events);
+  auto* report = app.add_subcommand(
+      "report", "write the reload history as one self-contained HTML file (timelines, failed reloads, each "
+                "snapshot's data and what changed); opening it loads nothing from anywhere");
+  report->add_option("--out", report_options.out, "the HTML file to write (replaced when it exists)")
+      ->type_name("FILE")
+      ->capture_default_str();
+  report->add_option("--plugin", report_options.plugins, "only this plugin ('' for database-wide events); repeat for several");
+  auto* report_since = report->add_option("--since", report_since_text, "only events at or after T: " + time_forms)
+                           ->type_name("T");
+  auto* report_until = report->add_option("--until", report_until_text, "only events before T (the forms of --since)")
+                           ->type_name("T");
+  report->add_option("--max-events", report_max_events_text,
+                     "per plugin, embed only the newest N events of the range (the page says how many it left out); "
+                     "0 for all")
+      ->type_name("N")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -251,6 +272,21 @@ int main(int argc, char** argv) {
       }
     }
 
+    if (*report) {
+      const std::int64_t now = hotstate::now_us();
+      if (report_since->count() > 0) {
+        report_options.since_us = hotstate_tool::parse_time_argument(report_since_text, now, "--since");
+      }
+      if (report_until->count() > 0) {
+        report_options.until_us = hotstate_tool::parse_time_argument(report_until_text, now, "--until");
+      }
+      if (report_options.since_us && report_options.until_us && *report_options.since_us >= *report_options.until_us) {
+        throw hotstate_tool::UsageError("--since " + report_since_text + " is not before --until " + report_until_text);
+      }
+      report_options.max_events =
+          static_cast<std::size_t>(parse_count(report_max_events_text, "--max-events", kMaxCount));
+    }
+
     // Options::max_history stays unset: opening never changes a file's
     // history bound; only set-max-history does, on purpose.
     const bool writes = *rollback || *import_command || *resolve || *prune || *set_max_history || *restore || *pin ||
@@ -287,6 +323,7 @@ int main(int argc, char** argv) {
     if (*reloads) return hotstate_tool::command_reloads(manager, json);
     if (*resolve) return hotstate_tool::command_resolve(manager, reload_id, note, json);
     if (*prune) return hotstate_tool::command_prune_audit(manager, prune_bounds, json);
+    if (*report) return hotstate_tool::command_report(manager, report_options, json);
   } catch (const hotstate_tool::UsageError& error) {
     report_error(error.what());
     return 2;

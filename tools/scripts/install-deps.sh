@@ -13,6 +13,9 @@
 # The Rust crate's tests (bindings/rust, tools/scripts/rust-test.sh) need
 # Debian's cargo and rustc and the crates it uses, as Debian packages them:
 # hotstate_install_rust_deps, or --rust.
+#
+# The tests of `hotstate report` (tests/report_test.cpp) open the HTML file it
+# writes in headless Chromium: hotstate_install_report_deps, or --report.
 
 HOTSTATE_DEB_PACKAGES=(gcc g++ cmake pkgconf ninja-build libsqlitecpp-dev libsqlite3-dev sqlite3 libsimdjson-dev catch2 libcli11-dev)
 # clang and clang++ (the clang package; clang-14 on Debian 12) and
@@ -24,6 +27,8 @@ HOTSTATE_FUZZ_DEB_PACKAGES=(clang libclang-rt-14-dev)
 # for the tests' #[tokio::test]).
 HOTSTATE_RUST_DEB_PACKAGES=(cargo rustc librust-serde-dev librust-serde-derive-dev librust-serde-json-dev
   librust-tokio-dev librust-tokio-macros-dev)
+# Debian 12's chromium (/usr/bin/chromium), run headless by the report tests.
+HOTSTATE_REPORT_DEB_PACKAGES=(chromium)
 
 hotstate_install_deps() {
   hotstate_install_packages "${HOTSTATE_DEB_PACKAGES[@]}"
@@ -35,6 +40,10 @@ hotstate_install_fuzz_deps() {
 
 hotstate_install_rust_deps() {
   hotstate_install_packages "${HOTSTATE_RUST_DEB_PACKAGES[@]}"
+}
+
+hotstate_install_report_deps() {
+  hotstate_install_packages "${HOTSTATE_REPORT_DEB_PACKAGES[@]}"
 }
 
 # Installs the given Debian packages with apt-get if any of them is missing.
@@ -74,8 +83,9 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     case $option in
       --fuzz) hotstate_install_fuzz_deps ;;
       --rust) hotstate_install_rust_deps ;;
+      --report) hotstate_install_report_deps ;;
       *)
-        echo "install-deps: unknown option '$option' (--fuzz, --rust)" >&2
+        echo "install-deps: unknown option '$option' (--fuzz, --rust, --report)" >&2
         exit 2
         ;;
     esac

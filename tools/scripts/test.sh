@@ -70,6 +70,12 @@ for config in "${configs[@]}"; do
     # programs load libhotstate.so, which a sanitizer build cannot be.
     hotstate_install_rust_deps
   fi
+  if [[ $config != fuzz ]]; then
+    # Every configuration that runs ctest runs the report tests, which open
+    # the tool's HTML in headless Chromium (a process of its own, so also
+    # under ASan and TSan).
+    hotstate_install_report_deps
+  fi
 done
 
 for config in "${configs[@]}"; do
