@@ -152,7 +152,7 @@ TEST_CASE("the tool draws progress on stderr when it is a terminal, with rate an
   }
   // Not a terminal: not a byte of it.
   CHECK(stderr_of_tool({"--db", path, "verify"}, false).empty());
-  CHECK(stderr_of_tool({"--db", dir.file("other.db"), "export", dir.file("other-files")}, false).empty());
+  CHECK(stderr_of_tool({"--db", path, "export", dir.file("other-files")}, false).empty());
   if (!pseudo_terminals_available()) {
     WARN("openpty failed (" << std::strerror(errno) << "): no pseudo-terminal here (no /dev/pts?), so the terminal "
          "half of this test cannot run");
