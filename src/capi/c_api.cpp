@@ -314,6 +314,32 @@ hotstate_code load_like(const char* function, hotstate_db* db, const char* plugi
   return load_with(function, db, plugin_id, plugin_id_len, json, json_len, seq, operation);
 }
 
+// Options::on_audit_checkpoint for a C callback: the checkpoint as
+// hotstate_audit_head's JSON. The C++ side drops what it throws, and a C
+// function throws nothing; only building the text can (bad_alloc), and then
+// that checkpoint is skipped, as one overtaken by a newer one would be.
+std::function<void(const hotstate::AuditCheckpoint&)> checkpoint_callback(hotstate_checkpoint_fn callback,
+                                                                          void* user_data) {
+  return [callback, user_data](const hotstate::AuditCheckpoint& checkpoint) {
+    const std::string text = Json::from(checkpoint).text();
+    callback(user_data, text.c_str(), text.size());
+  };
+}
+
+// hotstate_verify_report and hotstate_verify_extends: the whole report as
+// one JSON object.
+std::string report_json(const hotstate::StateManager::VerifyReport& report) {
+  JsonWriter out;
+  out.begin_object();
+  out.member("ok", report.ok);
+  out.member("problems", report.problems);
+  out.member("schema_version", report.schema_version);
+  out.member("audit_head", report.audit_head);
+  out.member("unchained_events", report.unchained_events);
+  out.end_object();
+  return out.take().text();
+}
+
 }  // namespace
 
 extern "C" {
@@ -421,18 +447,6 @@ void take_known_fields(const hotstate_options* caller, std::size_t size, hotstat
 // A field added to hotstate_options needs its HOTSTATE_TAKE line above.
 static_assert(offsetof(hotstate_options, audit_checkpoint_every) + sizeof(std::uint64_t) == sizeof(hotstate_options),
               "a new field of hotstate_options: add it to take_known_fields and default_options");
-
-// Options::on_audit_checkpoint for a C callback: the checkpoint as
-// hotstate_audit_head's JSON. The C++ side drops what it throws, and a C
-// function throws nothing; only building the text can (bad_alloc), and then
-// that checkpoint is skipped, as one overtaken by a newer one would be.
-std::function<void(const hotstate::AuditCheckpoint&)> checkpoint_callback(hotstate_checkpoint_fn callback,
-                                                                          void* user_data) {
-  return [callback, user_data](const hotstate::AuditCheckpoint& checkpoint) {
-    const std::string text = Json::from(checkpoint).text();
-    callback(user_data, text.c_str(), text.size());
-  };
-}
 
 }  // namespace
 
@@ -837,20 +851,6 @@ hotstate_code hotstate_verify(hotstate_db* db, int* ok, char** json, size_t* jso
 }
 
 namespace {
-
-// hotstate_verify_report and hotstate_verify_extends: the whole report as
-// one JSON object.
-std::string report_json(const hotstate::StateManager::VerifyReport& report) {
-  JsonWriter out;
-  out.begin_object();
-  out.member("ok", report.ok);
-  out.member("problems", report.problems);
-  out.member("schema_version", report.schema_version);
-  out.member("audit_head", report.audit_head);
-  out.member("unchained_events", report.unchained_events);
-  out.end_object();
-  return out.take().text();
-}
 
 hotstate_code verify_with(const char* function, hotstate_db* db, const char* checkpoint_text,
                           std::size_t checkpoint_len, bool has_checkpoint, int* ok, char** json,
