@@ -25,13 +25,6 @@ void append_netstring(std::string& out, std::string_view bytes) {
 
 void append_netstring(std::string& out, std::int64_t number) { append_netstring(out, std::to_string(number)); }
 
-// A column as the bytes SQLite's CAST(x AS BLOB) gives (its text for numbers).
-std::string column_bytes(const SQLite::Column& column) {
-  if (column.isNull()) return {};
-  const char* text = static_cast<const char*>(column.getBlob());
-  return std::string(text == nullptr ? "" : text, static_cast<std::size_t>(column.getBytes()));
-}
-
 }  // namespace
 
 std::string chain_encoding(std::int64_t id, std::string_view time_us, std::string_view plugin_id, std::string_view kind,
@@ -92,9 +85,10 @@ std::optional<AuditCheckpoint> chain_pending(Store::Connection& c, const std::st
         position = newest->getColumn(6).getInt64();
         break;
       }
-      pending.push_back(Pending{newest->getColumn(0).getInt64(), column_bytes(newest->getColumn(1)),
-                                column_bytes(newest->getColumn(2)), column_bytes(newest->getColumn(3)),
-                                column_bytes(newest->getColumn(4))});
+      pending.push_back(Pending{newest->getColumn(0).getInt64(), std::string(column_text(newest->getColumn(1))),
+                                std::string(column_text(newest->getColumn(2))),
+                                std::string(column_text(newest->getColumn(3))),
+                                std::string(column_text(newest->getColumn(4)))});
     }
   }
   if (pending.empty()) return std::nullopt;
@@ -294,17 +288,21 @@ void verify_event_claims(SQLite::Database& db, const std::map<std::int64_t, std:
       }
       const std::string kind = reloads.getColumn(1).getString();
       const std::string outcome = reloads.getColumn(4).isNull() ? std::string() : reloads.getColumn(4).getString();
+      // The outcome the event says the journal must hold (ReloadStarted
+      // says none: any row will do), and how the message puts it.
+      std::string said;
+      std::string says;
       if (kind == "ReloadCompleted") {
-        const std::string said = reloads.getColumn(5).getInt() != 0 ? "succeeded" : "failed";
-        if (outcome != said) {
-          list.add(event + " says reload " + reload + " " + said + ", but the journal says " +
-                   (outcome.empty() ? std::string("it never finished") : outcome));
-        }
-      } else if (kind == "ReloadFailed" && outcome != "failed") {
-        list.add(event + " says reload " + reload + " failed, but the journal says " +
-                 (outcome.empty() ? std::string("it never finished") : outcome));
-      } else if (kind == "ReloadResolved" && outcome != "resolved") {
-        list.add(event + " says reload " + reload + " was resolved, but the journal says " +
+        said = reloads.getColumn(5).getInt() != 0 ? "succeeded" : "failed";
+        says = said;
+      } else if (kind == "ReloadFailed") {
+        said = says = "failed";
+      } else if (kind == "ReloadResolved") {
+        said = "resolved";
+        says = "was resolved";
+      }
+      if (!said.empty() && outcome != said) {
+        list.add(event + " says reload " + reload + " " + says + ", but the journal says " +
                  (outcome.empty() ? std::string("it never finished") : outcome));
       }
     }
@@ -392,7 +390,7 @@ void verify_chain(SQLite::Database& db, const std::string& key, const std::optio
     reporter.update(++walked);
     const std::int64_t id = events.getColumn(0).getInt64();
     while (next_gap < gaps.size() && gaps[next_gap].gap.first_id < id) take_gap(gaps[next_gap++]);
-    const std::string kind = column_bytes(events.getColumn(3));
+    const std::string kind(column_text(events.getColumn(3)));
     if (kind == audit_kind::audit_pruned) prune_kinds[id] = kind;
     if (id <= covered_to) {
       links.add("audit event " + std::to_string(id) + " (" + kind + ") lies inside a gap a prune left: it was inserted there");
@@ -416,8 +414,8 @@ void verify_chain(SQLite::Database& db, const std::string& key, const std::optio
       const std::vector<AuditGap> own_gaps =
           kind == audit_kind::audit_pruned && gaps_by_prune.count(id) ? gaps_by_prune[id] : std::vector<AuditGap>{};
       const std::string expected =
-          chain_hash(previous, chain_encoding(id, column_bytes(events.getColumn(1)), column_bytes(events.getColumn(2)), kind,
-                                              column_bytes(events.getColumn(4)), own_gaps));
+          chain_hash(previous, chain_encoding(id, column_text(events.getColumn(1)), column_text(events.getColumn(2)), kind,
+                                              column_text(events.getColumn(4)), own_gaps));
       if (expected != chain) {
         std::string problem = "the audit chain breaks at event " + std::to_string(id) + " (" + kind +
                               "): its chain hash does not follow from its fields and the chain before it, so it was "
@@ -463,7 +461,7 @@ void verify_chain(SQLite::Database& db, const std::string& key, const std::optio
     summary.head.event_id = static_cast<std::uint64_t>(id);
     summary.head.chain_hash = chain;
     summary.head.event_count = static_cast<std::uint64_t>(position);
-    summary.head.time_us = std::stoll(column_bytes(events.getColumn(1)).empty() ? "0" : column_bytes(events.getColumn(1)));
+    summary.head.time_us = events.getColumn(1).getInt64();
   }
   while (next_gap < gaps.size()) take_gap(gaps[next_gap++]);
   reporter.finish(walked);
