@@ -1,4 +1,4 @@
--- hotstate: the current database schema (schema version 7), for people to read.
+-- hotstate: the current database schema (schema version 8), for people to read.
 --
 -- This file is the result of applying every migration in migrations/, in
 -- order, to an empty database. It is documentation: hotstate never reads it.
@@ -204,6 +204,27 @@ CREATE TABLE pins (
                  DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
   PRIMARY KEY (plugin_id, label)
 );
+
+-- replicas: the PostgreSQL databases this file's changes are shipped to
+-- (hotstate replicate, StateManager::replicate), one row per host id. Each
+-- replicator writes its row after PostgreSQL committed a batch; the retention
+-- prune keeps every event after the lowest shipped_event_id of a replica that
+-- holds it (triggers audit_events_prune*).
+CREATE TABLE replicas (
+  host_id          TEXT    PRIMARY KEY             -- the host id the file is shipped as (PostgreSQL's hotstate.hosts.host_id)
+                   CHECK (typeof(host_id) = 'text' AND length(host_id) > 0),
+  target           TEXT    NOT NULL                -- where to: the PostgreSQL connection URL, without its password
+                   CHECK (typeof(target) = 'text'),
+  token            TEXT    NOT NULL                -- random, also in PostgreSQL's hosts row: another file shipping as the same host id is refused
+                   CHECK (typeof(token) = 'text' AND length(token) > 0),
+  shipped_event_id INTEGER NOT NULL DEFAULT 0      -- the newest audit event PostgreSQL confirmed holding (lags PostgreSQL, never leads it)
+                   CHECK (typeof(shipped_event_id) = 'integer' AND shipped_event_id >= 0),
+  updated_at_us    INTEGER NOT NULL                -- when shipped_event_id was last written, microseconds since the Unix epoch
+                   DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+                   CHECK (typeof(updated_at_us) = 'integer'),
+  holds_prune      INTEGER NOT NULL DEFAULT 1      -- 1: the retention prune keeps the events after shipped_event_id; 0: it does not wait for this replica
+                   CHECK (holds_prune IN (0, 1))
+) WITHOUT ROWID;
 
 -- ---------------------------------------------------------------------------
 -- Indexes
@@ -597,6 +618,7 @@ WHEN NOT EXISTS (
      AND OLD.id < prune.id
      AND OLD.kind <> 'AuditPruned'
      AND (OLD.id < json_extract(prune.detail, '$.before_id') OR OLD.time_us < json_extract(prune.detail, '$.before_us'))
+     AND OLD.id <= ifnull((SELECT min(shipped_event_id) FROM replicas WHERE holds_prune = 1), 9223372036854775807)
      AND NOT (OLD.kind IN ('SnapshotSaved', 'SnapshotEdited')
               AND EXISTS (SELECT 1 FROM snapshots WHERE seq = json_extract(OLD.detail, '$.seq'))))
 BEGIN
@@ -618,6 +640,7 @@ BEGIN
   DELETE FROM audit_events
    WHERE id < (CASE WHEN json_extract(NEW.detail, '$.before_us') IS NOT NULL THEN NEW.id
                     ELSE min(NEW.id, ifnull(json_extract(NEW.detail, '$.before_id'), 0)) END)
+     AND id <= ifnull((SELECT min(shipped_event_id) FROM replicas WHERE holds_prune = 1), 9223372036854775807)
      AND kind <> 'AuditPruned'
      AND (id < json_extract(NEW.detail, '$.before_id') OR time_us < json_extract(NEW.detail, '$.before_us'))
      AND NOT (kind IN ('SnapshotSaved', 'SnapshotEdited')
@@ -727,4 +750,4 @@ CREATE VIEW audit_chain_links AS
 -- application_id: 0x48535441 ("HSTA"), marks the file as a hotstate database.
 PRAGMA application_id = 1213420609;
 -- user_version: the schema version, the number of migrations applied.
-PRAGMA user_version = 7;
+PRAGMA user_version = 8;

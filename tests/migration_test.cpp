@@ -444,3 +444,52 @@ TEST_CASE("a version 6 database migrates keeping every row and event, chains its
   manager.save_snapshot(hotstate::StateSnapshot("counter", "1.0.0").with_data("count", 2));
   CHECK(manager.verify(head).ok);
 }
+
+TEST_CASE("a version 7 database migrates keeping every row and event, and from then on the prune keeps the events "
+          "a replica has not received",
+          "[migration][replication]") {
+  TempDir dir;
+  const std::string path = database_of_version(dir, 7);
+  std::vector<std::string> before;
+  std::string counts_before;
+  {
+    RawDb raw(path);
+    before = kept_tables(raw);
+    counts_before = counted(raw);
+    REQUIRE(raw.query_int("SELECT count(*) FROM audit_events WHERE chain IS NULL") == 1);
+  }
+  {
+    StateManager manager(file_options(path));
+    const auto report = manager.verify();
+    std::string problems;
+    for (const auto& problem : report.problems) problems += problem + "\n";
+    INFO(problems);
+    CHECK(report.ok);
+  }
+  RawDb raw(path);
+  CHECK(raw.query_int("PRAGMA user_version") == hotstate::schema_version());
+  CHECK(raw.query("PRAGMA integrity_check") == "ok");
+  // Migration 0008 adds a table and replaces two triggers; it writes no row or event.
+  CHECK(kept_tables(raw) == before);
+  CHECK(counted(raw) == counts_before);
+  CHECK(raw.query_int("SELECT count(*) FROM replicas") == 0);
+
+  // A replica that has received none of the events there are holds the
+  // prune, for every writer: here the sqlite3 shell's own prune of them all.
+  const long long shipped = raw.query_int("SELECT min(id) FROM audit_events") - 1;
+  raw.exec("INSERT INTO replicas (host_id, target, token, shipped_event_id) VALUES ('h1', 'postgresql:///x', 't', " +
+           std::to_string(shipped) + ")");
+  const long long events = raw.query_int("SELECT count(*) FROM audit_events");
+  const long long newest = raw.query_int("SELECT max(id) FROM audit_events");
+  raw.exec("INSERT INTO audit_events (kind, detail) VALUES ('AuditPruned', json_object('before_id', " +
+           std::to_string(newest + 1) + ", 'deleted', 0))");
+  CHECK(raw.query_int("SELECT count(*) FROM audit_events") == events + 1);
+  // Nothing else may delete a held event either.
+  CHECK_THROWS(raw.exec("DELETE FROM audit_events WHERE id = " + std::to_string(newest)));
+  // Without the hold the next prune removes them.
+  raw.exec("UPDATE replicas SET holds_prune = 0");
+  StateManager manager(file_options(path));
+  const auto removed = manager.prune_audit(hotstate::AuditPrune{std::nullopt, 1});
+  CHECK(removed > 0);
+  CHECK(manager.verify().ok);
+}
