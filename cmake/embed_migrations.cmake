@@ -1,5 +1,8 @@
 # Generates a C++ source holding every migrations/NNNN_what.sql as a string.
 # Run at build time: cmake -DMIGRATIONS_DIR=… -DOUTPUT=… -P embed_migrations.cmake
+if(NOT FUNCTION)
+  set(FUNCTION embedded_migrations)
+endif()
 file(GLOB migration_files RELATIVE "${MIGRATIONS_DIR}" "${MIGRATIONS_DIR}/*.sql")
 list(SORT migration_files)
 set(entries "")
@@ -28,7 +31,7 @@ file(WRITE "${OUTPUT}.tmp" "// Generated from migrations/*.sql by cmake/embed_mi
 
 namespace hotstate::internal {
 
-const std::vector<Migration>& embedded_migrations() {
+const std::vector<Migration>& ${FUNCTION}() {
   static const std::vector<Migration> migrations = {
 ${entries}  };
   return migrations;

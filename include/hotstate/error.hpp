@@ -31,6 +31,7 @@ enum class ErrorCode {
   UntrustedSchema,  // the file has triggers, views or indexes hotstate did not create, or changed ones (named in the message); nothing was written
   TimedOut,         // a call ran longer than Options::call_time_limit inside SQLite and was interrupted; a write was undone whole
   NotFound,         // what the call names does not exist (an unknown reload id); nothing was written
+  Unavailable,      // a remote database (PostgreSQL) could not be reached, or refused or failed the request; its transaction was undone, the local file untouched
 };
 
 // The name of a code, e.g. "Busy". Never null.

@@ -125,7 +125,8 @@ typedef enum hotstate_code {
   HOTSTATE_OUT_OF_MEMORY = 19,    /* an allocation failed; nothing was written */
   HOTSTATE_UNTRUSTED_SCHEMA = 20, /* the file has triggers, views or indexes hotstate did not create, or changed ones (named in the message); nothing was written or migrated */
   HOTSTATE_TIMED_OUT = 21,        /* a call spent longer than options->call_time_limit_ms inside SQLite and was interrupted; a write was undone whole */
-  HOTSTATE_NOT_FOUND = 22         /* what the call names does not exist (an unknown reload id); nothing was written */
+  HOTSTATE_NOT_FOUND = 22,        /* what the call names does not exist (an unknown reload id); nothing was written */
+  HOTSTATE_UNAVAILABLE = 23       /* a remote database (PostgreSQL) could not be reached or failed the request; the local file is untouched */
 } hotstate_code;
 
 /* The name of a code, e.g. "Busy", "Ok", "OutOfMemory" (the names of

@@ -12,6 +12,7 @@
 #include "hotstate/plugin_state.hpp"
 #include "hotstate/progress.hpp"
 #include "hotstate/reload.hpp"
+#include "hotstate/replication.hpp"
 #include "hotstate/snapshot.hpp"
 #include "hotstate/snapshot_file.hpp"
 #include "hotstate/state_manager.hpp"

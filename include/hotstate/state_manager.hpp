@@ -19,6 +19,7 @@
 #include "hotstate/plugin_state.hpp"
 #include "hotstate/progress.hpp"
 #include "hotstate/reload.hpp"
+#include "hotstate/replication.hpp"
 #include "hotstate/snapshot.hpp"
 
 namespace hotstate {
@@ -342,6 +343,37 @@ class StateManager {
   // Throws Error(InvalidArgument) for an empty callback or a poll_interval
   // that is not positive.
   Subscription subscribe(std::function<void(const AuditEvent&)> on_event, SubscribeOptions options = {}) const;
+
+  // ---- Replication to PostgreSQL (replication.hpp)
+
+  // Ships every change committed before the call to the PostgreSQL database
+  // at `url` (libpq's URL or key=value string), as host options.host_id, in
+  // batches of options.batch_events, each one PostgreSQL transaction with
+  // the position; returns when PostgreSQL holds them all. Creates or
+  // migrates PostgreSQL's schema "hotstate" first. With options.hold_prune
+  // (the default) it also records the position in the file (replicas), so
+  // that the retention prune keeps what is not shipped. Throws Error:
+  // InvalidArgument (empty host id), Unavailable (PostgreSQL unreachable or
+  // failing: what committed before stays, the rest ships next time),
+  // Conflict (another file ships as this host id), NewerSchema.
+  ShipReport replicate_once(const std::string& url, const ReplicationOptions& options);
+
+  // Starts a thread that ships as replicate_once does and then follows the
+  // file: after each commit of any writer (it looks at the WAL index every
+  // options.poll_interval, no SQL) it ships the new events. PostgreSQL down
+  // or failing: it retries, waiting retry_min doubling up to retry_max,
+  // while the host's writes go on unaffected; the backlog ships once
+  // PostgreSQL is back. Runs until the Replication is stopped or destroyed
+  // (or this StateManager is). Throws Error(InvalidArgument) for an empty
+  // host id; every later failure goes to options.on_error and stats().
+  Replication replicate(const std::string& url, ReplicationOptions options);
+
+  // The replicas the file knows of (table replicas), by host id.
+  std::vector<ReplicaInfo> replicas() const;
+  // Forgets a replica: the retention prune no longer keeps events for it
+  // (one that comes back records what it missed in PostgreSQL). Returns
+  // whether there was one.
+  bool forget_replica(std::string_view host_id);
 
   // ---- The audit log (see audit.hpp for the events hotstate writes itself)
 

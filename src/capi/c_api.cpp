@@ -86,6 +86,7 @@ hotstate_code to_c(ErrorCode code) noexcept {
     case ErrorCode::UntrustedSchema: return HOTSTATE_UNTRUSTED_SCHEMA;
     case ErrorCode::TimedOut: return HOTSTATE_TIMED_OUT;
     case ErrorCode::NotFound: return HOTSTATE_NOT_FOUND;
+    case ErrorCode::Unavailable: return HOTSTATE_UNAVAILABLE;
   }
   return HOTSTATE_INTERNAL;
 }
@@ -376,6 +377,7 @@ const char* hotstate_code_name(hotstate_code code) noexcept {
     case HOTSTATE_UNTRUSTED_SCHEMA: return hotstate::to_string(ErrorCode::UntrustedSchema);
     case HOTSTATE_TIMED_OUT: return hotstate::to_string(ErrorCode::TimedOut);
     case HOTSTATE_NOT_FOUND: return hotstate::to_string(ErrorCode::NotFound);
+    case HOTSTATE_UNAVAILABLE: return hotstate::to_string(ErrorCode::Unavailable);
     default: return "Unknown";
   }
 }

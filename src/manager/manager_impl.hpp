@@ -99,15 +99,25 @@ struct StateManager::Impl {
     std::erase_if(subscriptions, [](const std::weak_ptr<Subscription::State>& held) { return held.expired(); });
     subscriptions.push_back(subscription);
   }
+  // The replications (replication.hpp), stopped likewise.
+  void track(const std::shared_ptr<Replication::State>& replication) EXCLUDES(subscriptions_mutex) {
+    internal::MutexLock lock(subscriptions_mutex);
+    std::erase_if(replications, [](const std::weak_ptr<Replication::State>& held) { return held.expired(); });
+    replications.push_back(replication);
+  }
   ~Impl();
 
   internal::Mutex subscriptions_mutex;
   std::vector<std::weak_ptr<Subscription::State>> subscriptions GUARDED_BY(subscriptions_mutex);
+  std::vector<std::weak_ptr<Replication::State>> replications GUARDED_BY(subscriptions_mutex);
 
   internal::Mutex checkpoint_mutex;
   std::uint64_t last_checkpoint_id GUARDED_BY(checkpoint_mutex) = 0;
   std::uint64_t last_checkpoint_count GUARDED_BY(checkpoint_mutex) = 0;
   static inline thread_local bool in_checkpoint_callback = false;
 };
+
+// Stops a replication's thread (replication.cpp).
+void stop_replication(Replication::State& state);
 
 }  // namespace hotstate

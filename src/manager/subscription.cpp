@@ -196,12 +196,17 @@ Subscription::Stats Subscription::stats() const {
 
 StateManager::Impl::~Impl() {
   std::vector<std::weak_ptr<Subscription::State>> held;
+  std::vector<std::weak_ptr<Replication::State>> held_replications;
   {
     internal::MutexLock lock(subscriptions_mutex);
     held.swap(subscriptions);
+    held_replications.swap(replications);
   }
   for (const auto& weak : held) {
     if (const auto subscription = weak.lock()) subscription->stop();
+  }
+  for (const auto& weak : held_replications) {
+    if (const auto replication = weak.lock()) stop_replication(*replication);
   }
 }
 

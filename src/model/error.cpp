@@ -28,6 +28,7 @@ const char* to_string(ErrorCode code) noexcept {
     case ErrorCode::UntrustedSchema: return "UntrustedSchema";
     case ErrorCode::TimedOut: return "TimedOut";
     case ErrorCode::NotFound: return "NotFound";
+    case ErrorCode::Unavailable: return "Unavailable";
   }
   return "Unknown";
 }

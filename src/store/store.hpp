@@ -20,10 +20,12 @@
 #include "hotstate/pin.hpp"
 #include "hotstate/plugin_state.hpp"
 #include "hotstate/progress.hpp"
+#include "hotstate/replication.hpp"
 #include "hotstate/reload.hpp"
 #include "hotstate/snapshot.hpp"
 #include "hotstate/state_manager.hpp"
 #include "store/change_marker.hpp"
+#include "store/replication_rows.hpp"
 #include "store/write_outcome.hpp"
 
 namespace hotstate::internal {
@@ -162,6 +164,20 @@ class Store {
   // The audit log's head: its newest chained event, one index step (plus one
   // per event not chained yet).
   AuditCheckpoint audit_head() const;
+
+  // Replication (replication_feed.cpp). The events after the cursor and the
+  // rows they touched, as one read transaction sees them.
+  ReplicationBatch replication_batch(const ReplicationCursor& cursor) const;
+  // The file's replicas (table replicas).
+  std::optional<ReplicaInfo> replica(std::string_view host_id) const;
+  std::vector<ReplicaInfo> replicas() const;
+  // Adds or updates a replica's row (one single-statement write).
+  WriteOutcome<bool> record_replica(const ReplicaInfo& record);
+  // Removes it: the prune no longer keeps events for it. Whether there was one.
+  WriteOutcome<bool> forget_replica(std::string_view host_id);
+  // Writes a new database file at `path` (which must not exist) holding
+  // exactly `image`'s rows, in one transaction (rebuild.cpp).
+  static void rebuild_file(const std::string& path, const HostImage& image);
 
   struct Connection;  // a SQLite connection and its prepared statements
   struct Shared;      // the connections, the pool and the options, shared by every call

@@ -9,6 +9,7 @@
 //   commands_audit.cpp        state, audit, reloads, resolve, prune-audit
 //   commands_pins.cpp         restore, pin, unpin, pins
 //   commands_report.cpp       report (one self-contained HTML file)
+//   commands_fleet.cpp        replicate, replicas, restore-from (PostgreSQL)
 #pragma once
 
 #include <cstddef>
@@ -101,5 +102,19 @@ struct ReportOptions {
 // Writes one self-contained HTML file of the reload history (no load from
 // anywhere when opened); reads only. Its limits are stated in the page.
 int command_report(hotstate::StateManager& manager, const ReportOptions& options, bool json);
+
+// ---- Fleets: replicate, replicas, restore-from
+
+// This machine's host name: replicate's default --host-id.
+std::string default_host_id();
+// Ships once (returns when PostgreSQL holds what was committed), or follows
+// until SIGINT or SIGTERM. Events pruned before they shipped are warned
+// about on stderr.
+int command_replicate(hotstate::StateManager& manager, const std::string& url, hotstate::ReplicationOptions options,
+                      bool follow, bool json);
+// Exit code 1 when the file has no such replica.
+int command_forget_replica(hotstate::StateManager& manager, const std::string& host_id, bool json);
+int command_replicas(hotstate::StateManager& manager, bool json);
+int command_restore_from(const std::string& url, const std::string& host_id, const std::string& db_path, bool json);
 
 }  // namespace hotstate_tool

@@ -202,6 +202,41 @@ int main(int argc, char** argv) {
       ->type_name("N")
       ->capture_default_str();
 
+  // Fleets: replicate, replicas, restore-from.
+  std::string replicate_url;
+  std::string replicate_host = hotstate_tool::default_host_id();
+  std::string replicate_batch_text = "2000";
+  std::string forget_host;
+  auto* replicate = app.add_subcommand(
+      "replicate", "ship every committed change of the file (snapshots, audit events, plugin states, the reload "
+                   "journal) to PostgreSQL, in commit order, exactly once; --once (the default) ships what is "
+                   "committed and returns, --follow goes on until interrupted, retrying while PostgreSQL is down");
+  replicate->add_option("--to", replicate_url, "the PostgreSQL database: a libpq URL (postgresql://…) or key=value string")
+      ->type_name("URL");
+  replicate->add_option("--host-id", replicate_host, "this host's id in the fleet")->capture_default_str();
+  bool replicate_once_flag = false;
+  bool replicate_follow_flag = false;
+  auto* replicate_once = replicate->add_flag("--once", replicate_once_flag, "ship what is committed now, then return");
+  auto* replicate_follow =
+      replicate->add_flag("--follow", replicate_follow_flag, "ship each commit as it comes, until SIGINT or SIGTERM");
+  replicate_once->excludes(replicate_follow);
+  replicate->add_option("--batch", replicate_batch_text, "events per PostgreSQL transaction")
+      ->type_name("N")
+      ->capture_default_str();
+  auto* forget_option = replicate->add_option(
+      "--forget", forget_host, "forget the replica HOST_ID instead of shipping: the retention prune stops keeping "
+                               "events for it");
+  forget_option->type_name("HOST_ID");
+  forget_option->excludes(replicate_once)->excludes(replicate_follow);
+  auto* replicas_command = app.add_subcommand("replicas", "the replicas the file ships to, and how far each has shipped");
+  std::string restore_url;
+  std::string restore_host;
+  auto* restore_from = app.add_subcommand(
+      "restore-from", "rebuild a host's file (--db, which must not exist) from PostgreSQL: its snapshots, history, "
+                      "pins, plugin states, reload journal and audit log");
+  restore_from->add_option("URL", restore_url, "the PostgreSQL database")->required();
+  restore_from->add_option("--host-id", restore_host, "the host whose file to rebuild")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -220,6 +255,7 @@ int main(int argc, char** argv) {
     if (!audit_key_file.empty()) {
       options.audit_key = hotstate_tool::read_audit_key(audit_key_file);
     }
+    if (*restore_from) return hotstate_tool::command_restore_from(restore_url, restore_host, db_path, json);
     if (*demo) return hotstate_tool::run_demo(options, argc > 0 && argv[0][0] != '\0' ? argv[0] : "hotstate");
 
     std::uint64_t seq_a = 0;
@@ -290,7 +326,7 @@ int main(int argc, char** argv) {
     // Options::max_history stays unset: opening never changes a file's
     // history bound; only set-max-history does, on purpose.
     const bool writes = *rollback || *import_command || *resolve || *prune || *set_max_history || *restore || *pin ||
-                        *unpin;
+                        *unpin || *replicate;
     options.read_only = !writes;  // looking never changes the file
     if (writes && !std::filesystem::exists(db_path) && !*import_command) {
       throw hotstate_tool::UsageError("no database '" + db_path + "'");
@@ -324,6 +360,17 @@ int main(int argc, char** argv) {
     if (*resolve) return hotstate_tool::command_resolve(manager, reload_id, note, json);
     if (*prune) return hotstate_tool::command_prune_audit(manager, prune_bounds, json);
     if (*report) return hotstate_tool::command_report(manager, report_options, json);
+    if (*replicas_command) return hotstate_tool::command_replicas(manager, json);
+    if (*replicate) {
+      if (forget_option->count() > 0) return hotstate_tool::command_forget_replica(manager, forget_host, json);
+      if (replicate_url.empty()) throw hotstate_tool::UsageError("replicate needs --to URL (or --forget HOST_ID)");
+      hotstate::ReplicationOptions replicating;
+      replicating.host_id = replicate_host;
+      replicating.batch_events = static_cast<std::size_t>(parse_count(replicate_batch_text, "--batch", 1000000));
+      if (replicating.batch_events == 0) throw hotstate_tool::UsageError("--batch must be at least 1");
+      return hotstate_tool::command_replicate(manager, replicate_url, std::move(replicating),
+                                              replicate_follow->count() > 0, json);
+    }
   } catch (const hotstate_tool::UsageError& error) {
     report_error(error.what());
     return 2;

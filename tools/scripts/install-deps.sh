@@ -16,8 +16,14 @@
 #
 # The tests of `hotstate report` (tests/report_test.cpp) open the HTML file it
 # writes in headless Chromium: hotstate_install_report_deps, or --report.
+#
+# The PostgreSQL tests (tests/postgresql_*; the ctest fixture `postgresql`)
+# run a throwaway PostgreSQL 15 cluster (tools/scripts/pg-cluster.sh):
+# hotstate_install_postgresql_deps, or --postgresql.
 
-HOTSTATE_DEB_PACKAGES=(gcc g++ cmake pkgconf ninja-build libsqlitecpp-dev libsqlite3-dev sqlite3 libsimdjson-dev catch2 libcli11-dev)
+# libpq-dev: the library links libpq (PostgreSQL's client library).
+HOTSTATE_DEB_PACKAGES=(gcc g++ cmake pkgconf ninja-build libsqlitecpp-dev libsqlite3-dev sqlite3 libsimdjson-dev catch2 libcli11-dev
+  libpq-dev)
 # clang and clang++ (the clang package; clang-14 on Debian 12) and
 # libclang-rt-14-dev, which holds libclang_rt.fuzzer and the sanitizer runtimes
 # (only recommended by clang-14, so --no-install-recommends would skip it).
@@ -29,6 +35,10 @@ HOTSTATE_RUST_DEB_PACKAGES=(cargo rustc librust-serde-dev librust-serde-derive-d
   librust-tokio-dev librust-tokio-macros-dev)
 # Debian 12's chromium (/usr/bin/chromium), run headless by the report tests.
 HOTSTATE_REPORT_DEB_PACKAGES=(chromium)
+# Debian 12's PostgreSQL 15 server (initdb, pg_ctl in /usr/lib/postgresql/15/bin).
+# The script also needs runuser (util-linux) and useradd (passwd), both of
+# priority required, so on every Debian system.
+HOTSTATE_POSTGRESQL_DEB_PACKAGES=(postgresql)
 
 hotstate_install_deps() {
   hotstate_install_packages "${HOTSTATE_DEB_PACKAGES[@]}"
@@ -44,6 +54,10 @@ hotstate_install_rust_deps() {
 
 hotstate_install_report_deps() {
   hotstate_install_packages "${HOTSTATE_REPORT_DEB_PACKAGES[@]}"
+}
+
+hotstate_install_postgresql_deps() {
+  hotstate_install_packages "${HOTSTATE_POSTGRESQL_DEB_PACKAGES[@]}"
 }
 
 # Installs the given Debian packages with apt-get if any of them is missing.
@@ -84,8 +98,9 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
       --fuzz) hotstate_install_fuzz_deps ;;
       --rust) hotstate_install_rust_deps ;;
       --report) hotstate_install_report_deps ;;
+      --postgresql) hotstate_install_postgresql_deps ;;
       *)
-        echo "install-deps: unknown option '$option' (--fuzz, --rust, --report)" >&2
+        echo "install-deps: unknown option '$option' (--fuzz, --rust, --report, --postgresql)" >&2
         exit 2
         ;;
     esac

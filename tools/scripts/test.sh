@@ -75,6 +75,9 @@ for config in "${configs[@]}"; do
     # the tool's HTML in headless Chromium (a process of its own, so also
     # under ASan and TSan).
     hotstate_install_report_deps
+    # ... and the PostgreSQL tests, on a throwaway cluster that ctest starts
+    # (the fixture postgresql, tools/scripts/pg-cluster.sh).
+    hotstate_install_postgresql_deps
   fi
 done
 

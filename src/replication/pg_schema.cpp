@@ -1,0 +1,65 @@
+// Internal: applying migrations/postgresql/ (pg_schema.hpp).
+#include "replication/pg_schema.hpp"
+
+#include "hotstate/error.hpp"
+#include "hotstate/replication.hpp"
+
+namespace hotstate {
+
+int postgresql_schema_version() noexcept {
+  return static_cast<int>(internal::embedded_postgresql_migrations().size());
+}
+
+}  // namespace hotstate
+
+namespace hotstate::internal {
+
+namespace {
+
+// pg_advisory_xact_lock's key: "HSTA" and 1, hotstate's migrations.
+constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(1213420609, 1)";
+
+int applied_version(PgConnection& pg) {
+  const auto exists = pg.exec("SELECT to_regclass('hotstate.schema_version') IS NOT NULL");
+  if (exists.text(0, 0) != "t") return 0;
+  return static_cast<int>(pg.exec("SELECT coalesce(max(version), 0) FROM hotstate.schema_version").integer(0, 0));
+}
+
+}  // namespace
+
+void migrate_postgresql(PgConnection& pg) {
+  const auto& migrations = embedded_postgresql_migrations();
+  const int newest = static_cast<int>(migrations.size());
+  // Without the lock first: a current database costs one query.
+  if (applied_version(pg) == newest) return;
+  for (const auto& migration : migrations) {
+    pg.exec("BEGIN");
+    try {
+      pg.exec(migration_lock);
+      const int version = applied_version(pg);
+      if (version > newest) {
+        throw Error(ErrorCode::NewerSchema, "PostgreSQL's schema hotstate has version " + std::to_string(version) +
+                                                ", newer than this hotstate's " + std::to_string(newest) +
+                                                "; nothing was changed");
+      }
+      if (version < migration.version) {
+        if (migration.version == 1) pg.exec("CREATE SCHEMA IF NOT EXISTS hotstate");
+        pg.exec(std::string(migration.sql));
+        pg.exec("INSERT INTO hotstate.schema_version (version) VALUES ($1)", {std::to_string(migration.version)});
+      }
+      pg.exec("COMMIT");
+    } catch (...) {
+      try {
+        pg.exec("ROLLBACK");
+      } catch (...) {  // the connection is gone: PostgreSQL rolled back
+      }
+      throw;
+    }
+  }
+  if (const int version = applied_version(pg); version > newest) {
+    throw Error(ErrorCode::NewerSchema, "PostgreSQL's schema hotstate has version " + std::to_string(version) +
+                                            ", newer than this hotstate's " + std::to_string(newest));
+  }
+}
+
+}  // namespace hotstate::internal

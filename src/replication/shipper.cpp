@@ -1,0 +1,242 @@
+// Internal: one batch of the file's changes, one PostgreSQL transaction
+// (shipper.hpp).
+#include "replication/shipper.hpp"
+
+#include <random>
+
+#include "hotstate/error.hpp"
+#include "replication/pg_schema.hpp"
+
+namespace hotstate::internal {
+
+namespace {
+
+std::string random_token() {
+  std::random_device device;
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string token;
+  for (int i = 0; i < 8; ++i) {
+    auto word = device();
+    for (int j = 0; j < 4; ++j) {
+      token += digits[word & 0xf];
+      token += digits[(word >> 4) & 0xf];
+      word >>= 8;
+    }
+  }
+  return token;
+}
+
+// Rows in COPY's text format, each led by the host id.
+std::string copy_rows(const std::string& host_id, const std::vector<Row>& rows) {
+  std::string data;
+  for (const auto& row : rows) {
+    append_copy_text(data, host_id);
+    for (const auto& cell : row) {
+      data += '\t';
+      switch (cell.kind) {
+        case Cell::Kind::null: data += "\\N"; break;
+        case Cell::Kind::integer: data += std::to_string(cell.integer); break;
+        case Cell::Kind::text: append_copy_text(data, cell.text); break;
+      }
+    }
+    data += '\n';
+  }
+  return data;
+}
+
+void copy_into(PgConnection& pg, const TableSpec& spec, const std::string& host_id, const std::vector<Row>& rows,
+               const char* table = nullptr) {
+  if (rows.empty()) return;
+  pg.copy_in("COPY " + std::string(table ? table : std::string("hotstate.") + spec.name) + " (host_id, " +
+                 spec.column_list() + ") FROM STDIN",
+             copy_rows(host_id, rows));
+}
+
+std::vector<std::int64_t> first_column(const std::vector<Row>& rows) {
+  std::vector<std::int64_t> values;
+  values.reserve(rows.size());
+  for (const auto& row : rows) values.push_back(row[0].integer);
+  return values;
+}
+
+}  // namespace
+
+Shipper::Shipper(Store& store, std::string url, ReplicationOptions options, std::string file_path)
+    : store_(store), url_(std::move(url)), options_(std::move(options)), file_path_(std::move(file_path)) {
+  if (options_.host_id.empty()) throw Error(ErrorCode::InvalidArgument, "replicate: the host id is empty");
+  if (options_.batch_events == 0) throw Error(ErrorCode::InvalidArgument, "replicate: batch_events must be positive");
+}
+
+void Shipper::connect() {
+  auto pg = std::make_unique<PgConnection>(url_);
+  migrate_postgresql(*pg);
+  // The file's token for this host, or a new one for a file shipping for
+  // the first time.
+  const auto replica = store_.replica(options_.host_id);
+  const bool known = replica.has_value();
+  if (token_.empty()) token_ = known ? replica->token : random_token();
+  pg->exec(
+      "INSERT INTO hotstate.hosts (host_id, token, target_file) VALUES ($1, $2, $3) ON CONFLICT (host_id) DO NOTHING",
+      {options_.host_id, token_, file_path_});
+  const auto host = pg->exec("SELECT token, shipped_event_id FROM hotstate.hosts WHERE host_id = $1", {options_.host_id});
+  if (host.rows() != 1) throw Error(ErrorCode::Unavailable, "PostgreSQL: the host row of '" + options_.host_id + "' vanished");
+  if (host.text(0, 0) != token_) {
+    throw Error(ErrorCode::Conflict,
+                "replicate: host id '" + options_.host_id + "' is already shipped to " + url_without_password(url_) +
+                    " from another file (its token differs); choose another --host-id, or rebuild this host's file "
+                    "with restore-from to go on from it; nothing was shipped");
+  }
+  position_ = static_cast<std::uint64_t>(host.integer(0, 1));
+  pg_ = std::move(pg);
+  if (options_.hold_prune && (!known || replica->target != url_without_password(url_))) {
+    // Hold the prune from now on, before anything ships.
+    store_.record_replica(
+        ReplicaInfo{options_.host_id, url_without_password(url_), token_, known ? std::min(replica->shipped_event_id, position_) : position_, true});
+    recorded_position_ = known ? std::min(replica->shipped_event_id, position_) : position_;
+    recorded_once_ = true;
+  }
+}
+
+Shipper::Shipped Shipper::ship(bool heartbeat) {
+  try {
+    if (!pg_) connect();
+    return ship_connected(heartbeat);
+  } catch (...) {
+    pg_.reset();
+    throw;
+  }
+}
+
+Shipper::Shipped Shipper::ship_connected(bool heartbeat) {
+  PgConnection& pg = *pg_;
+  const std::string& host = options_.host_id;
+  pg.exec("BEGIN");
+  // The host's row, locked: a second replicator of the same host waits here
+  // and then reads the position this one committed.
+  const auto position =
+      pg.exec("SELECT token, shipped_event_id, chained_through, reloads_id_high FROM hotstate.hosts"
+              " WHERE host_id = $1 FOR UPDATE",
+              {host});
+  if (position.rows() != 1 || position.text(0, 0) != token_) {
+    throw Error(ErrorCode::Conflict, "replicate: the host row of '" + host + "' was removed or taken over meanwhile");
+  }
+  ReplicationCursor cursor;
+  cursor.after_event_id = static_cast<std::uint64_t>(position.integer(0, 1));
+  cursor.chained_through = static_cast<std::uint64_t>(position.integer(0, 2));
+  cursor.reloads_id_high = position.integer(0, 3);
+  cursor.limit = options_.batch_events;
+  {
+    const auto unfinished =
+        pg.exec("SELECT id FROM hotstate.reloads WHERE host_id = $1 AND outcome IS NULL ORDER BY id", {host});
+    for (int i = 0; i < unfinished.rows(); ++i) cursor.unfinished_reloads.push_back(unfinished.integer(i, 0));
+    const auto unchained =
+        pg.exec("SELECT first_id FROM hotstate.audit_gaps WHERE host_id = $1 AND chain IS NULL", {host});
+    for (int i = 0; i < unchained.rows(); ++i) cursor.unchained_gaps.push_back(unchained.integer(i, 0));
+  }
+  const ReplicationBatch batch = store_.replication_batch(cursor);
+
+  Shipped shipped;
+  shipped.events = batch.events.size();
+  shipped.position = batch.position;
+  shipped.newest = batch.newest;
+  shipped.missed = batch.missed;
+  shipped.more = batch.events.size() >= options_.batch_events;
+  const bool changes = !batch.events.empty() || !batch.chained.empty() ||
+                       batch.chained_through != cursor.chained_through || !batch.gaps.empty() ||
+                       batch.settings.reloads_id_high != cursor.reloads_id_high;
+  if (!changes && !heartbeat) {
+    // Nothing new. (Unfinished journal rows are compared only when events
+    // come: a reload finishes with an event, except by hand.)
+    pg.exec("ROLLBACK");
+    position_ = cursor.after_event_id;
+    return shipped;
+  }
+
+  copy_into(pg, audit_events_table(), host, batch.events);
+  if (!batch.chained.empty()) {
+    // Events shipped before the host chained them: their chain, position and mac.
+    pg.exec(
+        "CREATE TEMP TABLE IF NOT EXISTS chained_events (host_id text, id bigint, chain text, chain_position bigint,"
+        " mac text) ON COMMIT DELETE ROWS");
+    pg.copy_in("COPY chained_events (host_id, id, chain, chain_position, mac) FROM STDIN",
+               copy_rows(host, batch.chained));
+    pg.exec(
+        "UPDATE hotstate.audit_events AS e SET chain = c.chain, chain_position = c.chain_position, mac = c.mac"
+        "  FROM chained_events AS c WHERE e.host_id = c.host_id AND e.id = c.id");
+  }
+  if (!batch.snapshot_seqs.empty()) {
+    pg.exec("DELETE FROM hotstate.snapshots WHERE host_id = $1 AND seq = ANY($2::bigint[])",
+            {host, pg_bigint_array(batch.snapshot_seqs)});
+    copy_into(pg, snapshots_table(), host, batch.snapshots);
+  }
+  if (batch.cleared_all) {
+    pg.exec("DELETE FROM hotstate.snapshots WHERE host_id = $1 AND NOT (seq = ANY($2::bigint[]))",
+            {host, pg_bigint_array(batch.all_seqs)});
+  }
+  for (std::size_t i = 0; i < batch.cleared_plugins.size(); ++i) {
+    pg.exec("DELETE FROM hotstate.snapshots WHERE host_id = $1 AND plugin_id = $2 AND NOT (seq = ANY($3::bigint[]))",
+            {host, batch.cleared_plugins[i], pg_bigint_array(batch.cleared_keep[i])});
+  }
+  if (!batch.state_plugins.empty()) {
+    pg.exec("DELETE FROM hotstate.plugin_states WHERE host_id = $1 AND plugin_id = ANY($2::text[])",
+            {host, pg_text_array(batch.state_plugins)});
+    copy_into(pg, plugin_states_table(), host, batch.plugin_states);
+  }
+  if (!batch.pin_plugins.empty()) {
+    pg.exec("DELETE FROM hotstate.pins WHERE host_id = $1 AND plugin_id = ANY($2::text[])",
+            {host, pg_text_array(batch.pin_plugins)});
+    copy_into(pg, pins_table(), host, batch.pins);
+  }
+  if (!batch.reload_ids.empty()) {
+    pg.exec("DELETE FROM hotstate.reloads WHERE host_id = $1 AND id = ANY($2::bigint[])",
+            {host, pg_bigint_array(batch.reload_ids)});
+    copy_into(pg, reloads_table(), host, batch.reloads);
+  }
+  if (!batch.gaps.empty()) {
+    const auto first_ids = pg_bigint_array(first_column(batch.gaps));
+    pg.exec("DELETE FROM hotstate.audit_gaps WHERE host_id = $1 AND first_id = ANY($2::bigint[])", {host, first_ids});
+    copy_into(pg, audit_gaps_table(), host, batch.gaps);
+    // The fleet keeps what the prune removed from the file, marked.
+    pg.exec(
+        "UPDATE hotstate.audit_events AS e SET pruned_by = g.pruned_by FROM hotstate.audit_gaps AS g"
+        " WHERE g.host_id = $1 AND g.first_id = ANY($2::bigint[]) AND e.host_id = $1"
+        "   AND e.id BETWEEN g.first_id AND g.last_id AND e.pruned_by IS NULL",
+        {host, first_ids});
+  }
+  if (batch.missed > 0) {
+    pg.exec(
+        "INSERT INTO hotstate.shipment_gaps (host_id, after_event_id, up_to_event_id, missed) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING",
+        {host, std::to_string(cursor.after_event_id), std::to_string(batch.position), std::to_string(batch.missed)});
+  }
+  const auto& settings = batch.settings;
+  pg.exec(
+      "UPDATE hotstate.hosts SET shipped_event_id = $2, chained_through = $3, max_history = $4,"
+      " audit_chain_from = $5, snapshots_seq_high = $6, reloads_id_high = $7, events_id_high = $8,"
+      " events_shipped = events_shipped + $9, missed_events = missed_events + $10,"
+      " last_shipped_at = CASE WHEN $9::bigint > 0 THEN now() ELSE last_shipped_at END,"
+      " last_event_us = coalesce($11::bigint, last_event_us), last_contact_at = now()"
+      " WHERE host_id = $1",
+      {host, std::to_string(batch.position), std::to_string(batch.chained_through),
+       std::to_string(settings.max_history), std::to_string(settings.audit_chain_from),
+       std::to_string(settings.snapshots_seq_high), std::to_string(settings.reloads_id_high),
+       std::to_string(settings.events_id_high), std::to_string(batch.events.size()), std::to_string(batch.missed),
+       batch.events.empty() ? PgParam() : PgParam(std::to_string(batch.last_event_us))});
+  pg.exec("COMMIT");
+  shipped.committed = true;
+  position_ = batch.position;
+  return shipped;
+}
+
+void Shipper::record_position(bool force) {
+  if (!options_.hold_prune || token_.empty()) return;
+  if (recorded_once_ && recorded_position_ == position_ && !force) return;
+  try {
+    store_.record_replica(ReplicaInfo{options_.host_id, url_without_password(url_), token_, position_, true});
+    recorded_position_ = position_;
+    recorded_once_ = true;
+  } catch (const Error&) {  // busy or read-only: the prune keeps more until the next record
+  }
+}
+
+}  // namespace hotstate::internal
