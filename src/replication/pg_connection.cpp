@@ -141,16 +141,37 @@ std::string pg_bigint_array(const std::vector<std::int64_t>& values) {
   return text + "}";
 }
 
+namespace {
+
+void append_array_element(std::string& text, const std::string& value) {
+  text += '"';
+  for (const char c : value) {
+    if (c == '"' || c == '\\') text += '\\';
+    text += c;
+  }
+  text += '"';
+}
+
+}  // namespace
+
 std::string pg_text_array(const std::vector<std::string>& values) {
   std::string text = "{";
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (i > 0) text += ',';
-    text += '"';
-    for (const char c : values[i]) {
-      if (c == '"' || c == '\\') text += '\\';
-      text += c;
+    append_array_element(text, values[i]);
+  }
+  return text + "}";
+}
+
+std::string pg_text_array(const std::vector<std::optional<std::string>>& values) {
+  std::string text = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) text += ',';
+    if (values[i]) {
+      append_array_element(text, *values[i]);
+    } else {
+      text += "NULL";
     }
-    text += '"';
   }
   return text + "}";
 }

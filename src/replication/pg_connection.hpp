@@ -71,6 +71,7 @@ void append_copy_text(std::string& out, std::string_view value);
 // A PostgreSQL array literal of bigints, "{1,2,3}", and of texts, quoted.
 std::string pg_bigint_array(const std::vector<std::int64_t>& values);
 std::string pg_text_array(const std::vector<std::string>& values);
+std::string pg_text_array(const std::vector<std::optional<std::string>>& values);  // nullopt: NULL
 // The URL without its password (for messages and the file's replicas row).
 std::string url_without_password(const std::string& url);
 

@@ -154,15 +154,24 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat) {
 
   copy_into(pg, audit_events_table(), host, batch.events);
   if (!batch.chained.empty()) {
-    // Events shipped before the host chained them: their chain, position and mac.
-    pg.exec(
-        "CREATE TEMP TABLE IF NOT EXISTS chained_events (host_id text, id bigint, chain text, chain_position bigint,"
-        " mac text) ON COMMIT DELETE ROWS");
-    pg.copy_in("COPY chained_events (host_id, id, chain, chain_position, mac) FROM STDIN",
-               copy_rows(host, batch.chained));
+    // Events shipped before the host chained them: their chain, position and
+    // mac, as arrays (no temporary table: a batch is one transaction and keeps
+    // no session state, so a pooler in transaction mode can carry it).
+    std::vector<std::int64_t> ids;
+    std::vector<std::int64_t> positions;
+    std::vector<std::optional<std::string>> chains;
+    std::vector<std::optional<std::string>> macs;
+    for (const auto& row : batch.chained) {
+      ids.push_back(row[0].integer);
+      chains.push_back(row[1].kind == Cell::Kind::text ? std::optional(row[1].text) : std::nullopt);
+      positions.push_back(row[2].integer);
+      macs.push_back(row[3].kind == Cell::Kind::text ? std::optional(row[3].text) : std::nullopt);
+    }
     pg.exec(
         "UPDATE hotstate.audit_events AS e SET chain = c.chain, chain_position = c.chain_position, mac = c.mac"
-        "  FROM chained_events AS c WHERE e.host_id = c.host_id AND e.id = c.id");
+        "  FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS c (id, chain, chain_position, mac)"
+        " WHERE e.host_id = $1 AND e.id = c.id",
+        {host, pg_bigint_array(ids), pg_text_array(chains), pg_bigint_array(positions), pg_text_array(macs)});
   }
   if (!batch.snapshot_seqs.empty()) {
     pg.exec("DELETE FROM hotstate.snapshots WHERE host_id = $1 AND seq = ANY($2::bigint[])",
