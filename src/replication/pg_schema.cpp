@@ -20,7 +20,12 @@ namespace {
 constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(1213420609, 1)";
 
 int applied_version(PgConnection& pg) {
-  const auto exists = pg.exec("SELECT to_regclass('hotstate.schema_version') IS NOT NULL");
+  // A query of pg_class, not to_regclass: the latter reads the catalog through
+  // caches that a transaction waiting on the advisory lock does not refresh,
+  // and would miss the table another host just created.
+  const auto exists = pg.exec(
+      "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace"
+      " WHERE n.nspname = 'hotstate' AND c.relname = 'schema_version')");
   if (exists.text(0, 0) != "t") return 0;
   return static_cast<int>(pg.exec("SELECT coalesce(max(version), 0) FROM hotstate.schema_version").integer(0, 0));
 }
