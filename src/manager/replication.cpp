@@ -20,6 +20,9 @@ namespace {
 // Shortest time between two records of the position in the file (replicas):
 // each is a write the host's writers share the file's lock with.
 constexpr auto record_interval = std::chrono::seconds(1);
+// How often a follower reconciles (Shipper::ship): rows another client
+// deleted without an audit event leave PostgreSQL within this time.
+constexpr auto reconcile_interval = std::chrono::seconds(60);
 
 }  // namespace
 
@@ -27,8 +30,11 @@ ShipReport StateManager::replicate_once(const std::string& url, const Replicatio
   internal::Shipper shipper(impl_->store, url, options, impl_->options.path);
   const std::uint64_t target = impl_->store.newest_event_id();
   ShipReport report;
+  bool first = true;
   while (true) {
-    const auto shipped = shipper.ship();
+    // The first batch also reconciles (see Shipper::ship).
+    const auto shipped = shipper.ship(false, first);
+    first = false;
     report.events += shipped.events;
     report.missed += shipped.missed;
     if (shipped.committed) ++report.batches;
@@ -94,17 +100,24 @@ struct Replication::State {
     auto retry = options.retry_min;
     auto last_contact = std::chrono::steady_clock::now();
     auto last_record = std::chrono::steady_clock::time_point();
+    auto last_reconcile = std::chrono::steady_clock::time_point();
+    bool reconciled_once = false;
     bool backlog = true;  // ship at once: events may be waiting
     while (!stop_requested()) {
       const auto now = std::chrono::steady_clock::now();
       const bool heartbeat = now - last_contact >= options.heartbeat_interval;
+      const bool reconcile = !reconciled_once || now - last_reconcile >= reconcile_interval;
       const internal::ChangeMarker marker = store->marker();
-      if (!backlog && !heartbeat && seen && *seen == marker) {
+      if (!backlog && !heartbeat && !reconcile && seen && *seen == marker) {
         if (!wait(options.poll_interval)) break;
         continue;
       }
       try {
-        const auto result = shipper->ship(heartbeat);
+        const auto result = shipper->ship(heartbeat, reconcile);
+        if (reconcile) {
+          reconciled_once = true;
+          last_reconcile = now;
+        }
         connected.store(true);
         seen = marker;
         retry = options.retry_min;

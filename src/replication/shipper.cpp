@@ -97,17 +97,17 @@ void Shipper::connect() {
   }
 }
 
-Shipper::Shipped Shipper::ship(bool heartbeat) {
+Shipper::Shipped Shipper::ship(bool heartbeat, bool reconcile) {
   try {
     if (!pg_) connect();
-    return ship_connected(heartbeat);
+    return ship_connected(heartbeat, reconcile);
   } catch (...) {
     pg_.reset();
     throw;
   }
 }
 
-Shipper::Shipped Shipper::ship_connected(bool heartbeat) {
+Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
   PgConnection& pg = *pg_;
   const std::string& host = options_.host_id;
   pg.exec("BEGIN");
@@ -125,6 +125,7 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat) {
   cursor.chained_through = static_cast<std::uint64_t>(position.integer(0, 2));
   cursor.reloads_id_high = position.integer(0, 3);
   cursor.limit = options_.batch_events;
+  cursor.reconcile = reconcile;
   {
     const auto unfinished =
         pg.exec("SELECT id FROM hotstate.reloads WHERE host_id = $1 AND outcome IS NULL ORDER BY id", {host});
@@ -143,7 +144,7 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat) {
   shipped.more = batch.events.size() >= options_.batch_events;
   const bool changes = !batch.events.empty() || !batch.chained.empty() ||
                        batch.chained_through != cursor.chained_through || !batch.gaps.empty() ||
-                       batch.settings.reloads_id_high != cursor.reloads_id_high;
+                       batch.settings.reloads_id_high != cursor.reloads_id_high || batch.reconciled;
   if (!changes && !heartbeat) {
     // Nothing new. (Unfinished journal rows are compared only when events
     // come: a reload finishes with an event, except by hand.)
@@ -178,9 +179,13 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat) {
             {host, pg_bigint_array(batch.snapshot_seqs)});
     copy_into(pg, snapshots_table(), host, batch.snapshots);
   }
-  if (batch.cleared_all) {
+  if (batch.cleared_all || batch.reconciled) {
     pg.exec("DELETE FROM hotstate.snapshots WHERE host_id = $1 AND NOT (seq = ANY($2::bigint[]))",
             {host, pg_bigint_array(batch.all_seqs)});
+  }
+  if (batch.reconciled) {
+    pg.exec("DELETE FROM hotstate.reloads WHERE host_id = $1 AND NOT (id = ANY($2::bigint[]))",
+            {host, pg_bigint_array(batch.all_reload_ids)});
   }
   for (std::size_t i = 0; i < batch.cleared_plugins.size(); ++i) {
     pg.exec("DELETE FROM hotstate.snapshots WHERE host_id = $1 AND plugin_id = $2 AND NOT (seq = ANY($3::bigint[]))",

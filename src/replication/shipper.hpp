@@ -32,10 +32,12 @@ class Shipper {
   };
   // Ships the next batch: connects (and migrates PostgreSQL's schema, and
   // registers the host) first when not connected. With nothing to ship it
-  // commits nothing, unless `heartbeat`. Throws Error (Unavailable,
+  // commits nothing, unless `heartbeat`. With `reconcile` it also drops from
+  // PostgreSQL the snapshot and journal rows the file no longer has (deleted
+  // by another client without an audit event). Throws Error (Unavailable,
   // Conflict when another file ships as this host, NewerSchema); after a
   // failure the connection is dropped and the next call connects again.
-  Shipped ship(bool heartbeat = false);
+  Shipped ship(bool heartbeat = false, bool reconcile = false);
 
   // Records the shipped position in the file (replicas), when it moved since
   // the last record (or `force`). Only with options.hold_prune; a failure
@@ -48,7 +50,7 @@ class Shipper {
 
  private:
   void connect();
-  Shipped ship_connected(bool heartbeat);
+  Shipped ship_connected(bool heartbeat, bool reconcile);
 
   Store& store_;
   std::string url_;

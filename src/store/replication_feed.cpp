@@ -277,10 +277,16 @@ ReplicationBatch Store::replication_batch(const ReplicationCursor& cursor) const
                                           " AND kind = 'ClearedAll' LIMIT 1",
                                           range)
                              .empty();
-    if (batch.cleared_all) {
+    if (batch.cleared_all || cursor.reconcile) {
       StatementUse select(c.statement("SELECT seq FROM snapshots ORDER BY seq"));
       batch.all_seqs = read_integers(*select.operator->());
-    } else {
+    }
+    if (cursor.reconcile) {
+      batch.reconciled = true;
+      StatementUse select(c.statement("SELECT id FROM reloads ORDER BY id"));
+      batch.all_reload_ids = read_integers(*select.operator->());
+    }
+    if (!batch.cleared_all) {
       batch.cleared_plugins = touched_texts(
           c, "SELECT DISTINCT plugin_id FROM audit_events WHERE id > ?1 AND id <= ?2 AND kind = 'Cleared'", range);
       for (const auto& plugin : batch.cleared_plugins) {

@@ -63,6 +63,10 @@ struct ReplicationCursor {
   std::vector<std::int64_t> unchained_gaps;      // gaps (first_id) PostgreSQL holds without a chain hash
   std::int64_t reloads_id_high = 0;              // journal rows above this are new
   std::size_t limit = 2000;                      // events per batch
+  // Also list every seq and journal id the file has, so that PostgreSQL drops
+  // rows another client deleted without an audit event (a history row, a
+  // journal row: the schema audits deletes of current snapshots only).
+  bool reconcile = false;
 };
 
 // One shipment: the events after the cursor, and the rows they touched as
@@ -78,8 +82,10 @@ struct ReplicationBatch {
   std::vector<Row> snapshots;                // these, the touched rows that exist
   std::vector<std::string> cleared_plugins;  // plugins cleared: PostgreSQL keeps only the seqs the file has of each
   std::vector<std::vector<std::int64_t>> cleared_keep;
-  bool cleared_all = false;                  // every plugin cleared: PostgreSQL keeps only all_seqs
+  bool cleared_all = false;                  // every plugin cleared (or reconcile): PostgreSQL keeps only all_seqs
   std::vector<std::int64_t> all_seqs;
+  bool reconciled = false;                   // the cursor asked to reconcile: all_seqs and all_reload_ids are complete
+  std::vector<std::int64_t> all_reload_ids;
   std::vector<std::string> state_plugins;    // plugins whose life-cycle state changed, and
   std::vector<Row> plugin_states;            // their rows that exist
   std::vector<std::string> pin_plugins;      // plugins whose pins changed, and
