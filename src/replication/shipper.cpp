@@ -180,15 +180,16 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
     copy_into(pg, snapshots_table(), host, batch.snapshots);
   }
   if (batch.cleared_all || batch.reconciled) {
-    pg.exec("DELETE FROM hotstate.snapshots WHERE host_id = $1 AND NOT (seq = ANY($2::bigint[]))",
+    pg.exec("DELETE FROM hotstate.snapshots WHERE host_id = $1 AND seq NOT IN (SELECT unnest($2::bigint[]))",
             {host, pg_bigint_array(batch.all_seqs)});
   }
   if (batch.reconciled) {
-    pg.exec("DELETE FROM hotstate.reloads WHERE host_id = $1 AND NOT (id = ANY($2::bigint[]))",
+    pg.exec("DELETE FROM hotstate.reloads WHERE host_id = $1 AND id NOT IN (SELECT unnest($2::bigint[]))",
             {host, pg_bigint_array(batch.all_reload_ids)});
   }
   for (std::size_t i = 0; i < batch.cleared_plugins.size(); ++i) {
-    pg.exec("DELETE FROM hotstate.snapshots WHERE host_id = $1 AND plugin_id = $2 AND NOT (seq = ANY($3::bigint[]))",
+    pg.exec("DELETE FROM hotstate.snapshots WHERE host_id = $1 AND plugin_id = $2"
+            " AND seq NOT IN (SELECT unnest($3::bigint[]))",
             {host, batch.cleared_plugins[i], pg_bigint_array(batch.cleared_keep[i])});
   }
   if (!batch.state_plugins.empty()) {
