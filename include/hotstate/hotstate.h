@@ -486,6 +486,28 @@ HOTSTATE_C_API hotstate_code hotstate_plugin_state(hotstate_db* db, const char* 
  * HOTSTATE_CANNOT_OPEN, HOTSTATE_IO or HOTSTATE_DISK_FULL. */
 HOTSTATE_C_API hotstate_code hotstate_backup(hotstate_db* db, const char* path) HOTSTATE_NOEXCEPT;
 
+/* Replication to PostgreSQL (hotstate/replication.hpp; README "Fleets").
+ * Ships every change committed before the call to the PostgreSQL database at
+ * `url` (NUL-terminated; a libpq URL or key=value string) as host `host_id`
+ * (NUL-terminated, not empty), as StateManager::replicate_once does: one
+ * PostgreSQL transaction per batch with the position, exactly once. On
+ * success *json (may be NULL with json_len NULL: not wanted) is
+ *   {"batches":N,"events":N,"missed":N,"position":N}
+ * Fails with HOTSTATE_UNAVAILABLE (PostgreSQL unreachable or failing: what
+ * committed before stays shipped), HOTSTATE_CONFLICT (another file ships as
+ * this host id), HOTSTATE_NEWER_SCHEMA. */
+HOTSTATE_C_API hotstate_code hotstate_replicate_once(hotstate_db* db, const char* url, const char* host_id, char** json,
+                                                     size_t* json_len) HOTSTATE_NOEXCEPT;
+
+/* Rebuilds host `host_id`'s file from the PostgreSQL database at `url` into a
+ * new file at `db_path` (which must not exist), as hotstate::restore_from
+ * does. On success *json (may be NULL with json_len NULL) is
+ *   {"events":N,"pins":N,"position":N,"reloads":N,"snapshots":N}
+ * Fails with HOTSTATE_NOT_FOUND (no such host), HOTSTATE_UNAVAILABLE,
+ * HOTSTATE_INVALID_ARGUMENT (db_path exists). */
+HOTSTATE_C_API hotstate_code hotstate_restore_from(const char* url, const char* host_id, const char* db_path,
+                                                   char** json, size_t* json_len) HOTSTATE_NOEXCEPT;
+
 /* Checks the file as StateManager::verify does, the audit log's hash chain
  * included (with options->audit_key: every signature too). On success *ok
  * is 1 when it found no problem, else 0, and *json (may be NULL with

@@ -840,6 +840,53 @@ hotstate_code hotstate_backup(hotstate_db* db, const char* path) noexcept {
   });
 }
 
+hotstate_code hotstate_replicate_once(hotstate_db* db, const char* url, const char* host_id, char** json,
+                                      size_t* json_len) noexcept {
+  static constexpr const char* function = "hotstate_replicate_once";
+  return guarded([&] {
+    const Lease lease(db, function);
+    if (url == nullptr) invalid_argument(function, "url is NULL");
+    if (host_id == nullptr) invalid_argument(function, "host_id is NULL");
+    if ((json == nullptr) != (json_len == nullptr)) invalid_argument(function, "json and json_len go together");
+    hotstate::ReplicationOptions options;
+    options.host_id = host_id;
+    const hotstate::ShipReport report = lease.manager().replicate_once(url, options);
+    if (json != nullptr) {
+      hotstate::JsonWriter out;
+      out.begin_object();
+      out.member("batches", report.batches);
+      out.member("events", report.events);
+      out.member("missed", report.missed);
+      out.member("position", report.position);
+      out.end_object();
+      give(out.take().text(), json, json_len);
+    }
+  });
+}
+
+hotstate_code hotstate_restore_from(const char* url, const char* host_id, const char* db_path, char** json,
+                                    size_t* json_len) noexcept {
+  static constexpr const char* function = "hotstate_restore_from";
+  return guarded([&] {
+    if (url == nullptr) invalid_argument(function, "url is NULL");
+    if (host_id == nullptr) invalid_argument(function, "host_id is NULL");
+    if (db_path == nullptr) invalid_argument(function, "db_path is NULL");
+    if ((json == nullptr) != (json_len == nullptr)) invalid_argument(function, "json and json_len go together");
+    const hotstate::RestoreFromReport report = hotstate::restore_from(url, host_id, db_path);
+    if (json != nullptr) {
+      hotstate::JsonWriter out;
+      out.begin_object();
+      out.member("events", report.events);
+      out.member("pins", report.pins);
+      out.member("position", report.position);
+      out.member("reloads", report.reloads);
+      out.member("snapshots", report.snapshots);
+      out.end_object();
+      give(out.take().text(), json, json_len);
+    }
+  });
+}
+
 hotstate_code hotstate_verify(hotstate_db* db, int* ok, char** json, size_t* json_len) noexcept {
   static constexpr const char* function = "hotstate_verify";
   return guarded([&] {
