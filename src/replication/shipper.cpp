@@ -136,6 +136,29 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
   }
   const ReplicationBatch batch = store_.replication_batch(cursor);
 
+  if (batch.anchor) {
+    // The file must still hold the event PostgreSQL's position names, the
+    // same: otherwise its ids mean other events now (an older backup of the
+    // file was put back), and shipping on would skip or mix them.
+    const auto& anchor = *batch.anchor;
+    const auto held = pg.exec("SELECT time_us, kind, detail FROM hotstate.audit_events WHERE host_id = $1 AND id = $2",
+                              {host, std::to_string(cursor.after_event_id)});
+    if (held.rows() == 1 && (held.integer(0, 0) != anchor[1].integer || held.text(0, 1) != anchor[3].text ||
+                             held.text(0, 2) != anchor[4].text)) {
+      throw Error(ErrorCode::Conflict,
+                  "replicate: the file's event " + std::to_string(cursor.after_event_id) +
+                      " is not the one PostgreSQL holds for host '" + host +
+                      "' (was an older copy of the file put back, or is this another file?); nothing was shipped: "
+                      "ship it as another host id, or rebuild it with restore-from");
+    }
+  } else if (cursor.after_event_id > batch.newest) {
+    throw Error(ErrorCode::Conflict,
+                "replicate: PostgreSQL holds host '" + host + "' up to event " +
+                    std::to_string(cursor.after_event_id) + ", but the file ends at event " +
+                    std::to_string(batch.newest) +
+                    " (was an older copy of the file put back?); nothing was shipped: ship it as another host id, "
+                    "or rebuild it with restore-from");
+  }
   Shipped shipped;
   shipped.events = batch.events.size();
   shipped.position = batch.position;

@@ -223,6 +223,11 @@ ReplicationBatch Store::replication_batch(const ReplicationCursor& cursor) const
                                                                       std::numeric_limits<std::int32_t>::max())));
       batch.events = read_rows(*select.operator->(), audit_events_table().columns.size());
     }
+    if (after > 0) {
+      StatementUse select(c.statement(select_sql(audit_events_table(), "WHERE id = ?1")));
+      select->bind(1, after);
+      if (select->executeStep()) batch.anchor = read_row(*select.operator->(), audit_events_table().columns.size());
+    }
     const Range range{after, batch.events.empty() ? after : batch.events.back()[0].integer};
     batch.position = static_cast<std::uint64_t>(range.position);
     if (!batch.events.empty()) batch.last_event_us = batch.events.back()[1].integer;

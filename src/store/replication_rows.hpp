@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,10 @@ struct ReplicationBatch {
   std::vector<Row> gaps;                     // audit_gaps rows of the prunes in the batch, and the unchained ones asked for
   FileSettings settings;
   std::int64_t last_event_us = 0;            // time_us of the newest event in the batch
+  // The event at the cursor (audit_events_table() row), when the file still
+  // has it: PostgreSQL's copy must be the same, or the file is not the one
+  // PostgreSQL followed (an older backup put back, another file).
+  std::optional<Row> anchor;
 };
 
 // Everything of one host, to rebuild its file.
