@@ -18,6 +18,7 @@ CREATE TABLE hotstate.hosts (
   target_file        text        NOT NULL DEFAULT '', -- the path of the file shipped, as the host named it (informative)
   shipped_event_id   bigint      NOT NULL DEFAULT 0,  -- the position: the newest audit event of the file shipped; the next batch starts after it
   chained_through    bigint      NOT NULL DEFAULT 0,  -- every shipped event up to here was shipped with its chain hash (events another client wrote are chained by the host's next write, and their hash follows)
+  rows_as_of         bigint      NOT NULL DEFAULT 0,  -- the rows (snapshots, pins, states, journal, settings) are the file's as of this event: shipped_event_id once the replicator caught up; behind it while a backlog ships (its rows come with its last batch)
   max_history        integer,                         -- the file's settings.max_history
   audit_chain_from   bigint,                          -- the file's settings.audit_chain_from
   snapshots_seq_high bigint      NOT NULL DEFAULT 0,  -- the file's sqlite_sequence for snapshots: the highest seq ever used (rows may be gone)

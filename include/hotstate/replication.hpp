@@ -51,7 +51,8 @@ struct ReplicationOptions {
   std::chrono::milliseconds retry_min{100};
   std::chrono::milliseconds retry_max{5000};
   // Record the shipped position in the file (replicas) so that the retention
-  // prune keeps the events not shipped yet. Off: a prune may remove events
+  // prune keeps the events not shipped yet. (The file's replicas row is
+  // written either way, once: it keeps the host's token.) Off: a prune may remove events
   // before they ship; the replicator then records them in PostgreSQL
   // (hotstate.shipment_gaps) and says so (ShipReport::missed).
   bool hold_prune = true;
@@ -128,13 +129,21 @@ struct RestoreFromReport {
   std::uint64_t events = 0;      // audit events (those the host's file held, not those its prunes removed)
   std::uint64_t reloads = 0;     // reload journal rows
   std::uint64_t pins = 0;        // pins
-  std::uint64_t position = 0;    // the newest event shipped: the file is the host's as of that event
+  // The rebuilt file is the host's as of this event: PostgreSQL's newest
+  // consistent point (its rows come with the last batch of a backlog).
+  std::uint64_t position = 0;
+  // The newest event PostgreSQL holds of the host: `position`, unless the
+  // host stopped in the middle of shipping a backlog; then the events after
+  // `position` stay in PostgreSQL only, and the rebuilt file must ship as
+  // another host id (as the same one it is refused: Conflict).
+  std::uint64_t shipped = 0;
 };
 
 // Rebuilds the file of host `host_id` from the PostgreSQL database at `url`
 // into a new file at `db_path`: its snapshots and history, pins, plugin
 // states, reload journal, settings and audit log (with its chain, so that
-// verify passes on it), as of the newest event shipped. The file is written
+// verify passes on it), as of the newest event whose rows PostgreSQL holds
+// (RestoreFromReport::position). The file is written
 // beside `db_path` and renamed into place only when complete; an existing
 // file at `db_path` is refused (Error(InvalidArgument)), nothing is changed.
 // The new file ships on as the same host (its replicas row carries the

@@ -371,8 +371,9 @@ class StateManager {
   // The replicas the file knows of (table replicas), by host id.
   std::vector<ReplicaInfo> replicas() const;
   // Forgets a replica: the retention prune no longer keeps events for it
-  // (one that comes back records what it missed in PostgreSQL). Returns
-  // whether there was one.
+  // (ReplicaInfo::holds_prune goes false; the row keeps its token). One that
+  // comes back holds the prune again and records in PostgreSQL the events it
+  // missed. Returns whether there was one.
   bool forget_replica(std::string_view host_id);
 
   // ---- The audit log (see audit.hpp for the events hotstate writes itself)

@@ -43,7 +43,14 @@ ShipReport StateManager::replicate_once(const std::string& url, const Replicatio
     report.position = shipped.position;
     if (shipped.events == 0 || (!shipped.more && shipped.position >= target)) break;
   }
+  // The record is a write, and a write chains the events another client
+  // wrote: their chain hashes follow.
   shipper.record_position(true);
+  const auto chained = shipper.ship();
+  report.events += chained.events;
+  report.missed += chained.missed;
+  if (chained.committed) ++report.batches;
+  report.position = chained.position;
   return report;
 }
 

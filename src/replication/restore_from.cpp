@@ -23,8 +23,8 @@ using internal::Row;
 using internal::TableSpec;
 
 // Every row of `spec`'s table of the host, as cells typed by the spec.
-std::vector<Row> read_rows(PgConnection& pg, const TableSpec& spec, const std::string& host_id, const char* where,
-                           const char* order) {
+std::vector<Row> read_rows(PgConnection& pg, const TableSpec& spec, const std::string& host_id,
+                           const std::string& where, const char* order) {
   const PgResult result =
       pg.exec("SELECT " + spec.column_list() + " FROM hotstate." + spec.name + " WHERE host_id = $1" + where +
                   " ORDER BY " + order,
@@ -72,7 +72,7 @@ internal::HostImage read_image(PgConnection& pg, const std::string& url, const s
   {
     const auto host = pg.exec(
         "SELECT token, shipped_event_id, max_history, audit_chain_from, snapshots_seq_high, reloads_id_high,"
-        " events_id_high FROM hotstate.hosts WHERE host_id = $1",
+        " events_id_high, rows_as_of FROM hotstate.hosts WHERE host_id = $1",
         {host_id});
     if (host.rows() != 1) {
       throw Error(ErrorCode::NotFound,
@@ -87,11 +87,17 @@ internal::HostImage read_image(PgConnection& pg, const std::string& url, const s
     image.settings.snapshots_seq_high = host.integer(0, 4);
     image.settings.reloads_id_high = host.integer(0, 5);
     image.settings.events_id_high = host.integer(0, 6);
+    image.rows_as_of = static_cast<std::uint64_t>(std::max<std::int64_t>(host.integer(0, 7), 0));
   }
   image.snapshots = read_rows(pg, internal::snapshots_table(), host_id, "", "seq");
   // The fleet keeps the events the host's prunes removed; its file did not.
-  image.events = read_rows(pg, internal::audit_events_table(), host_id, " AND pruned_by IS NULL", "id");
-  image.gaps = read_rows(pg, internal::audit_gaps_table(), host_id, "", "first_id");
+  // The rows are the host's as of rows_as_of (a backlog's rows come with
+  // its last batch): so are the events and gaps taken, and the file is the
+  // host's as of that event.
+  const std::string as_of = std::to_string(image.rows_as_of);
+  image.events = read_rows(pg, internal::audit_events_table(), host_id,
+                           " AND id <= " + as_of + " AND (pruned_by IS NULL OR pruned_by > " + as_of + ")", "id");
+  image.gaps = read_rows(pg, internal::audit_gaps_table(), host_id, " AND pruned_by <= " + as_of, "first_id");
   image.plugin_states = read_rows(pg, internal::plugin_states_table(), host_id, "", "plugin_id");
   image.reloads = read_rows(pg, internal::reloads_table(), host_id, "", "id");
   image.pins = read_rows(pg, internal::pins_table(), host_id, "", "plugin_id, label");
@@ -132,7 +138,8 @@ RestoreFromReport restore_from(const std::string& url, const std::string& host_i
   report.events = image.events.size();
   report.reloads = image.reloads.size();
   report.pins = image.pins.size();
-  report.position = image.shipped_event_id;
+  report.position = image.rows_as_of;
+  report.shipped = image.shipped_event_id;
   return report;
 }
 

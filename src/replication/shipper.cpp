@@ -88,11 +88,12 @@ void Shipper::connect() {
   }
   position_ = static_cast<std::uint64_t>(host.integer(0, 1));
   pg_ = std::move(pg);
-  if (options_.hold_prune && (!known || replica->target != url_without_password(url_))) {
-    // Hold the prune from now on, before anything ships.
-    store_.record_replica(
-        ReplicaInfo{options_.host_id, url_without_password(url_), token_, known ? std::min(replica->shipped_event_id, position_) : position_, true});
-    recorded_position_ = known ? std::min(replica->shipped_event_id, position_) : position_;
+  if (!known || replica->holds_prune != options_.hold_prune || replica->target != url_without_password(url_)) {
+    // The file keeps the host's token (whether or not it holds the prune),
+    // and, holding it, holds the prune from now on, before anything ships.
+    const std::uint64_t held = known ? std::min(replica->shipped_event_id, position_) : position_;
+    store_.record_replica(ReplicaInfo{options_.host_id, url_without_password(url_), token_, held, options_.hold_prune});
+    recorded_position_ = held;
     recorded_once_ = true;
   }
 }
@@ -114,7 +115,7 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
   // The host's row, locked: a second replicator of the same host waits here
   // and then reads the position this one committed.
   const auto position =
-      pg.exec("SELECT token, shipped_event_id, chained_through, reloads_id_high FROM hotstate.hosts"
+      pg.exec("SELECT token, shipped_event_id, chained_through, reloads_id_high, rows_as_of FROM hotstate.hosts"
               " WHERE host_id = $1 FOR UPDATE",
               {host});
   if (position.rows() != 1 || position.text(0, 0) != token_) {
@@ -124,6 +125,7 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
   cursor.after_event_id = static_cast<std::uint64_t>(position.integer(0, 1));
   cursor.chained_through = static_cast<std::uint64_t>(position.integer(0, 2));
   cursor.reloads_id_high = position.integer(0, 3);
+  cursor.rows_as_of = static_cast<std::uint64_t>(position.integer(0, 4));
   cursor.limit = options_.batch_events;
   cursor.reconcile = reconcile;
   {
@@ -167,7 +169,8 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
   shipped.more = batch.events.size() >= options_.batch_events;
   const bool changes = !batch.events.empty() || !batch.chained.empty() ||
                        batch.chained_through != cursor.chained_through || !batch.gaps.empty() ||
-                       batch.settings.reloads_id_high != cursor.reloads_id_high || batch.reconciled;
+                       (batch.rows && (batch.position != cursor.rows_as_of || batch.reconciled || batch.full ||
+                                       batch.settings.reloads_id_high != cursor.reloads_id_high));
   if (!changes && !heartbeat) {
     // Nothing new. (Unfinished journal rows are compared only when events
     // come: a reload finishes with an event, except by hand.)
@@ -196,6 +199,15 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
         "  FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS c (id, chain, chain_position, mac)"
         " WHERE e.host_id = $1 AND e.id = c.id",
         {host, pg_bigint_array(ids), pg_text_array(chains), pg_bigint_array(positions), pg_text_array(macs)});
+  }
+  if (batch.full) {
+    for (const char* table : {"snapshots", "plugin_states", "pins", "reloads"}) {
+      pg.exec(std::string("DELETE FROM hotstate.") + table + " WHERE host_id = $1", {host});
+    }
+    copy_into(pg, snapshots_table(), host, batch.snapshots);
+    copy_into(pg, plugin_states_table(), host, batch.plugin_states);
+    copy_into(pg, pins_table(), host, batch.pins);
+    copy_into(pg, reloads_table(), host, batch.reloads);
   }
   if (!batch.snapshot_seqs.empty()) {
     pg.exec("DELETE FROM hotstate.snapshots WHERE host_id = $1 AND seq = ANY($2::bigint[])",
@@ -247,18 +259,23 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
         " ON CONFLICT DO NOTHING",
         {host, std::to_string(cursor.after_event_id), std::to_string(batch.position), std::to_string(batch.missed)});
   }
-  const auto& settings = batch.settings;
+  if (batch.rows) {
+    const auto& settings = batch.settings;
+    pg.exec(
+        "UPDATE hotstate.hosts SET rows_as_of = $2, max_history = $3, audit_chain_from = $4, snapshots_seq_high = $5,"
+        " reloads_id_high = $6, events_id_high = $7 WHERE host_id = $1",
+        {host, std::to_string(batch.position), std::to_string(settings.max_history),
+         std::to_string(settings.audit_chain_from), std::to_string(settings.snapshots_seq_high),
+         std::to_string(settings.reloads_id_high), std::to_string(settings.events_id_high)});
+  }
   pg.exec(
-      "UPDATE hotstate.hosts SET shipped_event_id = $2, chained_through = $3, max_history = $4,"
-      " audit_chain_from = $5, snapshots_seq_high = $6, reloads_id_high = $7, events_id_high = $8,"
-      " events_shipped = events_shipped + $9, missed_events = missed_events + $10,"
-      " last_shipped_at = CASE WHEN $9::bigint > 0 THEN now() ELSE last_shipped_at END,"
-      " last_event_us = coalesce($11::bigint, last_event_us), last_contact_at = now()"
+      "UPDATE hotstate.hosts SET shipped_event_id = $2, chained_through = $3,"
+      " events_shipped = events_shipped + $4, missed_events = missed_events + $5,"
+      " last_shipped_at = CASE WHEN $4::bigint > 0 THEN now() ELSE last_shipped_at END,"
+      " last_event_us = coalesce($6::bigint, last_event_us), last_contact_at = now()"
       " WHERE host_id = $1",
       {host, std::to_string(batch.position), std::to_string(batch.chained_through),
-       std::to_string(settings.max_history), std::to_string(settings.audit_chain_from),
-       std::to_string(settings.snapshots_seq_high), std::to_string(settings.reloads_id_high),
-       std::to_string(settings.events_id_high), std::to_string(batch.events.size()), std::to_string(batch.missed),
+       std::to_string(batch.events.size()), std::to_string(batch.missed),
        batch.events.empty() ? PgParam() : PgParam(std::to_string(batch.last_event_us))});
   pg.exec("COMMIT");
   shipped.committed = true;

@@ -197,7 +197,7 @@ void fill(SQLite::Database& db, const HostImage& image) {
       replica.bind(1, image.host_id);
       replica.bind(2, image.target);
       replica.bind(3, image.token);
-      replica.bind(4, static_cast<std::int64_t>(std::min<std::uint64_t>(image.shipped_event_id, max_row_id)));
+      replica.bind(4, static_cast<std::int64_t>(std::min<std::uint64_t>(image.rows_as_of, max_row_id)));
       replica.exec();
     }
     for (const auto& trigger : triggers) db.exec(trigger.second);

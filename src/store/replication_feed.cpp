@@ -260,97 +260,6 @@ ReplicationBatch Store::replication_batch(const ReplicationCursor& cursor) const
                                   ? static_cast<std::uint64_t>(range.position)
                                   : static_cast<std::uint64_t>(first_unchained->getColumn(0).getInt64() - 1);
     }
-    // The snapshot rows the events name, by seq.
-    batch.snapshot_seqs = touched_integers(
-        c,
-        "SELECT json_extract(detail, '$.seq') FROM audit_events WHERE id > ?1 AND id <= ?2"
-        "   AND kind IN ('SnapshotSaved', 'HistoryTrimmed', 'SnapshotEdited', 'SnapshotDeleted')"
-        " UNION SELECT json_extract(detail, '$.from_seq') FROM audit_events WHERE id > ?1 AND id <= ?2"
-        "   AND kind = 'RolledBack'"
-        " UNION SELECT json_extract(detail, '$.to_seq') FROM audit_events WHERE id > ?1 AND id <= ?2"
-        "   AND kind IN ('Restored', 'RolledBack')",
-        range);
-    {
-      StatementUse select(
-          c.statement(select_sql(snapshots_table(), "WHERE seq IN (SELECT value FROM json_each(?1)) ORDER BY seq")));
-      select->bind(1, json_array(batch.snapshot_seqs));
-      batch.snapshots = read_rows(*select.operator->(), snapshots_table().columns.size());
-    }
-    // Clears name a plugin, or every plugin: PostgreSQL keeps what the file has.
-    batch.cleared_all = !touched_integers(c,
-                                          "SELECT 1 FROM audit_events WHERE id > ?1 AND id <= ?2"
-                                          " AND kind = 'ClearedAll' LIMIT 1",
-                                          range)
-                             .empty();
-    if (batch.cleared_all || cursor.reconcile) {
-      StatementUse select(c.statement("SELECT seq FROM snapshots ORDER BY seq"));
-      batch.all_seqs = read_integers(*select.operator->());
-    }
-    if (cursor.reconcile) {
-      batch.reconciled = true;
-      StatementUse select(c.statement("SELECT id FROM reloads ORDER BY id"));
-      batch.all_reload_ids = read_integers(*select.operator->());
-    }
-    if (!batch.cleared_all) {
-      batch.cleared_plugins = touched_texts(
-          c, "SELECT DISTINCT plugin_id FROM audit_events WHERE id > ?1 AND id <= ?2 AND kind = 'Cleared'", range);
-      for (const auto& plugin : batch.cleared_plugins) {
-        StatementUse select(c.statement("SELECT seq FROM snapshots WHERE plugin_id = ?1 ORDER BY seq"));
-        select->bind(1, plugin);
-        batch.cleared_keep.push_back(read_integers(*select.operator->()));
-      }
-    }
-    // Life-cycle states and pins, by plugin.
-    batch.state_plugins = touched_texts(
-        c, "SELECT DISTINCT plugin_id FROM audit_events WHERE id > ?1 AND id <= ?2 AND kind = 'PluginStateChanged'",
-        range);
-    {
-      StatementUse select(c.statement(select_sql(
-          plugin_states_table(), "WHERE plugin_id IN (SELECT value FROM json_each(?1)) ORDER BY plugin_id")));
-      select->bind(1, Json::from(batch.state_plugins).text());
-      batch.plugin_states = read_rows(*select.operator->(), plugin_states_table().columns.size());
-    }
-    if (batch.cleared_all) {
-      StatementUse select(c.statement("SELECT DISTINCT plugin_id FROM pins ORDER BY plugin_id"));
-      batch.pin_plugins = read_texts(*select.operator->());
-    }
-    for (auto& plugin : touched_texts(c,
-                                      "SELECT DISTINCT plugin_id FROM audit_events WHERE id > ?1 AND id <= ?2"
-                                      " AND kind IN ('Pinned', 'Unpinned', 'Cleared')",
-                                      range)) {
-      if (std::find(batch.pin_plugins.begin(), batch.pin_plugins.end(), plugin) == batch.pin_plugins.end()) {
-        batch.pin_plugins.push_back(std::move(plugin));
-      }
-    }
-    {
-      StatementUse select(c.statement(select_sql(
-          pins_table(), "WHERE plugin_id IN (SELECT value FROM json_each(?1)) ORDER BY plugin_id, label")));
-      select->bind(1, Json::from(batch.pin_plugins).text());
-      batch.pins = read_rows(*select.operator->(), pins_table().columns.size());
-    }
-    // The journal: rows the events name, new rows, and the rows PostgreSQL
-    // holds unfinished (a reload finishes in the journal and in the log, but
-    // another client may finish it in the journal alone).
-    batch.settings = read_settings(c);
-    batch.reload_ids = touched_integers(c,
-                                        "SELECT json_extract(detail, '$.reload_id') FROM audit_events"
-                                        " WHERE id > ?1 AND id <= ?2 AND kind IN ('ReloadStarted', 'ReloadCompleted',"
-                                        " 'ReloadFailed', 'ReloadResolved')",
-                                        range);
-    {
-      StatementUse select(c.statement("SELECT id FROM reloads WHERE id > ?1 ORDER BY id"));
-      select->bind(1, cursor.reloads_id_high);
-      for (const auto id : read_integers(*select.operator->())) batch.reload_ids.push_back(id);
-    }
-    batch.reload_ids.insert(batch.reload_ids.end(), cursor.unfinished_reloads.begin(), cursor.unfinished_reloads.end());
-    std::sort(batch.reload_ids.begin(), batch.reload_ids.end());
-    batch.reload_ids.erase(std::unique(batch.reload_ids.begin(), batch.reload_ids.end()), batch.reload_ids.end());
-    {
-      StatementUse select(
-          c.statement(select_sql(reloads_table(), "WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id")));
-      select->bind(1, json_array(batch.reload_ids));
-      batch.reloads = read_rows(*select.operator->(), reloads_table().columns.size());
-    }
     // The gaps of the prunes in the batch, and those PostgreSQL holds without
     // their chain hash.
     {
@@ -361,6 +270,130 @@ ReplicationBatch Store::replication_batch(const ReplicationCursor& cursor) const
       select->bind(2, range.position);
       select->bind(3, json_array(cursor.unchained_gaps));
       batch.gaps = read_rows(*select.operator->(), audit_gaps_table().columns.size());
+    }
+    // The rows the events touched, as the file holds them now: only in a
+    // batch that reaches the file's newest event, so that PostgreSQL's rows
+    // are always the file's as of one event (hosts.rows_as_of), never ahead
+    // of the events it holds. A backlog ships its events in several batches
+    // and the rows with the last; the touched set then spans all of them.
+    batch.rows = batch.position >= batch.newest;
+    if (batch.rows) {
+      const auto rows_from = static_cast<std::int64_t>(std::min<std::uint64_t>(cursor.rows_as_of, max_row_id));
+      const Range rows_range{std::min(rows_from, range.after), range.position};
+      batch.settings = read_settings(c);
+      // Events a prune removed before they shipped (or a first shipment, of
+      // a file whose log may have been pruned long ago): the rows they
+      // touched are unknown, so every row ships, replacing PostgreSQL's.
+      {
+        StatementUse gaps(c.statement("SELECT count(*) FROM audit_gaps WHERE last_id > ?1 AND first_id < ?2"));
+        gaps->bind(1, rows_range.after);
+        gaps->bind(2, rows_range.position);
+        gaps->executeStep();
+        batch.full = cursor.rows_as_of == 0 || gaps->getColumn(0).getInt64() > 0;
+      }
+      if (batch.full) {
+        StatementUse snapshots(c.statement(select_sql(snapshots_table(), "ORDER BY seq")));
+        batch.snapshots = read_rows(*snapshots.operator->(), snapshots_table().columns.size());
+        StatementUse states(c.statement(select_sql(plugin_states_table(), "ORDER BY plugin_id")));
+        batch.plugin_states = read_rows(*states.operator->(), plugin_states_table().columns.size());
+        StatementUse pins(c.statement(select_sql(pins_table(), "ORDER BY plugin_id, label")));
+        batch.pins = read_rows(*pins.operator->(), pins_table().columns.size());
+        StatementUse reloads(c.statement(select_sql(reloads_table(), "ORDER BY id")));
+        batch.reloads = read_rows(*reloads.operator->(), reloads_table().columns.size());
+      } else {
+        // The snapshot rows the events name, by seq.
+        batch.snapshot_seqs = touched_integers(
+            c,
+            "SELECT json_extract(detail, '$.seq') FROM audit_events WHERE id > ?1 AND id <= ?2"
+            "   AND kind IN ('SnapshotSaved', 'HistoryTrimmed', 'SnapshotEdited', 'SnapshotDeleted')"
+            " UNION SELECT json_extract(detail, '$.from_seq') FROM audit_events WHERE id > ?1 AND id <= ?2"
+            "   AND kind = 'RolledBack'"
+            " UNION SELECT json_extract(detail, '$.to_seq') FROM audit_events WHERE id > ?1 AND id <= ?2"
+            "   AND kind IN ('Restored', 'RolledBack')",
+            rows_range);
+        {
+          StatementUse select(
+              c.statement(select_sql(snapshots_table(), "WHERE seq IN (SELECT value FROM json_each(?1)) ORDER BY seq")));
+          select->bind(1, json_array(batch.snapshot_seqs));
+          batch.snapshots = read_rows(*select.operator->(), snapshots_table().columns.size());
+        }
+        // Clears name a plugin, or every plugin: PostgreSQL keeps what the file has.
+        batch.cleared_all = !touched_integers(c,
+                                              "SELECT 1 FROM audit_events WHERE id > ?1 AND id <= ?2"
+                                              " AND kind = 'ClearedAll' LIMIT 1",
+                                              rows_range)
+                                 .empty();
+        if (batch.cleared_all || cursor.reconcile) {
+          StatementUse select(c.statement("SELECT seq FROM snapshots ORDER BY seq"));
+          batch.all_seqs = read_integers(*select.operator->());
+        }
+        if (cursor.reconcile) {
+          batch.reconciled = true;
+          StatementUse select(c.statement("SELECT id FROM reloads ORDER BY id"));
+          batch.all_reload_ids = read_integers(*select.operator->());
+        }
+        if (!batch.cleared_all) {
+          batch.cleared_plugins = touched_texts(
+              c, "SELECT DISTINCT plugin_id FROM audit_events WHERE id > ?1 AND id <= ?2 AND kind = 'Cleared'",
+              rows_range);
+          for (const auto& plugin : batch.cleared_plugins) {
+            StatementUse select(c.statement("SELECT seq FROM snapshots WHERE plugin_id = ?1 ORDER BY seq"));
+            select->bind(1, plugin);
+            batch.cleared_keep.push_back(read_integers(*select.operator->()));
+          }
+        }
+        // Life-cycle states and pins, by plugin.
+        batch.state_plugins = touched_texts(
+            c, "SELECT DISTINCT plugin_id FROM audit_events WHERE id > ?1 AND id <= ?2 AND kind = 'PluginStateChanged'",
+            rows_range);
+        {
+          StatementUse select(c.statement(select_sql(
+              plugin_states_table(), "WHERE plugin_id IN (SELECT value FROM json_each(?1)) ORDER BY plugin_id")));
+          select->bind(1, Json::from(batch.state_plugins).text());
+          batch.plugin_states = read_rows(*select.operator->(), plugin_states_table().columns.size());
+        }
+        if (batch.cleared_all) {
+          StatementUse select(c.statement("SELECT DISTINCT plugin_id FROM pins ORDER BY plugin_id"));
+          batch.pin_plugins = read_texts(*select.operator->());
+        }
+        for (auto& plugin : touched_texts(c,
+                                          "SELECT DISTINCT plugin_id FROM audit_events WHERE id > ?1 AND id <= ?2"
+                                          " AND kind IN ('Pinned', 'Unpinned', 'Cleared')",
+                                          rows_range)) {
+          if (std::find(batch.pin_plugins.begin(), batch.pin_plugins.end(), plugin) == batch.pin_plugins.end()) {
+            batch.pin_plugins.push_back(std::move(plugin));
+          }
+        }
+        {
+          StatementUse select(c.statement(select_sql(
+              pins_table(), "WHERE plugin_id IN (SELECT value FROM json_each(?1)) ORDER BY plugin_id, label")));
+          select->bind(1, Json::from(batch.pin_plugins).text());
+          batch.pins = read_rows(*select.operator->(), pins_table().columns.size());
+        }
+        // The journal: rows the events name, new rows, and the rows PostgreSQL
+        // holds unfinished (a reload finishes in the journal and in the log, but
+        // another client may finish it in the journal alone).
+        batch.reload_ids = touched_integers(c,
+                                            "SELECT json_extract(detail, '$.reload_id') FROM audit_events"
+                                            " WHERE id > ?1 AND id <= ?2 AND kind IN ('ReloadStarted', 'ReloadCompleted',"
+                                            " 'ReloadFailed', 'ReloadResolved')",
+                                            rows_range);
+        {
+          StatementUse select(c.statement("SELECT id FROM reloads WHERE id > ?1 ORDER BY id"));
+          select->bind(1, cursor.reloads_id_high);
+          for (const auto id : read_integers(*select.operator->())) batch.reload_ids.push_back(id);
+        }
+        batch.reload_ids.insert(batch.reload_ids.end(), cursor.unfinished_reloads.begin(), cursor.unfinished_reloads.end());
+        std::sort(batch.reload_ids.begin(), batch.reload_ids.end());
+        batch.reload_ids.erase(std::unique(batch.reload_ids.begin(), batch.reload_ids.end()), batch.reload_ids.end());
+        {
+          StatementUse select(
+              c.statement(select_sql(reloads_table(), "WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id")));
+          select->bind(1, json_array(batch.reload_ids));
+          batch.reloads = read_rows(*select.operator->(), reloads_table().columns.size());
+        }
+    
+      }
     }
     return batch;
   });
@@ -395,9 +428,11 @@ WriteOutcome<bool> Store::record_replica(const ReplicaInfo& record) {
 
 WriteOutcome<bool> Store::forget_replica(std::string_view host_id) {
   return shared_->write("forget the replica", Shared::Statements::One, [&](Connection& c, Commit&) {
-    StatementUse erase(c.statement("DELETE FROM replicas WHERE host_id = ?1"));
-    erase->bind(1, std::string(host_id));
-    return erase->exec() > 0;
+    // The row stays, with its token: the host's replicator may come back,
+    // and then holds the prune again from where PostgreSQL stands.
+    StatementUse release(c.statement("UPDATE replicas SET holds_prune = 0 WHERE host_id = ?1"));
+    release->bind(1, std::string(host_id));
+    return release->exec() > 0;
   });
 }
 

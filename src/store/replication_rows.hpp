@@ -63,6 +63,7 @@ struct ReplicationCursor {
   std::vector<std::int64_t> unfinished_reloads;  // journal rows PostgreSQL holds unfinished: shipped again as they are now
   std::vector<std::int64_t> unchained_gaps;      // gaps (first_id) PostgreSQL holds without a chain hash
   std::int64_t reloads_id_high = 0;              // journal rows above this are new
+  std::uint64_t rows_as_of = 0;                  // PostgreSQL's rows are the file's as of this event
   std::size_t limit = 2000;                      // events per batch
   // Also list every seq and journal id the file has, so that PostgreSQL drops
   // rows another client deleted without an audit event (a history row, a
@@ -79,6 +80,15 @@ struct ReplicationBatch {
   std::uint64_t missed = 0;        // events between the cursor and position a prune removed first
   std::vector<Row> chained;        // (id, chain, chain_position, mac) of events up to the cursor chained since they shipped
   std::uint64_t chained_through = 0;
+  // Whether the batch reaches the file's newest event and so carries the
+  // rows the events since cursor.rows_as_of touched (all below are empty
+  // otherwise): PostgreSQL's rows are then the file's as of `position`.
+  bool rows = false;
+  // With rows: every row of the file, not only those touched (a first
+  // shipment, or events pruned before they shipped): PostgreSQL's rows of the
+  // host are replaced by snapshots, plugin_states, pins and reloads, and the
+  // touched lists below are empty.
+  bool full = false;
   std::vector<std::int64_t> snapshot_seqs;   // seqs the events touched: PostgreSQL's rows of these are replaced by
   std::vector<Row> snapshots;                // these, the touched rows that exist
   std::vector<std::string> cleared_plugins;  // plugins cleared: PostgreSQL keeps only the seqs the file has of each
@@ -108,6 +118,7 @@ struct HostImage {
   FileSettings settings;
   std::string host_id, target, token;
   std::uint64_t shipped_event_id = 0;
+  std::uint64_t rows_as_of = 0;  // hotstate.hosts.rows_as_of
 };
 
 }  // namespace hotstate::internal

@@ -173,7 +173,8 @@ class Store {
   std::vector<ReplicaInfo> replicas() const;
   // Adds or updates a replica's row (one single-statement write).
   WriteOutcome<bool> record_replica(const ReplicaInfo& record);
-  // Removes it: the prune no longer keeps events for it. Whether there was one.
+  // Releases its hold: the prune no longer keeps events for it (the row and
+  // its token stay, for when it comes back). Whether there was one.
   WriteOutcome<bool> forget_replica(std::string_view host_id);
   // Writes a new database file at `path` (which must not exist) holding
   // exactly `image`'s rows, in one transaction (rebuild.cpp).

@@ -137,6 +137,14 @@ int command_replicas(hotstate::StateManager& manager, bool json) {
 
 int command_restore_from(const std::string& url, const std::string& host_id, const std::string& db_path, bool json) {
   const auto report = hotstate::restore_from(url, host_id, db_path);
+  if (report.shipped > report.position) {
+    std::fprintf(stderr,
+                 "hotstate: WARNING: host %s stopped in the middle of shipping a backlog: the rebuilt file is the host "
+                 "as of event %llu, the last whose rows PostgreSQL holds; its events up to %llu stay in PostgreSQL. "
+                 "Ship the rebuilt file as another host id.\n",
+                 printable(host_id).c_str(), static_cast<unsigned long long>(report.position),
+                 static_cast<unsigned long long>(report.shipped));
+  }
   if (json) {
     hotstate::JsonWriter out;
     out.begin_object();
@@ -147,6 +155,7 @@ int command_restore_from(const std::string& url, const std::string& host_id, con
     out.member("reloads", report.reloads);
     out.member("pins", report.pins);
     out.member("position", report.position);
+    out.member("shipped", report.shipped);
     out.end_object();
     std::printf("%s\n", out.take().text().c_str());
   } else {
