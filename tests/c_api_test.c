@@ -153,9 +153,10 @@ static void test_versions_and_codes(void) {
   CHECK_TEXT(hotstate_code_name(HOTSTATE_TIMED_OUT), "TimedOut");
   CHECK_TEXT(hotstate_code_name(HOTSTATE_NOT_FOUND), "NotFound");
   CHECK_TEXT(hotstate_code_name((hotstate_code)-1), "Unknown");
-  CHECK_TEXT(hotstate_code_name((hotstate_code)23), "Unknown");
+  CHECK_TEXT(hotstate_code_name(HOTSTATE_UNAVAILABLE), "Unavailable");
+  CHECK_TEXT(hotstate_code_name((hotstate_code)24), "Unknown");
   CHECK_TEXT(hotstate_code_name((hotstate_code)1000), "Unknown");
-  for (code = HOTSTATE_OK; code <= HOTSTATE_NOT_FOUND; ++code) {
+  for (code = HOTSTATE_OK; code <= HOTSTATE_UNAVAILABLE; ++code) {
     CHECK(strcmp(hotstate_code_name((hotstate_code)code), "Unknown") != 0);
   }
   CHECK(HOTSTATE_OK == 0 && HOTSTATE_INTERNAL == 18 && HOTSTATE_OUT_OF_MEMORY == 19);
