@@ -71,16 +71,32 @@ void Shipper::connect() {
   auto pg = std::make_unique<PgConnection>(url_);
   migrate_postgresql(*pg);
   // The file's token for this host, or a new one for a file shipping for
-  // the first time.
-  const auto replica = store_.replica(options_.host_id);
-  const bool known = replica.has_value();
-  if (token_.empty()) token_ = known ? replica->token : random_token();
+  // the first time, which the file keeps before PostgreSQL hears of it:
+  // were it the other way round, a failed write (a busy file) would leave a
+  // token in PostgreSQL that the file never learnt, locking the host id out.
+  auto replica = store_.replica(options_.host_id);
+  const bool first_time = !replica;
+  if (!replica) {
+    store_.record_replica(
+        ReplicaInfo{options_.host_id, url_without_password(url_), random_token(), 0, false});
+    replica = store_.replica(options_.host_id);
+    if (!replica) throw Error(ErrorCode::Internal, "replicate: the file's replicas row vanished");
+  }
+  token_ = replica->token;
   pg->exec(
       "INSERT INTO hotstate.hosts (host_id, token, target_file) VALUES ($1, $2, $3) ON CONFLICT (host_id) DO NOTHING",
       {options_.host_id, token_, file_path_});
   const auto host = pg->exec("SELECT token, shipped_event_id FROM hotstate.hosts WHERE host_id = $1", {options_.host_id});
   if (host.rows() != 1) throw Error(ErrorCode::Unavailable, "PostgreSQL: the host row of '" + options_.host_id + "' vanished");
   if (host.text(0, 0) != token_) {
+    if (first_time) {
+      // Leave no trace of a host id the file never shipped as.
+      try {
+        store_.drop_replica(options_.host_id);
+      } catch (const Error&) {  // a row holding nothing; the next try reuses its token
+      }
+      token_.clear();
+    }
     throw Error(ErrorCode::Conflict,
                 "replicate: host id '" + options_.host_id + "' is already shipped to " + url_without_password(url_) +
                     " from another file (its token differs); choose another --host-id, or rebuild this host's file "
@@ -88,10 +104,9 @@ void Shipper::connect() {
   }
   position_ = static_cast<std::uint64_t>(host.integer(0, 1));
   pg_ = std::move(pg);
-  if (!known || replica->holds_prune != options_.hold_prune || replica->target != url_without_password(url_)) {
-    // The file keeps the host's token (whether or not it holds the prune),
-    // and, holding it, holds the prune from now on, before anything ships.
-    const std::uint64_t held = known ? std::min(replica->shipped_event_id, position_) : position_;
+  if (replica->holds_prune != options_.hold_prune || replica->target != url_without_password(url_)) {
+    // Holding the prune from now on, before anything ships (or no longer).
+    const std::uint64_t held = std::min(replica->shipped_event_id, position_);
     store_.record_replica(ReplicaInfo{options_.host_id, url_without_password(url_), token_, held, options_.hold_prune});
     recorded_position_ = held;
     recorded_once_ = true;
@@ -127,7 +142,9 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
   cursor.reloads_id_high = position.integer(0, 3);
   cursor.rows_as_of = static_cast<std::uint64_t>(position.integer(0, 4));
   cursor.limit = options_.batch_events;
-  cursor.reconcile = reconcile;
+  // A reconcile asked for waits for the batch that carries rows.
+  reconcile_pending_ = reconcile_pending_ || reconcile;
+  cursor.reconcile = reconcile_pending_;
   {
     const auto unfinished =
         pg.exec("SELECT id FROM hotstate.reloads WHERE host_id = $1 AND outcome IS NULL ORDER BY id", {host});
@@ -278,6 +295,7 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
        std::to_string(batch.events.size()), std::to_string(batch.missed),
        batch.events.empty() ? PgParam() : PgParam(std::to_string(batch.last_event_us))});
   pg.exec("COMMIT");
+  if (batch.reconciled || batch.full) reconcile_pending_ = false;  // a full batch replaced every row
   shipped.committed = true;
   position_ = batch.position;
   return shipped;

@@ -34,7 +34,8 @@ class Shipper {
   // registers the host) first when not connected. With nothing to ship it
   // commits nothing, unless `heartbeat`. With `reconcile` it also drops from
   // PostgreSQL the snapshot and journal rows the file no longer has (deleted
-  // by another client without an audit event). Throws Error (Unavailable,
+  // by another client without an audit event), in the next batch that
+  // carries rows (the one that reaches the file's newest event). Throws Error (Unavailable,
   // Conflict when another file ships as this host, NewerSchema); after a
   // failure the connection is dropped and the next call connects again.
   Shipped ship(bool heartbeat = false, bool reconcile = false);
@@ -61,6 +62,7 @@ class Shipper {
   std::uint64_t position_ = 0;
   std::uint64_t recorded_position_ = 0;
   bool recorded_once_ = false;
+  bool reconcile_pending_ = false;  // asked for, not shipped yet (only a batch with rows reconciles)
 };
 
 }  // namespace hotstate::internal

@@ -426,6 +426,14 @@ WriteOutcome<bool> Store::record_replica(const ReplicaInfo& record) {
   });
 }
 
+WriteOutcome<bool> Store::drop_replica(std::string_view host_id) {
+  return shared_->write("drop the replica", Shared::Statements::One, [&](Connection& c, Commit&) {
+    StatementUse erase(c.statement("DELETE FROM replicas WHERE host_id = ?1"));
+    erase->bind(1, std::string(host_id));
+    return erase->exec() > 0;
+  });
+}
+
 WriteOutcome<bool> Store::forget_replica(std::string_view host_id) {
   return shared_->write("forget the replica", Shared::Statements::One, [&](Connection& c, Commit&) {
     // The row stays, with its token: the host's replicator may come back,

@@ -176,6 +176,8 @@ class Store {
   // Releases its hold: the prune no longer keeps events for it (the row and
   // its token stay, for when it comes back). Whether there was one.
   WriteOutcome<bool> forget_replica(std::string_view host_id);
+  // Removes its row (a host id PostgreSQL refused on the first try).
+  WriteOutcome<bool> drop_replica(std::string_view host_id);
   // Writes a new database file at `path` (which must not exist) holding
   // exactly `image`'s rows, in one transaction (rebuild.cpp).
   static void rebuild_file(const std::string& path, const HostImage& image);
