@@ -120,6 +120,19 @@ void PgConnection::copy_in(const std::string& copy_sql, const std::string& data)
   while (pg_result* more = PQgetResult(conn_)) PQclear(more);
 }
 
+PgTransaction::~PgTransaction() {
+  if (!open_) return;
+  try {
+    pg_.exec("ROLLBACK");
+  } catch (...) {  // the connection is gone: PostgreSQL rolled back
+  }
+}
+
+void PgTransaction::commit() {
+  open_ = false;
+  pg_.exec("COMMIT");
+}
+
 void append_copy_text(std::string& out, std::string_view value) {
   for (const char c : value) {
     switch (c) {

@@ -66,6 +66,23 @@ class PgConnection {
   pg_conn* conn_ = nullptr;
 };
 
+// A transaction: begun by the constructor (`begin`, e.g. "BEGIN" or "BEGIN
+// ISOLATION LEVEL REPEATABLE READ READ ONLY"), rolled back by the destructor
+// unless commit() ran. A rollback that fails is dropped: the connection is
+// gone, and PostgreSQL rolled the transaction back itself.
+class PgTransaction {
+ public:
+  PgTransaction(PgConnection& pg, const std::string& begin) : pg_(pg) { pg_.exec(begin); }
+  ~PgTransaction();
+  PgTransaction(const PgTransaction&) = delete;
+  PgTransaction& operator=(const PgTransaction&) = delete;
+  void commit();
+
+ private:
+  PgConnection& pg_;
+  bool open_ = true;
+};
+
 // COPY's text format: appends `value` escaped (backslash, tab, newline, CR).
 void append_copy_text(std::string& out, std::string_view value);
 // A PostgreSQL array literal of bigints, "{1,2,3}", and of texts, quoted.

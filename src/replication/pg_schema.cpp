@@ -38,28 +38,20 @@ void migrate_postgresql(PgConnection& pg) {
   // Without the lock first: a current database costs one query.
   if (applied_version(pg) == newest) return;
   for (const auto& migration : migrations) {
-    pg.exec("BEGIN");
-    try {
-      pg.exec(migration_lock);
-      const int version = applied_version(pg);
-      if (version > newest) {
-        throw Error(ErrorCode::NewerSchema, "PostgreSQL's schema hotstate has version " + std::to_string(version) +
-                                                ", newer than this hotstate's " + std::to_string(newest) +
-                                                "; nothing was changed");
-      }
-      if (version < migration.version) {
-        if (migration.version == 1) pg.exec("CREATE SCHEMA IF NOT EXISTS hotstate");
-        pg.exec(std::string(migration.sql));
-        pg.exec("INSERT INTO hotstate.schema_version (version) VALUES ($1)", {std::to_string(migration.version)});
-      }
-      pg.exec("COMMIT");
-    } catch (...) {
-      try {
-        pg.exec("ROLLBACK");
-      } catch (...) {  // the connection is gone: PostgreSQL rolled back
-      }
-      throw;
+    PgTransaction migrating(pg, "BEGIN");
+    pg.exec(migration_lock);
+    const int version = applied_version(pg);
+    if (version > newest) {
+      throw Error(ErrorCode::NewerSchema, "PostgreSQL's schema hotstate has version " + std::to_string(version) +
+                                              ", newer than this hotstate's " + std::to_string(newest) +
+                                              "; nothing was changed");
     }
+    if (version < migration.version) {
+      if (migration.version == 1) pg.exec("CREATE SCHEMA IF NOT EXISTS hotstate");
+      pg.exec(std::string(migration.sql));
+      pg.exec("INSERT INTO hotstate.schema_version (version) VALUES ($1)", {std::to_string(migration.version)});
+    }
+    migrating.commit();
   }
   if (const int version = applied_version(pg); version > newest) {
     throw Error(ErrorCode::NewerSchema, "PostgreSQL's schema hotstate has version " + std::to_string(version) +

@@ -120,17 +120,9 @@ RestoreFromReport restore_from(const std::string& url, const std::string& host_i
   internal::HostImage image;
   {
     PgConnection pg(url);
-    pg.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    try {
-      image = read_image(pg, url, host_id);
-      pg.exec("COMMIT");
-    } catch (...) {
-      try {
-        pg.exec("ROLLBACK");
-      } catch (...) {  // the connection is gone: PostgreSQL rolled back
-      }
-      throw;
-    }
+    internal::PgTransaction reading(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    image = read_image(pg, url, host_id);
+    reading.commit();
   }
   internal::Store::rebuild_file(db_path, image);
   RestoreFromReport report;

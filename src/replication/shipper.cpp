@@ -126,7 +126,7 @@ Shipper::Shipped Shipper::ship(bool heartbeat, bool reconcile) {
 Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
   PgConnection& pg = *pg_;
   const std::string& host = options_.host_id;
-  pg.exec("BEGIN");
+  PgTransaction shipping(pg, "BEGIN");
   // The host's row, locked: a second replicator of the same host waits here
   // and then reads the position this one committed.
   const auto position =
@@ -191,7 +191,6 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
   if (!changes && !heartbeat) {
     // Nothing new. (Unfinished journal rows are compared only when events
     // come: a reload finishes with an event, except by hand.)
-    pg.exec("ROLLBACK");
     position_ = cursor.after_event_id;
     return shipped;
   }
@@ -294,7 +293,7 @@ Shipper::Shipped Shipper::ship_connected(bool heartbeat, bool reconcile) {
       {host, std::to_string(batch.position), std::to_string(batch.chained_through),
        std::to_string(batch.events.size()), std::to_string(batch.missed),
        batch.events.empty() ? PgParam() : PgParam(std::to_string(batch.last_event_us))});
-  pg.exec("COMMIT");
+  shipping.commit();
   if (batch.reconciled || batch.full) reconcile_pending_ = false;  // a full batch replaced every row
   shipped.committed = true;
   position_ = batch.position;
