@@ -57,6 +57,13 @@ hotstate_install_report_deps() {
 }
 
 hotstate_install_postgresql_deps() {
+  # The tests start a throwaway cluster of their own: no system cluster
+  # ("15 main", a service on port 5432) is created when the package is first
+  # installed here. A machine that has one keeps it.
+  if ! dpkg-query -W -f='${Status}' postgresql-15 2>/dev/null | grep -q "ok installed"; then
+    mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/hotstate-no-main-cluster.conf
+  fi
   hotstate_install_packages "${HOTSTATE_POSTGRESQL_DEB_PACKAGES[@]}"
 }
 
