@@ -47,7 +47,10 @@ PgConnection::PgConnection(const std::string& url) {
   }
   // hotstate's text is UTF-8; a server in another encoding converts it.
   PQsetClientEncoding(conn_, "UTF8");
-  exec("SET client_min_messages = warning");
+  // Notices (CREATE … IF NOT EXISTS, say) are not for the host's stderr.
+  // Dropped on this side, so that the connection keeps no session state a
+  // pooler in transaction mode would carry to other clients.
+  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
 }
 
 PgConnection::~PgConnection() {
