@@ -364,6 +364,7 @@ int main(int argc, char** argv) {
     if (*replicate) {
       if (forget_option->count() > 0) return hotstate_tool::command_forget_replica(manager, forget_host, json);
       if (replicate_url.empty()) throw hotstate_tool::UsageError("replicate needs --to URL (or --forget HOST_ID)");
+      if (replicate_host.empty()) throw hotstate_tool::UsageError("--host-id must not be empty");
       hotstate::ReplicationOptions replicating;
       replicating.host_id = replicate_host;
       replicating.batch_events = static_cast<std::size_t>(parse_count(replicate_batch_text, "--batch", 1000000));
