@@ -261,11 +261,13 @@ ReplicationBatch Store::replication_batch(const ReplicationCursor& cursor) const
                                   : static_cast<std::uint64_t>(first_unchained->getColumn(0).getInt64() - 1);
     }
     // The gaps of the prunes in the batch, and those PostgreSQL holds without
-    // their chain hash.
+    // their chain hash once the file has it (not before: each batch would
+    // ship them again and commit with nothing new).
     {
       StatementUse select(c.statement(select_sql(
           audit_gaps_table(),
-          "WHERE (pruned_by > ?1 AND pruned_by <= ?2) OR first_id IN (SELECT value FROM json_each(?3)) ORDER BY first_id")));
+          "WHERE (pruned_by > ?1 AND pruned_by <= ?2)"
+          " OR (first_id IN (SELECT value FROM json_each(?3)) AND chain IS NOT NULL) ORDER BY first_id")));
       select->bind(1, range.after);
       select->bind(2, range.position);
       select->bind(3, json_array(cursor.unchained_gaps));
