@@ -30,27 +30,27 @@ ShipReport StateManager::replicate_once(const std::string& url, const Replicatio
   internal::Shipper shipper(impl_->store, url, options, impl_->options.path);
   const std::uint64_t target = impl_->store.newest_event_id();
   ShipReport report;
-  bool first = true;
-  while (true) {
-    // The first batch also reconciles (see Shipper::ship).
-    const auto shipped = shipper.ship(false, first);
-    first = false;
+  // Every batch is counted and told to the callbacks alike, the last included.
+  const auto take = [&](const internal::Shipper::Shipped& shipped) {
     report.events += shipped.events;
     report.missed += shipped.missed;
     if (shipped.committed) ++report.batches;
     if (shipped.missed > 0 && options.on_missed) options.on_missed(shipped.missed);
     if (shipped.committed && options.on_batch) options.on_batch(shipped.position, shipped.events);
     report.position = shipped.position;
+  };
+  bool first = true;
+  while (true) {
+    // The first batch also reconciles (see Shipper::ship).
+    const auto shipped = shipper.ship(false, first);
+    first = false;
+    take(shipped);
     if (shipped.events == 0 || (!shipped.more && shipped.position >= target)) break;
   }
   // The record is a write, and a write chains the events another client
   // wrote: their chain hashes follow.
   shipper.record_position(true);
-  const auto chained = shipper.ship();
-  report.events += chained.events;
-  report.missed += chained.missed;
-  if (chained.committed) ++report.batches;
-  report.position = chained.position;
+  take(shipper.ship());
   return report;
 }
 
